@@ -1,0 +1,3 @@
+import { httpEndpoint } from "kiln";
+
+httpEndpoint("/hello", () => ({ "the answer is": 42 }));

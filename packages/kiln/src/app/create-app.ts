@@ -1,0 +1,168 @@
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
+import type { Logger } from "pino";
+import { KilnError } from "../errors.ts";
+import { defineEndpoint, type EndpointDefinition } from "../http/endpoint.ts";
+import { buildServer, DEFAULT_LIMITS, type ServerLimits } from "../http/server.ts";
+import { globalState } from "../runtime/global-state.ts";
+import type { KilnYaml } from "./config.ts";
+import { createLogger, type LoggerOptions } from "./logger.ts";
+import { loadSecret } from "./secret.ts";
+import type { KilnService } from "./service.ts";
+import { builtInServices } from "./services.ts";
+
+/** What `createApp` takes: the shape of kiln.yaml plus what differs per deployment. */
+export interface AppConfig extends Partial<KilnYaml> {
+  /** The app folder (for the default data folder `DIR/.kiln`). */
+  dir?: string;
+  /** Where the SQLite database and secret key live; default `KILN_DATA` or `DIR/.kiln`. */
+  dataDir?: string;
+  /** Default `DATABASE_URL`; a `postgres://` URL selects PostgreSQL. */
+  databaseUrl?: string;
+  /** Default `KILN_SECRET`, else the key file in the data folder. */
+  secret?: string;
+  logger?: LoggerOptions | false;
+  limits?: Partial<ServerLimits>;
+  trustProxy?: boolean;
+}
+
+/** An app: its endpoints, services and HTTP server. See `createApp`. */
+export class KilnApp {
+  readonly name: string;
+  readonly config: AppConfig;
+  readonly log: Logger;
+  readonly dataDir: string | null;
+  readonly databaseUrl: string | null;
+  readonly secret: string;
+  readonly prefix: string;
+  readonly limits: ServerLimits;
+  readonly #endpoints: EndpointDefinition[] = [];
+  readonly #services = new Map<string, KilnService>();
+  #server: FastifyInstance | null = null;
+  #starting: Promise<void> | null = null;
+
+  constructor(config: AppConfig) {
+    this.config = config;
+    this.name = config.name ?? "kiln-app";
+    this.log = createLogger(config.logger);
+    this.dataDir =
+      config.dataDir ?? process.env.KILN_DATA ?? (config.dir ? `${config.dir}/.kiln` : null);
+    this.databaseUrl = config.databaseUrl ?? process.env.DATABASE_URL ?? null;
+    this.secret = loadSecret(this.dataDir, config.secret ?? process.env.KILN_SECRET);
+    this.prefix = config.api?.prefix ?? "/_/api";
+    this.limits = { ...DEFAULT_LIMITS, ...config.limits };
+    const bodyLimit = config.settings?.bodyLimit;
+    if (typeof bodyLimit === "number") this.limits.bodySize = bodyLimit;
+  }
+
+  /** Registers an endpoint on this app (same arguments as the top-level `httpEndpoint`). */
+  httpEndpoint: typeof import("../http/endpoint.ts").httpEndpoint = (
+    path: string,
+    a: unknown,
+    b?: unknown,
+  ) => {
+    if (this.#starting) {
+      throw new KilnError("KILN_BAD_ENDPOINT", `Endpoint ${path} registered after the app started`);
+    }
+    this.#endpoints.push(defineEndpoint(path, a, b));
+  };
+
+  /** @internal used by loadApp and createApp to hand over collected endpoints. */
+  addEndpoints(endpoints: readonly EndpointDefinition[]): void {
+    this.#endpoints.push(...endpoints);
+  }
+
+  get endpoints(): readonly EndpointDefinition[] {
+    return this.#endpoints;
+  }
+
+  /** A started service by name (`tables`, `users`, ...), or undefined. */
+  service<T extends KilnService>(name: string): T | undefined {
+    return this.#services.get(name) as T | undefined;
+  }
+
+  /** Opens the database, migrates it, starts the services and builds the server. Idempotent. */
+  ready(): Promise<void> {
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    for (const factory of builtInServices) {
+      const service = await factory(this);
+      if (service) this.#services.set(service.name, service);
+    }
+    const services = [...this.#services.values()];
+    this.#server = buildServer({
+      app: this,
+      prefix: this.prefix,
+      endpoints: this.#endpoints,
+      features: services.flatMap((s) => s.features ?? []),
+      extendRoutes: (server, endpoints) => {
+        for (const s of services) s.extendRoutes?.(server, endpoints);
+      },
+      health: async () => {
+        for (const s of services) if (s.healthy && !(await s.healthy())) return false;
+        return true;
+      },
+      limits: this.limits,
+      log: this.log,
+      trustProxy: this.config.trustProxy ?? this.config.settings?.trustProxy ?? false,
+    });
+    await this.#server.ready();
+  }
+
+  /** The Fastify instance (after `ready()`), for what Kiln does not cover. */
+  get server(): FastifyInstance {
+    if (!this.#server) throw new KilnError("KILN_NO_APP", "Call `await app.ready()` first");
+    return this.#server;
+  }
+
+  /**
+   * Starts serving; resolves to the URL. Port 0 picks a free port.
+   * @example const url = await app.listen({ port: 3000 });
+   */
+  async listen(options: { port?: number; host?: string } = {}): Promise<string> {
+    await this.ready();
+    const port = options.port ?? Number(process.env.PORT ?? 3000);
+    const host = options.host ?? "127.0.0.1";
+    await this.server.listen({ port, host });
+    const address = this.server.server.address();
+    const actualPort = typeof address === "object" && address ? address.port : port;
+    const shownHost = host.includes(":") ? `[${host}]` : host;
+    return `http://${shownHost === "0.0.0.0" ? "localhost" : shownHost}:${actualPort}`;
+  }
+
+  /**
+   * Sends a request straight into the app, without a socket: for tests.
+   * @example const res = await app.inject({ method: "GET", url: "/_/api/hello" });
+   */
+  async inject(options: InjectOptions | string): Promise<LightMyRequestResponse> {
+    await this.ready();
+    return this.server.inject(options);
+  }
+
+  /** Stops accepting requests, lets in-flight ones finish, then closes the services. */
+  async close(): Promise<void> {
+    if (this.#starting) await this.#starting.catch(() => undefined);
+    if (this.#server) await this.#server.close();
+    for (const service of [...this.#services.values()].reverse()) await service.close?.();
+    this.#services.clear();
+    if (globalState.currentApp === this) globalState.currentApp = undefined;
+    this.log.flush?.();
+  }
+}
+
+/**
+ * Creates an app programmatically. Endpoints registered with the top-level `httpEndpoint`
+ * before this call join it; more can be added with `app.httpEndpoint`.
+ * @example
+ * const app = createApp({ name: "todo", tables: { tasks: { title: "text" } } });
+ * app.httpEndpoint("/hello", () => ({ "the answer is": 42 }));
+ * await app.listen({ port: 3000 });
+ */
+export function createApp(config: AppConfig = {}): KilnApp {
+  const app = new KilnApp(config);
+  app.addEndpoints(globalState.pending.splice(0));
+  globalState.currentApp = app;
+  return app;
+}

@@ -1,0 +1,66 @@
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { KilnError } from "../errors.ts";
+import type { EndpointDefinition } from "../http/endpoint.ts";
+import { globalState } from "../runtime/global-state.ts";
+import { readKilnYaml } from "./config.ts";
+import { type AppConfig, createApp, type KilnApp } from "./create-app.ts";
+
+const MODULE = /\.(ts|mts|js|mjs)$/;
+const SKIPPED = /\.(d|test|spec)\.[mc]?[tj]s$/;
+
+/**
+ * Loads an app folder: `kiln.yaml`, then every module under `server/` (sorted, so the order is
+ * the same on every machine), whose `httpEndpoint` calls register the endpoints. TypeScript
+ * modules need a TypeScript-aware loader: the `kiln` CLI installs tsx; Vitest has its own.
+ * @example const app = await loadApp("examples/todo", { dataDir: tmp });
+ */
+export async function loadApp(dir: string, overrides: AppConfig = {}): Promise<KilnApp> {
+  const root = resolve(dir);
+  if (!existsSync(root) || !statSync(root).isDirectory()) {
+    throw new KilnError("KILN_APP_NOT_FOUND", `App folder not found: ${dir}`);
+  }
+  const yaml = readKilnYaml(join(root, "kiln.yaml"));
+  const endpoints = await importServerModules(root);
+  const app = createApp({ ...yaml, dir: root, ...overrides });
+  app.addEndpoints(endpoints);
+  return app;
+}
+
+/** Server module files of an app, sorted. */
+export function serverModules(root: string): string[] {
+  const serverDir = join(root, "server");
+  if (!existsSync(serverDir)) return [];
+  return (readdirSync(serverDir, { recursive: true }) as string[])
+    .filter((file) => MODULE.test(file) && !SKIPPED.test(file) && !file.includes("node_modules"))
+    .sort()
+    .map((file) => join(serverDir, file));
+}
+
+async function importServerModules(root: string): Promise<EndpointDefinition[]> {
+  // A folder already imported in this process is not imported again (modules are cached and
+  // would not register twice); its recorded endpoints are reused.
+  const known = globalState.loadedDirs.get(root);
+  if (known) return known;
+  const before = globalState.pending.splice(0);
+  try {
+    for (const file of serverModules(root)) {
+      try {
+        await import(pathToFileURL(file).href);
+      } catch (error) {
+        throw new KilnError(
+          "KILN_MODULE_LOAD_FAILED",
+          `Could not load ${file}: ${(error as Error)?.message ?? String(error)}`,
+          { cause: error },
+        );
+      }
+    }
+    const endpoints = globalState.pending.splice(0);
+    globalState.loadedDirs.set(root, endpoints);
+    return endpoints;
+  } finally {
+    // Restore what was pending before; drops what a failed load half-registered.
+    globalState.pending.splice(0, globalState.pending.length, ...before);
+  }
+}

@@ -1,0 +1,39 @@
+import pino, { type DestinationStream, type Logger } from "pino";
+
+export interface LoggerOptions {
+  /** pino level; default `LOG_LEVEL` or "info". */
+  level?: string;
+  /** Human-readable lines (dev); default JSON lines (production). */
+  pretty?: boolean;
+  /** Where JSON lines go; default standard output. */
+  destination?: DestinationStream;
+}
+
+/** Paths that must never reach a log line, whatever a caller passes to the logger. */
+const REDACT = [
+  "password",
+  "*.password",
+  "authorization",
+  "*.authorization",
+  "headers.authorization",
+  "headers.cookie",
+  "secret",
+  "*.secret",
+];
+
+export function createLogger(options: LoggerOptions | false | undefined): Logger {
+  if (options === false) return pino({ level: "silent" });
+  const level = options?.level ?? process.env.LOG_LEVEL ?? "info";
+  const base = { level, redact: { paths: REDACT, censor: "[redacted]" }, base: undefined };
+  if (options?.destination) return pino(base, options.destination);
+  if (options?.pretty) {
+    return pino({
+      ...base,
+      transport: {
+        target: "pino-pretty",
+        options: { colorize: true, ignore: "time", singleLine: true, messageFormat: "{msg}" },
+      },
+    });
+  }
+  return pino(base, pino.destination({ sync: false }));
+}

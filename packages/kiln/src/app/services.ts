@@ -1,0 +1,8 @@
+import type { ServiceFactory } from "./service.ts";
+
+/**
+ * The built-in services, in start order. Later services may use earlier ones (users need
+ * tables; sessions need the database), and pipeline features run in this order too
+ * (CORS → session/XSRF → authenticate).
+ */
+export const builtInServices: ServiceFactory[] = [];

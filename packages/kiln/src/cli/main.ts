@@ -1,0 +1,55 @@
+import { KilnError } from "../errors.ts";
+import type { Command } from "./command.ts";
+import { UsageError } from "./command.ts";
+import { devCommand } from "./dev.ts";
+import { newCommand } from "./new.ts";
+import { startCommand } from "./start.ts";
+
+/** Every subcommand, in the order `kiln --help` lists them. */
+export const commands: Command[] = [startCommand, devCommand, newCommand];
+
+const HELP = () => `kiln — the easiest way to build HTTP and REST APIs in TypeScript
+
+Usage: kiln <command> [options]
+
+Commands:
+${commands.map((c) => `  ${c.name.padEnd(8)} ${c.summary}`).join("\n")}
+
+Run "kiln <command> --help" for a command's options.
+Exit codes: 0 ok, 1 runtime failure, 2 usage error.`;
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(HELP());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version" || name === "-v") {
+    console.log("kiln 0.1.0");
+    return 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    console.error(`kiln: unknown command "${name}". Run "kiln --help" for the list.`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(command.help);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`kiln ${name}: ${error.message}\nRun "kiln ${name} --help" for usage.`);
+      return 2;
+    }
+    if (error instanceof KilnError) {
+      console.error(`kiln ${name}: ${error.message}`);
+      return 1;
+    }
+    console.error(`kiln ${name}: ${(error as Error)?.stack ?? String(error)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,79 @@
+import { resolve } from "node:path";
+import { loadApp } from "../app/load-app.ts";
+import { APP_OPTIONS, type Command, intOption, parseCommandArgs } from "./command.ts";
+
+const HELP = `Usage: kiln start [DIR] [--port N] [--host H] [--data PATH] [--app DIR]
+
+Serves the app in DIR (default: the current folder) in production mode: JSON log lines, one
+per request. SIGTERM or Ctrl-C finishes in-flight requests, then exits 0.
+
+Options:
+  --port N      port to listen on (default $PORT or 3000; 0 picks a free one)
+  --host H      address to bind (default 127.0.0.1; 0.0.0.0 for every interface)
+  --data PATH   data folder: SQLite database and secret key (default $KILN_DATA or DIR/.kiln)
+  --app DIR     the app folder (same as the DIR argument)`;
+
+export const startCommand: Command = {
+  name: "start",
+  summary: "serve an app folder (production)",
+  help: HELP,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, {
+      ...APP_OPTIONS,
+      port: { type: "string", short: "p" },
+      host: { type: "string" },
+    });
+    const dir = resolve((values.app as string) ?? positionals[0] ?? ".");
+    const port = intOption(values.port, "port") ?? intOption(process.env.PORT, "port") ?? 3000;
+    const host = (values.host as string) ?? "127.0.0.1";
+    const devChild = process.env.KILN_DEV_CHILD === "1" && typeof process.send === "function";
+    const app = await loadApp(dir, {
+      ...(values.data ? { dataDir: resolve(values.data as string) } : {}),
+      logger: { pretty: process.env.KILN_LOG_PRETTY === "1" },
+    });
+    await app.ready();
+    if (devChild) await waitForGoAhead();
+    let url: string;
+    try {
+      url = await app.listen({ port, host });
+    } catch (error) {
+      await app.close();
+      if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
+        console.error(`kiln start: port ${port} is already in use (choose another with --port)`);
+        return 1;
+      }
+      throw error;
+    }
+    app.log.info({ url, app: app.name }, `Kiln app "${app.name}" serving at ${url}`);
+    if (!devChild) console.error(`kiln: ${app.name} is serving at ${url}${app.prefix}`);
+    process.send?.({ type: "listening", url });
+    return new Promise<number>((done) => {
+      const stop = (signal: string) => {
+        app.log.info({ signal }, "Stopping: finishing in-flight requests");
+        app.close().then(
+          () => done(0),
+          (error) => {
+            console.error(`kiln start: error while stopping: ${(error as Error).message}`);
+            done(1);
+          },
+        );
+      };
+      process.once("SIGTERM", () => stop("SIGTERM"));
+      process.once("SIGINT", () => stop("SIGINT"));
+    });
+  },
+};
+
+/** In `kiln dev`, the new version loads while the old one serves; it listens when told to. */
+function waitForGoAhead(): Promise<void> {
+  return new Promise((go) => {
+    process.send?.({ type: "loaded" });
+    const onMessage = (message: { type?: string }) => {
+      if (message?.type === "listen") {
+        process.off("message", onMessage);
+        go();
+      }
+    };
+    process.on("message", onMessage);
+  });
+}

@@ -1,0 +1,52 @@
+/**
+ * Kiln's error catalogue: every error a user can meet has a stable `code` (documented in
+ * docs/errors.md; a test keeps the two in step) and a message that names what is involved.
+ */
+
+/** Base class of every error Kiln raises on purpose. */
+export class KilnError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "KilnError";
+    this.code = code;
+  }
+}
+
+const HTTP_ERROR = Symbol.for("kiln.HttpError");
+
+/**
+ * Throw from a handler to answer with a given status and message.
+ * @example throw new HttpError(404, "No such task");
+ */
+export class HttpError extends Error {
+  readonly status: number;
+  readonly details?: unknown;
+  readonly [HTTP_ERROR] = true;
+  constructor(status: number, message: string, details?: unknown) {
+    super(message);
+    this.name = "HttpError";
+    if (!Number.isInteger(status) || status < 400 || status > 599) {
+      throw new KilnError("KILN_BAD_STATUS", `HttpError status must be 400..599, got ${status}`);
+    }
+    this.status = status;
+    this.details = details;
+  }
+}
+
+/** True for an HttpError, even one made by another copy of the kiln module. */
+export function isHttpError(value: unknown): value is HttpError {
+  return typeof value === "object" && value !== null && HTTP_ERROR in value;
+}
+
+/** Every stable code, with its meaning and fix: the source of docs/errors.md. */
+export const errorCatalogue = {
+  KILN_BAD_STATUS: "An HttpError or HttpResponse was given a status outside its range.",
+  KILN_NO_REQUEST: "`request` (or cookies/session) was used outside a request handler.",
+  KILN_BAD_ENDPOINT: "An endpoint path or option is malformed (the message names it).",
+  KILN_DUPLICATE_ENDPOINT: "Two endpoints were registered for the same path.",
+  KILN_BAD_CONFIG: "kiln.yaml (or the config given to createApp) is invalid.",
+  KILN_APP_NOT_FOUND: "The app folder or its kiln.yaml does not exist.",
+  KILN_MODULE_LOAD_FAILED: "A server module threw or failed to compile while loading.",
+  KILN_NO_APP: "A Kiln service (tables, users) was used before any app was created.",
+} as const;

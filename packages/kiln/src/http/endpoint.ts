@@ -1,0 +1,130 @@
+import { KilnError } from "../errors.ts";
+import { globalState } from "../runtime/global-state.ts";
+import type { StandardSchemaV1 } from "./standard-schema.ts";
+
+export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+/** Names of the `:name` segments of a path, so handlers get typed URL parameters. */
+type PathParamNames<P extends string> = P extends `${string}:${infer Name}/${infer Rest}`
+  ? Name | PathParamNames<`/${Rest}`>
+  : P extends `${string}:${infer Name}`
+    ? Name extends `${infer Base}*`
+      ? Base
+      : Name
+    : never;
+
+/** URL parameters of a path: `PathParams<"/tasks/:id">` is `{ id: string }`. */
+export type PathParams<P extends string> = { [K in PathParamNames<P>]: string };
+
+/** Form, query and URL parameters merged (later wins): every value is a string. */
+export type KeywordParams = Record<string, string | undefined>;
+
+type Out<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : never;
+
+/** What a handler's first argument holds, given the path and the declared schemas. */
+export type HandlerParams<
+  Path extends string,
+  Query extends StandardSchemaV1 | undefined,
+  Params extends StandardSchemaV1 | undefined,
+> = (Params extends StandardSchemaV1 ? Out<Params> : PathParams<Path>) &
+  (Query extends StandardSchemaV1 ? Out<Query> : KeywordParams);
+
+/** The validated parts, the handler's second argument. */
+export interface ValidatedInput<Body extends StandardSchemaV1 | undefined> {
+  /** The JSON body, validated by the endpoint's `body` schema (else `request.bodyJson`). */
+  body: Body extends StandardSchemaV1 ? Out<Body> : unknown;
+}
+
+/** Checks Basic credentials itself and returns the principal (falsy = 401). */
+export type CredentialCheck = (username: string, password: string) => unknown | Promise<unknown>;
+
+export interface EndpointOptions<
+  Body extends StandardSchemaV1 | undefined = undefined,
+  Query extends StandardSchemaV1 | undefined = undefined,
+  Params extends StandardSchemaV1 | undefined = undefined,
+> {
+  /** Allowed methods; default `["GET", "POST"]`. `HEAD` follows `GET`. */
+  methods?: readonly HttpMethod[];
+  /** Require Basic credentials (or a session) of an enabled user of the Users service. */
+  authenticateUsers?: boolean;
+  /** Require Basic credentials; `true` leaves the check to the handler, a function does it. */
+  requireAuth?: boolean | CredentialCheck;
+  /** Answer CORS preflights and let other origins read the responses. */
+  crossOrigin?: boolean;
+  /** Let cross-site requests use the browser's session and cookies (opts out of XSRF defence). */
+  crossSiteSession?: boolean;
+  /** Largest accepted body in bytes; default the app's (10 MiB). */
+  bodyLimit?: number;
+  /** Standard Schema (zod, valibot, arktype...) for the JSON body. */
+  body?: Body;
+  /** Standard Schema for the merged keyword parameters (form + query + URL). */
+  query?: Query;
+  /** Standard Schema for the URL parameters. */
+  params?: Params;
+}
+
+export type EndpointHandler<
+  Path extends string,
+  Body extends StandardSchemaV1 | undefined,
+  Query extends StandardSchemaV1 | undefined,
+  Params extends StandardSchemaV1 | undefined,
+> = (params: HandlerParams<Path, Query, Params>, input: ValidatedInput<Body>) => unknown;
+
+/** An endpoint as registered: the untyped form the pipeline works with. */
+export interface EndpointDefinition {
+  path: string;
+  options: EndpointOptions<StandardSchemaV1 | undefined, StandardSchemaV1 | undefined, StandardSchemaV1 | undefined>;
+  handler: (params: Record<string, unknown>, input: { body: unknown }) => unknown;
+}
+
+/**
+ * Declares an HTTP endpoint. Called at the top level of a server module, it registers the
+ * endpoint for the app that loads the module; `app.httpEndpoint` registers on one app directly.
+ * The path is relative to the API prefix (`/_/api` unless kiln.yaml says otherwise).
+ * @example
+ * httpEndpoint("/tasks/:id", { methods: ["GET", "DELETE"], authenticateUsers: true }, ({ id }) =>
+ *   tables.tasks.get({ owner: users.getUser(), id }));
+ */
+export function httpEndpoint<Path extends string>(
+  path: Path,
+  handler: EndpointHandler<Path, undefined, undefined, undefined>,
+): void;
+export function httpEndpoint<
+  Path extends string,
+  Body extends StandardSchemaV1 | undefined = undefined,
+  Query extends StandardSchemaV1 | undefined = undefined,
+  Params extends StandardSchemaV1 | undefined = undefined,
+>(
+  path: Path,
+  options: EndpointOptions<Body, Query, Params>,
+  handler: EndpointHandler<Path, Body, Query, Params>,
+): void;
+export function httpEndpoint(path: string, a: unknown, b?: unknown): void {
+  globalState.pending.push(defineEndpoint(path, a, b));
+}
+
+/** Normalises the two call forms and checks the arguments; shared by `app.httpEndpoint`. */
+export function defineEndpoint(path: string, a: unknown, b?: unknown): EndpointDefinition {
+  const handler = (typeof a === "function" ? a : b) as EndpointDefinition["handler"];
+  const options = (typeof a === "function" ? {} : (a ?? {})) as EndpointDefinition["options"];
+  if (typeof path !== "string" || !(path === "" || path.startsWith("/"))) {
+    throw new KilnError("KILN_BAD_ENDPOINT", `Endpoint path must start with "/": ${String(path)}`);
+  }
+  if (typeof handler !== "function") {
+    throw new KilnError("KILN_BAD_ENDPOINT", `Endpoint ${path} needs a handler function`);
+  }
+  for (const method of options.methods ?? []) {
+    if (!(HTTP_METHODS as readonly string[]).includes(method)) {
+      throw new KilnError("KILN_BAD_ENDPOINT", `Endpoint ${path}: unknown method ${method}`);
+    }
+  }
+  return { path, options, handler };
+}
+
+/** The methods an endpoint answers, HEAD included when GET is. */
+export function allowedMethods(endpoint: EndpointDefinition): HttpMethod[] {
+  const methods = new Set<HttpMethod>(endpoint.options.methods ?? ["GET", "POST"]);
+  if (methods.has("GET")) methods.add("HEAD");
+  return [...methods];
+}

@@ -1,0 +1,35 @@
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { isHttpError } from "../errors.ts";
+
+export interface ErrorAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/**
+ * Turns anything thrown during a request into an answer. HttpErrors and Fastify's own 4xx
+ * errors (body too large, bad encoding) keep their status and message; anything else is a 500
+ * whose body carries only an id, while the full error (with stack) is logged under that id.
+ */
+export function errorAnswer(error: unknown, log: Logger): ErrorAnswer {
+  if (isHttpError(error)) {
+    const details =
+      error.details && typeof error.details === "object" ? (error.details as object) : {};
+    return { status: error.status, body: { error: error.message, ...details } };
+  }
+  const status = (error as { statusCode?: unknown })?.statusCode;
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    return { status, body: { error: clientMessage(error as Error, status) } };
+  }
+  const id = randomBytes(6).toString("hex");
+  log.error({ err: error, errorId: id }, "Internal error %s", id);
+  return { status: 500, body: { error: "Internal server error", id } };
+}
+
+function clientMessage(error: Error, status: number): string {
+  if (status === 413) return "Request body is too large";
+  const code = (error as { code?: string }).code;
+  if (code === "FST_ERR_BAD_URL") return "Malformed URL (bad percent-encoding)";
+  return error.message;
+}

@@ -1,0 +1,134 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import { KilnError } from "../errors.ts";
+import { allowedMethods, type EndpointDefinition, HTTP_METHODS } from "./endpoint.ts";
+import { errorAnswer } from "./errors-response.ts";
+import { compileEndpoint, type PipelineFeature } from "./pipeline.ts";
+
+export interface ServerLimits {
+  /** Largest request body in bytes (default 10 MiB); endpoints may set their own. */
+  bodySize: number;
+  /** Whole request must arrive within this many ms (default 30 s); else 408. */
+  requestTimeout: number;
+  /** Headers must arrive within this many ms (default 10 s); else 408. */
+  headersTimeout: number;
+  /** Idle keep-alive connections close after this many ms (default 5 s). */
+  keepAliveTimeout: number;
+  /** Largest header block in bytes (default 16 KiB, Node's); larger is a 431. */
+  maxHeaderSize: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  bodySize: 10 * 1024 * 1024,
+  requestTimeout: 30_000,
+  headersTimeout: 10_000,
+  keepAliveTimeout: 5_000,
+  maxHeaderSize: 16 * 1024,
+};
+
+export interface ServerOptions {
+  app: unknown;
+  prefix: string;
+  endpoints: readonly EndpointDefinition[];
+  features: readonly PipelineFeature[];
+  /** Routes of features themselves (CORS preflights) get the Fastify instance here. */
+  extendRoutes?: (server: FastifyInstance, endpoints: readonly EndpointDefinition[]) => void;
+  health: () => Promise<boolean>;
+  limits: ServerLimits;
+  log: Logger;
+  trustProxy: boolean;
+}
+
+/**
+ * The Fastify instance of an app: one route per endpoint (its pipeline compiled once, here), a
+ * 405 route per path for the other methods, Kiln's own `/_/health`, and one log line per
+ * request. Fastify's own request logging is off: Kiln logs exactly once per request.
+ */
+export function buildServer(options: ServerOptions): FastifyInstance {
+  const { limits, log } = options;
+  const server = Fastify({
+    logger: false,
+    bodyLimit: limits.bodySize,
+    requestTimeout: limits.requestTimeout,
+    keepAliveTimeout: limits.keepAliveTimeout,
+    connectionTimeout: 0,
+    http: { headersTimeout: limits.headersTimeout, maxHeaderSize: limits.maxHeaderSize },
+    trustProxy: options.trustProxy,
+    forceCloseConnections: "idle",
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2000 },
+  });
+
+  // Kiln decodes bodies itself (http/body.ts) so the raw bytes stay available as
+  // `request.body`; Fastify only buffers them, enforcing the size limit.
+  server.removeAllContentTypeParsers();
+  server.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+
+  server.addHook("onResponse", (req, reply, done) => {
+    const q = req.url.indexOf("?");
+    log.info(
+      {
+        method: req.method,
+        path: q === -1 ? req.url : req.url.slice(0, q),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      "request",
+    );
+    done();
+  });
+
+  server.setErrorHandler((error, _req, reply) => {
+    const answer = errorAnswer(error, log);
+    return reply.code(answer.status).send(answer.body);
+  });
+  server.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: `No endpoint at ${req.method} ${pathOf(req.url)}` }),
+  );
+
+  server.get("/_/health", async (_req, reply) => {
+    const healthy = await options.health().catch(() => false);
+    return reply.code(healthy ? 200 : 503).send({ status: healthy ? "ok" : "unavailable" });
+  });
+
+  const seen = new Set<string>();
+  for (const endpoint of options.endpoints) {
+    const url = toFastifyPath(options.prefix + endpoint.path);
+    if (seen.has(url)) {
+      throw new KilnError(
+        "KILN_DUPLICATE_ENDPOINT",
+        `Two endpoints are registered for ${endpoint.path}`,
+      );
+    }
+    seen.add(url);
+    const methods = allowedMethods(endpoint);
+    server.route({
+      method: methods.filter((m) => m !== "HEAD"),
+      url,
+      bodyLimit: endpoint.options.bodyLimit ?? limits.bodySize,
+      handler: compileEndpoint(endpoint, { app: options.app, features: options.features, log }),
+    });
+    const others = HTTP_METHODS.filter((m) => !methods.includes(m) && m !== "OPTIONS");
+    const allow = methods.join(", ");
+    const notAllowed = (_req: FastifyRequest, reply: FastifyReply) =>
+      reply
+        .code(405)
+        .header("allow", allow)
+        .send({ error: `Method not allowed; this endpoint accepts ${allow}` });
+    if (others.length > 0) server.route({ method: others, url, handler: notAllowed });
+    if (!endpoint.options.crossOrigin) server.route({ method: "OPTIONS", url, handler: notAllowed });
+  }
+  options.extendRoutes?.(server, options.endpoints);
+  return server;
+}
+
+/** Kiln's `:name*` catch-all is Fastify's `*`. */
+function toFastifyPath(path: string): string {
+  const url = path.replace(/\/:[A-Za-z_$][\w$]*\*$/, "/*");
+  return url === "" ? "/" : url;
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf("?");
+  return q === -1 ? url : url.slice(0, q);
+}

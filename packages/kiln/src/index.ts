@@ -1,0 +1,19 @@
+/**
+ * Kiln: write a function, register it as an HTTP endpoint, and it is live — with data tables,
+ * users, cookies and sessions built in. This file is the whole public API (re-exports only).
+ */
+export { type AppConfig, createApp, type KilnApp } from "./app/create-app.ts";
+export { loadApp } from "./app/load-app.ts";
+export { HttpError, isHttpError, KilnError } from "./errors.ts";
+export { type KilnRequest, request } from "./http/context.ts";
+export {
+  type CredentialCheck,
+  type EndpointOptions,
+  type HttpMethod,
+  httpEndpoint,
+  type KeywordParams,
+  type PathParams,
+} from "./http/endpoint.ts";
+export { HttpResponse, type HttpResponseInit } from "./http/http-response.ts";
+export { BlobMedia, type Media } from "./http/media.ts";
+export type { StandardSchemaV1 } from "./http/standard-schema.ts";
