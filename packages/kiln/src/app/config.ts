@@ -73,5 +73,7 @@ function isMapping(value: unknown): boolean {
 }
 
 function isPrefix(value: unknown): boolean {
-  return typeof value === "string" && (value === "" || (value.startsWith("/") && !value.endsWith("/")));
+  return (
+    typeof value === "string" && (value === "" || (value.startsWith("/") && !value.endsWith("/")))
+  );
 }

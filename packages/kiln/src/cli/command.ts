@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 
 /** A `kiln` subcommand: one file each under cli/. */
 export interface Command {
@@ -35,7 +35,9 @@ export function intOption(value: string | boolean | undefined, name: string, min
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw new UsageError(
+      `--${name} must be an integer from ${min} to ${max}, got ${String(value)}`,
+    );
   }
   return n;
 }

@@ -20,7 +20,10 @@ export const newCommand: Command = {
       console.error(`kiln new: ${target} already exists and is not empty; nothing was written`);
       return 1;
     }
-    const name = basename(dir).replace(/[^a-z0-9-]/gi, "-").toLowerCase() || "kiln-app";
+    const name =
+      basename(dir)
+        .replace(/[^a-z0-9-]/gi, "-")
+        .toLowerCase() || "kiln-app";
     mkdirSync(join(dir, "server"), { recursive: true });
     for (const [file, text] of Object.entries(scaffold(name))) {
       writeFileSync(join(dir, file), text);

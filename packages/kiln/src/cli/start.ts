@@ -1,8 +1,9 @@
 import { resolve } from "node:path";
 import { loadApp } from "../app/load-app.ts";
 import { APP_OPTIONS, type Command, intOption, parseCommandArgs } from "./command.ts";
+import { isWorker, runPrimary, workerCount } from "./workers.ts";
 
-const HELP = `Usage: kiln start [DIR] [--port N] [--host H] [--data PATH] [--app DIR]
+const HELP = `Usage: kiln start [DIR] [--port N] [--host H] [--workers N|auto] [--data PATH] [--app DIR]
 
 Serves the app in DIR (default: the current folder) in production mode: JSON log lines, one
 per request. SIGTERM or Ctrl-C finishes in-flight requests, then exits 0.
@@ -10,6 +11,8 @@ per request. SIGTERM or Ctrl-C finishes in-flight requests, then exits 0.
 Options:
   --port N      port to listen on (default $PORT or 3000; 0 picks a free one)
   --host H      address to bind (default 127.0.0.1; 0.0.0.0 for every interface)
+  --workers N   worker processes sharing the port (default 1; "auto" = one per CPU); a worker
+                that dies is replaced, SIGTERM stops them all gracefully
   --data PATH   data folder: SQLite database and secret key (default $KILN_DATA or DIR/.kiln)
   --app DIR     the app folder (same as the DIR argument)`;
 
@@ -22,7 +25,9 @@ export const startCommand: Command = {
       ...APP_OPTIONS,
       port: { type: "string", short: "p" },
       host: { type: "string" },
+      workers: { type: "string", short: "w" },
     });
+    const workers = workerCount(values.workers);
     const dir = resolve((values.app as string) ?? positionals[0] ?? ".");
     const port = intOption(values.port, "port") ?? intOption(process.env.PORT, "port") ?? 3000;
     const host = (values.host as string) ?? "127.0.0.1";
@@ -32,6 +37,12 @@ export const startCommand: Command = {
       logger: { pretty: process.env.KILN_LOG_PRETTY === "1" },
     });
     await app.ready();
+    if (workers > 1 && !isWorker()) {
+      // The primary loaded the app once to report a bad kiln.yaml or module (and migrate the
+      // database) a single time, instead of N crash-looping workers; then it only supervises.
+      await app.close();
+      return runPrimary(workers);
+    }
     if (devChild) await waitForGoAhead();
     let url: string;
     try {
@@ -39,13 +50,17 @@ export const startCommand: Command = {
     } catch (error) {
       await app.close();
       if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
-        console.error(`kiln start: port ${port} is already in use (choose another with --port)`);
+        const message = `port ${port} is already in use (choose another with --port)`;
+        if (isWorker()) process.send?.({ type: "fatal", error: message });
+        else console.error(`kiln start: ${message}`);
         return 1;
       }
       throw error;
     }
     app.log.info({ url, app: app.name }, `Kiln app "${app.name}" serving at ${url}`);
-    if (!devChild) console.error(`kiln: ${app.name} is serving at ${url}${app.prefix}`);
+    if (!devChild && !isWorker()) {
+      console.error(`kiln: ${app.name} is serving at ${url}${app.prefix}`);
+    }
     process.send?.({ type: "listening", url });
     return new Promise<number>((done) => {
       const stop = (signal: string) => {

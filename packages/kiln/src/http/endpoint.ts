@@ -74,7 +74,11 @@ export type EndpointHandler<
 /** An endpoint as registered: the untyped form the pipeline works with. */
 export interface EndpointDefinition {
   path: string;
-  options: EndpointOptions<StandardSchemaV1 | undefined, StandardSchemaV1 | undefined, StandardSchemaV1 | undefined>;
+  options: EndpointOptions<
+    StandardSchemaV1 | undefined,
+    StandardSchemaV1 | undefined,
+    StandardSchemaV1 | undefined
+  >;
   handler: (params: Record<string, unknown>, input: { body: unknown }) => unknown;
 }
 

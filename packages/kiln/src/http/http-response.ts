@@ -40,7 +40,9 @@ export class HttpResponse {
     const line = `${encodeURIComponent(name)}=${encodeURIComponent(value)}; ${attributes}`;
     const existing = this.headers["set-cookie"];
     this.headers["set-cookie"] =
-      existing === undefined ? [line] : [...(Array.isArray(existing) ? existing : [existing]), line];
+      existing === undefined
+        ? [line]
+        : [...(Array.isArray(existing) ? existing : [existing]), line];
     return this;
   }
 }

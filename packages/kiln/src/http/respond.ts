@@ -55,7 +55,8 @@ export function sendResult(
 
 function appendSetCookie(reply: FastifyReply, value: string | string[]): void {
   const existing = reply.getHeader("set-cookie");
-  const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
+  const list =
+    existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
   reply.header("set-cookie", [...list, ...(Array.isArray(value) ? value : [value])]);
 }
 

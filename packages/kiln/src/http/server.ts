@@ -116,7 +116,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         .header("allow", allow)
         .send({ error: `Method not allowed; this endpoint accepts ${allow}` });
     if (others.length > 0) server.route({ method: others, url, handler: notAllowed });
-    if (!endpoint.options.crossOrigin) server.route({ method: "OPTIONS", url, handler: notAllowed });
+    if (!endpoint.options.crossOrigin)
+      server.route({ method: "OPTIONS", url, handler: notAllowed });
   }
   options.extendRoutes?.(server, options.endpoints);
   return server;

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { EndpointDefinition } from "../http/endpoint.ts";
 import type { RequestContext } from "../http/context.ts";
+import type { EndpointDefinition } from "../http/endpoint.ts";
 
 /**
  * Process-wide state, kept on `globalThis` under a registered symbol so that two copies of the
@@ -22,9 +22,11 @@ export interface KilnGlobalState {
 const KEY = Symbol.for("kiln.globalState.v1");
 const holder = globalThis as unknown as Record<symbol, KilnGlobalState | undefined>;
 
-export const globalState: KilnGlobalState = (holder[KEY] ??= {
+holder[KEY] ??= {
   pending: [],
   als: new AsyncLocalStorage<RequestContext>(),
   currentApp: undefined,
   loadedDirs: new Map(),
-});
+};
+
+export const globalState: KilnGlobalState = holder[KEY];
