@@ -1,0 +1,96 @@
+import { KilnError } from "../errors.ts";
+import { checkScryptParams, DEFAULT_SCRYPT, type ScryptParams } from "./passwords.ts";
+
+/**
+ * How password guessing is slowed and blocked (kiln.yaml `services.users.guessing`).
+ * Failures are counted per (account, client address): after `freeFailures` the next attempt
+ * must wait `firstDelaySeconds`, doubling per failure up to `maxDelaySeconds`; at
+ * `blockAfter` failures that address is blocked for `blockMinutes` (and again after each
+ * further failure). Across all addresses, once an account collects `accountCeiling` failures,
+ * addresses that have not logged in to it within `knownAddressDays` share one attempt per
+ * `accountSlowSeconds`: distributed guessing crawls while the owner, from an address they
+ * used before, is not slowed at all. Counters are forgotten `forgetAfterMinutes` after the
+ * last failure.
+ */
+export interface GuessingSettings {
+  freeFailures: number;
+  firstDelaySeconds: number;
+  maxDelaySeconds: number;
+  blockAfter: number;
+  blockMinutes: number;
+  forgetAfterMinutes: number;
+  accountCeiling: number;
+  accountSlowSeconds: number;
+  knownAddressDays: number;
+}
+
+export const DEFAULT_GUESSING: GuessingSettings = {
+  freeFailures: 5,
+  firstDelaySeconds: 1,
+  maxDelaySeconds: 60,
+  blockAfter: 20,
+  blockMinutes: 15,
+  forgetAfterMinutes: 60,
+  accountCeiling: 100,
+  accountSlowSeconds: 10,
+  knownAddressDays: 30,
+};
+
+/** kiln.yaml `services.users`, every part optional. */
+export interface UsersSettings {
+  scrypt: ScryptParams;
+  guessing: GuessingSettings;
+  /** Verified Basic credentials remembered (see credential-memory.ts). */
+  credentialMemory: { maxEntries: number; ttlSeconds: number };
+}
+
+export function readUsersSettings(services: Record<string, unknown> | undefined): UsersSettings {
+  const raw = services?.users ?? {};
+  if (!isMapping(raw)) bad("services.users must be a mapping");
+  const scrypt = { ...DEFAULT_SCRYPT, ...numbers(raw.scrypt, "scrypt", ["N", "r", "p"]) };
+  try {
+    checkScryptParams(scrypt);
+  } catch (error) {
+    bad(`services.users.scrypt: ${(error as Error).message}`);
+  }
+  const guessing = {
+    ...DEFAULT_GUESSING,
+    ...numbers(raw.guessing, "guessing", Object.keys(DEFAULT_GUESSING)),
+  };
+  if (guessing.forgetAfterMinutes * 60 < guessing.maxDelaySeconds) {
+    bad("services.users.guessing.forgetAfterMinutes must cover maxDelaySeconds");
+  }
+  if (guessing.forgetAfterMinutes < guessing.blockMinutes) {
+    bad("services.users.guessing.forgetAfterMinutes must be at least blockMinutes");
+  }
+  const credentialMemory = {
+    maxEntries: 10_000,
+    ttlSeconds: 300,
+    ...numbers(raw.credentialMemory, "credentialMemory", ["maxEntries", "ttlSeconds"]),
+  };
+  return { scrypt, guessing, credentialMemory };
+}
+
+function numbers(value: unknown, section: string, keys: string[]): Record<string, number> {
+  if (value === undefined || value === null) return {};
+  if (!isMapping(value)) bad(`services.users.${section} must be a mapping`);
+  const out: Record<string, number> = {};
+  for (const [key, n] of Object.entries(value)) {
+    if (!keys.includes(key)) {
+      bad(`services.users.${section}.${key} is not a setting (known: ${keys.join(", ")})`);
+    }
+    if (typeof n !== "number" || !Number.isFinite(n) || n < 0) {
+      bad(`services.users.${section}.${key} must be a number >= 0, got ${JSON.stringify(n)}`);
+    }
+    out[key] = n;
+  }
+  return out;
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function bad(message: string): never {
+  throw new KilnError("KILN_BAD_CONFIG", `kiln.yaml: ${message}`);
+}
