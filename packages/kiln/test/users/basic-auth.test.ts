@@ -47,7 +47,9 @@ describe("Basic credentials", () => {
   });
 
   it("round-trips any credential without control characters", () => {
-    const noControl = fc.string({ unit: "grapheme" }).filter((s) => !/[\x00-\x1f\x7f]/.test(s));
+    const noControl = fc
+      .string({ unit: "grapheme" })
+      .filter((s) => ![...s].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f));
     fc.assert(
       fc.property(
         noControl.filter((s) => !s.includes(":")),
