@@ -46,6 +46,16 @@ export interface ServerOptions {
  */
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { limits, log } = options;
+  const logRequest = (req: FastifyRequest, reply: FastifyReply) =>
+    log.info(
+      {
+        method: req.method,
+        path: pathOf(req.url),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      "request",
+    );
   const server = Fastify({
     logger: false,
     bodyLimit: limits.bodySize,
@@ -57,6 +67,13 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     forceCloseConnections: "idle",
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2000 },
+    // A bad percent-encoding or an overlong parameter is answered here, before routing: without
+    // this, Fastify writes its own body and no log line; with it, the same JSON error shape.
+    frameworkErrors: (error, req: FastifyRequest, reply: FastifyReply) => {
+      const answer = errorAnswer(error, log);
+      reply.code(answer.status).send(answer.body);
+      logRequest(req, reply); // no route, so no onResponse hook
+    },
   });
 
   // Kiln decodes bodies itself (http/body.ts) so the raw bytes stay available as
@@ -65,16 +82,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   server.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
   server.addHook("onResponse", (req, reply, done) => {
-    const q = req.url.indexOf("?");
-    log.info(
-      {
-        method: req.method,
-        path: q === -1 ? req.url : req.url.slice(0, q),
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-      },
-      "request",
-    );
+    logRequest(req, reply);
     done();
   });
 
