@@ -16,7 +16,9 @@ export function sendResult(
   result: unknown,
   extraHeaders: Record<string, string | string[]> | null,
 ): FastifyReply {
-  let status = 200;
+  // The status already on the reply stands unless an HttpResponse says otherwise: the error
+  // path sets it (400, 404, 500) before calling here, and must not be turned back into a 200.
+  let status = reply.statusCode;
   let body = result;
   let headers: Record<string, string | string[]> | null = null;
   if (isHttpResponse(result)) {
