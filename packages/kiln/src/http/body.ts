@@ -14,6 +14,14 @@ const MULTIPART_LIMITS = {
   headerSize: 16 * 1024,
 };
 
+/**
+ * Deepest JSON nesting accepted. V8 parses any depth, but whatever recurses over the value
+ * afterwards (JSON.stringify of an echo, a schema validator, structuredClone) overflows the
+ * stack somewhere past a few thousand levels: refuse bombs at the door instead. Real payloads
+ * stay far below this (serde_json's default is 128).
+ */
+export const MAX_JSON_DEPTH = 256;
+
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -45,11 +53,33 @@ function decodeUtf8(raw: Buffer, what: string): string {
 
 function parseJson(raw: Buffer): unknown {
   const text = decodeUtf8(raw, "JSON");
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+    throw new HttpError(400, `JSON body is nested too deep (more than ${MAX_JSON_DEPTH} levels)`);
+  }
   try {
     return JSON.parse(text);
   } catch (error) {
     throw new HttpError(400, `Malformed JSON body: ${(error as Error).message}`);
   }
+}
+
+/** True when brackets outside strings nest deeper than `max`: one pass, no recursion. */
+export function jsonDepthExceeds(text: string, max: number): boolean {
+  if (text.length <= max) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }
 
 function parseUrlEncoded(raw: Buffer): Record<string, string> {
@@ -59,6 +89,7 @@ function parseUrlEncoded(raw: Buffer): Record<string, string> {
 }
 
 function parseMultipart(ctx: RequestContext, contentType: string, raw: Buffer): Promise<void> {
+  checkPartHeaders(raw, contentType);
   return new Promise((resolve, reject) => {
     let busboy: InstanceType<typeof Busboy>;
     try {
@@ -71,8 +102,11 @@ function parseMultipart(ctx: RequestContext, contentType: string, raw: Buffer): 
       reject(new HttpError(413, `Multipart body refused: ${why}`));
       busboy.removeAllListeners();
     };
-    busboy.on("field", (name, value) => {
-      ctx.formParams[name] = value;
+    busboy.on("field", (name, value, _nameTruncated, valueTruncated) => {
+      // Busboy cuts an oversized field short and carries on: refuse rather than lose data.
+      if (valueTruncated)
+        refuse(`field "${name.slice(0, 100)}" is over ${MULTIPART_LIMITS.fieldSize} bytes`);
+      else ctx.formParams[name] = value;
     });
     busboy.on("file", (name, stream, filename, _encoding, mimetype) => {
       const chunks: Buffer[] = [];
@@ -91,6 +125,53 @@ function parseMultipart(ctx: RequestContext, contentType: string, raw: Buffer): 
     busboy.on("finish", () => resolve());
     busboy.end(raw);
   });
+}
+
+/**
+ * Busboy truncates an oversized part header, and ignores header lines past its limit, without
+ * telling anyone. The body is already in memory, so one scan over the part headers lets Kiln
+ * refuse such a body with a clear 413 instead.
+ */
+function checkPartHeaders(raw: Buffer, contentType: string): void {
+  const boundary = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType);
+  const name = boundary?.[1] ?? boundary?.[2];
+  if (!name) return; // busboy reports the missing boundary itself
+  const delimiter = Buffer.from(`--${name}`);
+  let at = raw.indexOf(delimiter);
+  while (at !== -1) {
+    const start = at + delimiter.length;
+    const opensPart =
+      (at === 0 || (raw[at - 2] === 0x0d && raw[at - 1] === 0x0a)) &&
+      raw[start] === 0x0d &&
+      raw[start + 1] === 0x0a;
+    if (!opensPart) {
+      at = raw.indexOf(delimiter, start);
+      continue;
+    }
+    const headersEnd = raw.indexOf("\r\n\r\n", start);
+    const end = headersEnd === -1 ? raw.length : headersEnd;
+    if (end - start > MULTIPART_LIMITS.headerSize) {
+      throw new HttpError(
+        413,
+        `Multipart body refused: a part header is over ${MULTIPART_LIMITS.headerSize} bytes`,
+      );
+    }
+    let lines = 0;
+    for (
+      let i = raw.indexOf("\r\n", start + 2);
+      i !== -1 && i < end;
+      i = raw.indexOf("\r\n", i + 2)
+    ) {
+      lines++;
+    }
+    if (lines >= MULTIPART_LIMITS.headerPairs) {
+      throw new HttpError(
+        413,
+        `Multipart body refused: a part header has more than ${MULTIPART_LIMITS.headerPairs} lines`,
+      );
+    }
+    at = raw.indexOf(delimiter, end);
+  }
 }
 
 export function headerString(value: string | string[] | undefined): string | undefined {

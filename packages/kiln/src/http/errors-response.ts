@@ -31,5 +31,7 @@ function clientMessage(error: Error, status: number): string {
   if (status === 413) return "Request body is too large";
   const code = (error as { code?: string }).code;
   if (code === "FST_ERR_BAD_URL") return "Malformed URL (bad percent-encoding)";
+  // Fastify's own message quotes the whole URL back: never reflect what the client sent.
+  if (code === "FST_ERR_MAX_PARAM_LENGTH") return "URL is too long (a URL parameter is too long)";
   return error.message;
 }

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { KilnError } from "../errors.ts";
+import { clientErrorHandler } from "./client-errors.ts";
 import { allowedMethods, type EndpointDefinition, HTTP_METHODS } from "./endpoint.ts";
 import { errorAnswer } from "./errors-response.ts";
 import { compileEndpoint, type PipelineFeature } from "./pipeline.ts";
@@ -62,7 +63,18 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     requestTimeout: limits.requestTimeout,
     keepAliveTimeout: limits.keepAliveTimeout,
     connectionTimeout: 0,
-    http: { headersTimeout: limits.headersTimeout, maxHeaderSize: limits.maxHeaderSize },
+    http: {
+      headersTimeout: limits.headersTimeout,
+      maxHeaderSize: limits.maxHeaderSize,
+      // Node enforces both timeouts only when it sweeps its connections (every 30 s by
+      // default), so a short timeout would in fact last up to 30 s longer: sweep often enough.
+      connectionsCheckingInterval: Math.max(
+        100,
+        Math.min(1_000, limits.headersTimeout / 4, limits.requestTimeout / 4),
+      ),
+    },
+    // Malformed HTTP, oversized headers or URL, slow clients: answered in Kiln's JSON shape.
+    clientErrorHandler: clientErrorHandler(limits, log),
     trustProxy: options.trustProxy,
     forceCloseConnections: "idle",
     return503OnClosing: true,
