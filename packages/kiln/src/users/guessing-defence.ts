@@ -3,7 +3,7 @@ import { type Kysely, sql } from "kysely";
 import type { GuessingSettings } from "./users-config.ts";
 
 /** Kiln's own table of login failures, shared by every process of the app. */
-export const FAILURES_TABLE = "_kiln_login_failures";
+export const FAILURES_TABLE = "kiln_login_failures";
 /** The `address` of the row that counts an account's failures from everywhere. */
 const EVERYWHERE = "*";
 

@@ -39,6 +39,8 @@ export const DEFAULT_GUESSING: GuessingSettings = {
 /** kiln.yaml `services.users`, every part optional. */
 export interface UsersSettings {
   scrypt: ScryptParams;
+  /** Shortest password `signupWithEmail` and the CLI accept. Default 8. */
+  minPasswordLength: number;
   guessing: GuessingSettings;
   /** Verified Basic credentials remembered (see credential-memory.ts). */
   credentialMemory: { maxEntries: number; ttlSeconds: number };
@@ -68,7 +70,15 @@ export function readUsersSettings(services: Record<string, unknown> | undefined)
     ttlSeconds: 300,
     ...numbers(raw.credentialMemory, "credentialMemory", ["maxEntries", "ttlSeconds"]),
   };
-  return { scrypt, guessing, credentialMemory };
+  const minPasswordLength = raw.minPasswordLength ?? 8;
+  if (
+    typeof minPasswordLength !== "number" ||
+    !Number.isInteger(minPasswordLength) ||
+    minPasswordLength < 1
+  ) {
+    bad("services.users.minPasswordLength must be a whole number >= 1");
+  }
+  return { scrypt, minPasswordLength, guessing, credentialMemory };
 }
 
 function numbers(value: unknown, section: string, keys: string[]): Record<string, number> {

@@ -142,7 +142,7 @@ for (const { name, open } of scratchDatabases()) {
       await fail(1, "c@x.io");
       await defence.forgetOld();
       const rows = await scratch.db
-        .selectFrom("_kiln_login_failures" as never)
+        .selectFrom("kiln_login_failures" as never)
         .select("account" as never)
         .execute();
       expect(new Set(rows.map((r) => (r as { account: string }).account))).toEqual(

@@ -1,0 +1,159 @@
+/**
+ * Authenticated `GET /_/api/tasks` (20 tasks) of examples/todo on `kiln start`, against the
+ * same list hand-wired on Express + better-sqlite3 + bcrypt, and a bare Fastify route serving
+ * the same 20 rows with no authentication. Each server runs in its own process; autocannon
+ * drives them one after the other from this one.
+ *
+ *   npm run bench:auth                  (BENCH_SECONDS=10, BENCH_CONNECTIONS=20 by default)
+ *
+ * Goals (issue 4): Kiln >= 100x the hand-wired stack; Kiln >= 0.6x bare Fastify.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import autocannon from "autocannon";
+import { BENCH_EMAIL, BENCH_PASSWORD, BENCH_TASKS } from "./peers/todo-seed.ts";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
+const root = new URL("..", import.meta.url).pathname;
+const kilnBin = join(root, "packages/kiln/bin/kiln.js");
+const basic = `Basic ${Buffer.from(`${BENCH_EMAIL}:${BENCH_PASSWORD}`).toString("base64")}`;
+
+interface Figure {
+  name: string;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+}
+
+/** Starts a server process and resolves with its URL, read from its output. */
+function startServer(args: string[], pattern: RegExp, env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return new Promise<{ url: string; child: ChildProcess }>((resolve, reject) => {
+    let seen = "";
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = pattern.exec(seen);
+      if (match) resolve({ url: match[1]!, child });
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`server exited (${code}):\n${seen}`)));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((done) => child.once("exit", done));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+async function measure(name: string, url: string, headers: Record<string, string>) {
+  // Warm up (and check the answer) before measuring.
+  const check = await fetch(url, { headers });
+  const body = (await check.json()) as unknown[];
+  if (check.status !== 200 || body.length !== BENCH_TASKS.length) {
+    throw new Error(
+      `${name}: expected 200 and 20 tasks, got ${check.status} ${JSON.stringify(body)}`,
+    );
+  }
+  await autocannon({ url, headers, connections: CONNECTIONS, duration: 1 });
+  const result = await autocannon({ url, headers, connections: CONNECTIONS, duration: SECONDS });
+  const figure: Figure = {
+    name,
+    requestsPerSecond: Math.round(result.requests.average),
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    non2xx: result.non2xx,
+  };
+  console.log(
+    `${name.padEnd(36)} ${String(figure.requestsPerSecond).padStart(7)} req/s  p50 ${figure.p50Ms} ms  p99 ${figure.p99Ms} ms${figure.non2xx ? `  (${figure.non2xx} non-2xx!)` : ""}`,
+  );
+  return figure;
+}
+
+async function kiln(data: string): Promise<Figure> {
+  const added = spawnSync(
+    process.execPath,
+    [
+      kilnBin,
+      "users",
+      "add",
+      BENCH_EMAIL,
+      "--password",
+      BENCH_PASSWORD,
+      "--app",
+      "examples/todo",
+      "--data",
+      data,
+    ],
+    { cwd: root, encoding: "utf8" },
+  );
+  if (added.status !== 0) throw new Error(`kiln users add failed: ${added.stderr}`);
+  const { url, child } = await startServer(
+    [kilnBin, "start", "examples/todo", "--port", "0", "--data", data],
+    /serving at (http:\/\/\S+?)\/_\/api/,
+  );
+  try {
+    const headers = { authorization: basic, "content-type": "application/json" };
+    for (const task of BENCH_TASKS) {
+      const res = await fetch(`${url}/_/api/new_task`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ title: task.title }),
+      });
+      const { id } = (await res.json()) as { id: string };
+      if (task.done) {
+        await fetch(`${url}/_/api/tasks/${encodeURIComponent(id)}`, {
+          method: "PUT",
+          headers,
+          body: JSON.stringify({ done: true }),
+        });
+      }
+    }
+    return await measure("Kiln (authenticateUsers)", `${url}/_/api/tasks`, {
+      authorization: basic,
+    });
+  } finally {
+    await stop(child);
+  }
+}
+
+async function peer(name: string, file: string, data: string, auth: boolean): Promise<Figure> {
+  const { url, child } = await startServer(
+    ["--import", "tsx", join(root, "bench/peers", file), "--db", join(data, `${file}.sqlite`)],
+    /listening (http:\/\/\S+)/,
+  );
+  try {
+    return await measure(name, `${url}/tasks`, auth ? { authorization: basic } : {});
+  } finally {
+    await stop(child);
+  }
+}
+
+const data = mkdtempSync(join(tmpdir(), "kiln-bench-auth-"));
+try {
+  console.log(`GET the caller's 20 tasks: ${CONNECTIONS} connections, ${SECONDS} s each\n`);
+  const kilnFigure = await kiln(join(data, "kiln"));
+  const express = await peer("Express + better-sqlite3 + bcrypt", "express-todo.ts", data, true);
+  const fastify = await peer("bare Fastify, no auth", "fastify-tasks.ts", data, false);
+  const vsExpress = kilnFigure.requestsPerSecond / Math.max(express.requestsPerSecond, 1);
+  const vsFastify = kilnFigure.requestsPerSecond / fastify.requestsPerSecond;
+  console.log(`\nKiln / hand-wired Express+bcrypt: ${vsExpress.toFixed(0)}x (goal >= 100x)`);
+  console.log(`Kiln / bare Fastify without auth: ${vsFastify.toFixed(2)}x (goal >= 0.6x)`);
+  mkdirSync(join(root, "bench/results"), { recursive: true });
+  writeFileSync(
+    join(root, "bench/results/auth.json"),
+    `${JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, figures: [kilnFigure, express, fastify], vsExpress, vsFastify }, null, 2)}\n`,
+  );
+} finally {
+  rmSync(data, { recursive: true, force: true });
+}

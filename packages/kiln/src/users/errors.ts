@@ -1,0 +1,47 @@
+import { HttpError } from "../errors.ts";
+
+/**
+ * Wrong email or password, an unknown email, or a disabled account: one error for all, so
+ * the answer never tells which (SPEC §5). Uncaught in a handler it answers 401.
+ * @example
+ * try { await users.loginWithEmail(email, password) }
+ * catch (e) { if (e instanceof AuthenticationFailed) return new HttpResponse({ status: 401 }) }
+ */
+export class AuthenticationFailed extends HttpError {
+  readonly code = "KILN_AUTHENTICATION_FAILED";
+  constructor() {
+    super(401, "Incorrect email address or password");
+    this.name = "AuthenticationFailed";
+  }
+}
+
+/** Too many failed attempts for this account from this address: try again later (429). */
+export class TooManyAttempts extends HttpError {
+  readonly code = "KILN_TOO_MANY_ATTEMPTS";
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super(429, `Too many failed login attempts; try again in ${retryAfterSeconds} s`, {
+      retryAfter: retryAfterSeconds,
+    });
+    this.name = "TooManyAttempts";
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** Signing up with an email that already has an account (409). */
+export class UserExists extends HttpError {
+  readonly code = "KILN_USER_EXISTS";
+  constructor(email: string) {
+    super(409, `A user with the email address ${email} already exists`);
+    this.name = "UserExists";
+  }
+}
+
+/** An email or password that cannot be used for an account (400); the message says why. */
+export class InvalidCredentials extends HttpError {
+  readonly code = "KILN_INVALID_CREDENTIALS";
+  constructor(message: string) {
+    super(400, message);
+    this.name = "InvalidCredentials";
+  }
+}
