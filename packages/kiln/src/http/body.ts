@@ -2,6 +2,7 @@ import { Busboy } from "@fastify/busboy";
 import { HttpError } from "../errors.ts";
 import type { RequestContext } from "./context.ts";
 import { BlobMedia, type Media } from "./media.ts";
+import { setParam } from "./params.ts";
 
 /** Limits on multipart bodies, so a "multipart bomb" is refused instead of parsed. */
 const MULTIPART_LIMITS = {
@@ -84,7 +85,9 @@ export function jsonDepthExceeds(text: string, max: number): boolean {
 
 function parseUrlEncoded(raw: Buffer): Record<string, string> {
   const params: Record<string, string> = {};
-  for (const [name, value] of new URLSearchParams(decodeUtf8(raw, "form"))) params[name] = value;
+  for (const [name, value] of new URLSearchParams(decodeUtf8(raw, "form"))) {
+    setParam(params, name, value);
+  }
   return params;
 }
 
@@ -106,14 +109,14 @@ function parseMultipart(ctx: RequestContext, contentType: string, raw: Buffer): 
       // Busboy cuts an oversized field short and carries on: refuse rather than lose data.
       if (valueTruncated)
         refuse(`field "${name.slice(0, 100)}" is over ${MULTIPART_LIMITS.fieldSize} bytes`);
-      else ctx.formParams[name] = value;
+      else setParam(ctx.formParams, name, value);
     });
     busboy.on("file", (name, stream, filename, _encoding, mimetype) => {
       const chunks: Buffer[] = [];
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       stream.on("end", () => {
         const media: Media = new BlobMedia(mimetype, Buffer.concat(chunks), filename || null);
-        ctx.files[name] = media;
+        setParam(ctx.files, name, media);
       });
     });
     busboy.on("partsLimit", () => refuse(`more than ${MULTIPART_LIMITS.parts} parts`));

@@ -5,7 +5,19 @@ import type { RequestContext } from "./context.ts";
  * later winning (Anvil's order), so `/tasks/:id?id=x` gives the path's id.
  */
 export function mergeParams(ctx: RequestContext): Record<string, string> {
-  return Object.assign({}, ctx.formParams, ctx.queryParams, ctx.urlParams);
+  // Spread, not Object.assign: assignment would run the `__proto__` setter and drop a
+  // parameter of that name (or, for an object value, swap the prototype).
+  return { ...ctx.formParams, ...ctx.queryParams, ...ctx.urlParams };
+}
+
+/** Sets a client-named key as an own property, even when the name is `__proto__`. */
+export function setParam<T>(record: Record<string, T>, name: string, value: T): void {
+  Object.defineProperty(record, name, {
+    value,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
 }
 
 /**
@@ -17,7 +29,7 @@ export function flattenQuery(query: unknown): Record<string, string> {
   const flat: Record<string, string> = {};
   if (!query || typeof query !== "object") return flat;
   for (const [name, value] of Object.entries(query as Record<string, unknown>)) {
-    flat[name] = Array.isArray(value) ? String(value[value.length - 1]) : String(value);
+    setParam(flat, name, Array.isArray(value) ? String(value[value.length - 1]) : String(value));
   }
   return flat;
 }
