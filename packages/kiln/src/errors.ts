@@ -49,4 +49,8 @@ export const errorCatalogue = {
   KILN_APP_NOT_FOUND: "The app folder or its kiln.yaml does not exist.",
   KILN_MODULE_LOAD_FAILED: "A server module threw or failed to compile while loading.",
   KILN_NO_APP: "A Kiln service (tables, users) was used before any app was created.",
+  KILN_BAD_COOKIE: "A cookie name, value (not JSON-serialisable) or maxAge is invalid.",
+  KILN_COOKIE_TOO_LARGE: "An encrypted cookie is over the browsers' 4096-byte limit.",
+  KILN_NO_SHARED_SECRET: "cookies.shared was used but no shared secret is configured.",
+  KILN_BAD_SESSION_VALUE: "session.set was given a value that is not JSON-serialisable.",
 } as const;

@@ -4,6 +4,12 @@
  */
 export { type AppConfig, createApp, type KilnApp } from "./app/create-app.ts";
 export { loadApp } from "./app/load-app.ts";
+export {
+  type CookieSetOptions,
+  cookies,
+  type EncryptedCookies,
+} from "./cookies/cookies.ts";
+export { type Session, session } from "./cookies/session.ts";
 export { HttpError, isHttpError, KilnError } from "./errors.ts";
 export { type KilnRequest, request } from "./http/context.ts";
 export {

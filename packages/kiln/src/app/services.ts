@@ -1,3 +1,4 @@
+import { cookiesService } from "../cookies/cookies-service.ts";
 import type { ServiceFactory } from "./service.ts";
 
 /**
@@ -5,4 +6,7 @@ import type { ServiceFactory } from "./service.ts";
  * tables; sessions need the database), and pipeline features run in this order too
  * (CORS → session/XSRF → authenticate).
  */
-export const builtInServices: ServiceFactory[] = [];
+export const builtInServices: ServiceFactory[] = [
+  // (tables goes first, once it lands: cookies use its database for sessions when present)
+  cookiesService,
+];

@@ -55,11 +55,9 @@ export function sendResult(
   return reply.send(JSON.stringify(body));
 }
 
+/** Fastify appends to an existing `set-cookie` header itself (so stages' cookies are kept). */
 function appendSetCookie(reply: FastifyReply, value: string | string[]): void {
-  const existing = reply.getHeader("set-cookie");
-  const list =
-    existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
-  reply.header("set-cookie", [...list, ...(Array.isArray(value) ? value : [value])]);
+  reply.header("set-cookie", value);
 }
 
 /** `attachment; filename="..."` with an RFC 5987 fallback for names that are not plain ASCII. */

@@ -136,7 +136,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         .header("allow", allow)
         .send({ error: `Method not allowed; this endpoint accepts ${allow}` });
     if (others.length > 0) server.route({ method: others, url, handler: notAllowed });
-    if (!endpoint.options.crossOrigin)
+    // crossOrigin endpoints get their preflight route from the cookies service (http/cors.ts);
+    // an endpoint that lists OPTIONS among its methods answers it itself.
+    if (!endpoint.options.crossOrigin && !methods.includes("OPTIONS"))
       server.route({ method: "OPTIONS", url, handler: notAllowed });
   }
   options.extendRoutes?.(server, options.endpoints);
@@ -144,7 +146,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 }
 
 /** Kiln's `:name*` catch-all is Fastify's `*`. */
-function toFastifyPath(path: string): string {
+export function toFastifyPath(path: string): string {
   const url = path.replace(/\/:[A-Za-z_$][\w$]*\*$/, "/*");
   return url === "" ? "/" : url;
 }

@@ -1,0 +1,125 @@
+import type { FastifyInstance } from "fastify";
+import type { Kysely } from "kysely";
+import type { KilnApp } from "../app/create-app.ts";
+import type { KilnService, ServiceFactory } from "../app/service.ts";
+import type { RequestContext } from "../http/context.ts";
+import { corsFeature, registerPreflights } from "../http/cors.ts";
+import type { EndpointDefinition } from "../http/endpoint.ts";
+import type { PipelineFeature, Stage } from "../http/pipeline.ts";
+import { mayHaveCookie } from "./cookie-header.ts";
+import { readCookiesSettings } from "./cookies-config.ts";
+import { type CookiesRuntime, sessionCookieName } from "./cookies-runtime.ts";
+import { deriveKeyring } from "./crypto.ts";
+import { existingState, requestState } from "./request-state.ts";
+import { openSessionDatabase } from "./session-database.ts";
+import { ensureSessionsTable, KyselySessionStore } from "./session-store.ts";
+
+/** The cookies service: encrypted cookies, sessions, CORS and the XSRF rule. */
+export interface CookiesService extends KilnService {
+  readonly runtime: CookiesRuntime;
+  /** Deletes expired sessions now (it also runs on start and every hour); returns how many. */
+  cleanupSessions(): Promise<number>;
+}
+
+/** The tables service, as far as sessions need it (see tables/). */
+interface TablesLike extends KilnService {
+  readonly db: Kysely<unknown>;
+}
+
+const CLEANUP_EVERY_MS = 60 * 60 * 1000;
+
+/**
+ * Starts the cookies service of an app: derives the cookie keys from the app secret (and the
+ * shared secret), opens the session store in the app database (the tables service's, so every
+ * process shares it), and contributes two pipeline features, in this order: `cors`, then
+ * `session` (XSRF verdict, session load before the handler; session saved, Set-Cookie and
+ * security headers after it).
+ */
+export const cookiesService: ServiceFactory = async (app: KilnApp) => {
+  const settings = readCookiesSettings(app);
+  const tables = app.service<TablesLike>("tables");
+  const own = tables?.db ? null : await openSessionDatabase(app);
+  const db = tables?.db ?? (own?.db as Kysely<unknown>);
+  await ensureSessionsTable(db);
+  const store = new KyselySessionStore(db);
+  const runtime: CookiesRuntime = {
+    settings,
+    localKeys: deriveKeyring(settings.localSecrets, "local"),
+    sharedKeys:
+      settings.sharedSecrets.length > 0 ? deriveKeyring(settings.sharedSecrets, "shared") : null,
+    store,
+    now: () => Date.now(),
+    log: app.log,
+  };
+  const cleanupSessions = () => store.deleteExpired(runtime.now());
+  await cleanupSessions();
+  const timer = setInterval(() => {
+    cleanupSessions().catch((error) => app.log.warn({ err: error }, "session cleanup failed"));
+  }, CLEANUP_EVERY_MS);
+  timer.unref();
+
+  const service: CookiesService = {
+    name: "cookies",
+    runtime,
+    features: [corsFeature, sessionFeature(sessionCookieName(settings))],
+    extendRoutes(server: FastifyInstance, endpoints: readonly EndpointDefinition[]) {
+      registerPreflights(server, endpoints, app.prefix);
+    },
+    cleanupSessions,
+    async close() {
+      clearInterval(timer);
+      await own?.close();
+    },
+  };
+  return service;
+};
+
+/**
+ * The session/XSRF/cookies feature. Before the handler it loads the session only when the
+ * request carries a session cookie and is not cross-site: `session.get` is synchronous, so
+ * the row must be read before the handler runs, and a request without the cookie (an API
+ * client, curl) pays nothing. After the handler it saves the session, writes Set-Cookie
+ * headers and adds the security headers.
+ */
+function sessionFeature(cookieName: string): PipelineFeature {
+  const loadSession: Stage = async (ctx) => {
+    const header = ctx.raw.headers.cookie;
+    if (!mayHaveCookie(header, cookieName)) return;
+    const state = requestState(ctx);
+    if (!state.isolated) await state.session.load(header);
+  };
+  return {
+    name: "session",
+    beforeHandler: () => loadSession,
+    afterHandler: () => (ctx) => saveSessionAndCookies(ctx, cookieName),
+  };
+}
+
+async function saveSessionAndCookies(ctx: RequestContext, cookieName: string): Promise<void> {
+  const state = existingState(ctx);
+  const lines: string[] = [];
+  let carriesSession =
+    (ctx.user !== null && ctx.user !== undefined) ||
+    mayHaveCookie(ctx.raw.headers.cookie, cookieName);
+  if (state) {
+    const session = state.madeSession;
+    if (session) {
+      carriesSession ||= session.active;
+      const line = await session.flush();
+      if (line) lines.push(line);
+    }
+    if (state.madeJar) lines.push(...state.madeJar.setCookieLines());
+  }
+  if (lines.length > 0) appendSetCookie(ctx, lines);
+  if (carriesSession || lines.length > 0) {
+    // A personal answer must not be kept by a shared cache, nor sniffed into another type.
+    ctx.responseHeaders["cache-control"] = "no-store";
+    ctx.responseHeaders["x-content-type-options"] = "nosniff";
+  }
+}
+
+function appendSetCookie(ctx: RequestContext, lines: string[]): void {
+  const existing = ctx.responseHeaders["set-cookie"];
+  const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [existing];
+  ctx.responseHeaders["set-cookie"] = [...list, ...lines];
+}

@@ -1,0 +1,178 @@
+import { randomBytes } from "node:crypto";
+import { KilnError } from "../errors.ts";
+import { cookieValues, setCookieLine } from "./cookie-header.ts";
+import { type CookiesRuntime, sessionCookieName } from "./cookies-runtime.ts";
+import type { SessionRecord } from "./session-store.ts";
+
+/**
+ * The session of one request. Loaded (at most once) from the session cookie before the
+ * handler, read and changed synchronously by it, and saved by `flush()` after it:
+ *
+ * - nothing is written when the data did not change (a request that never touches the
+ *   session creates no row and sends no cookie);
+ * - an existing session is updated in place, never recreated, so a concurrent logout stays
+ *   a logout;
+ * - `regenerate()` (login) moves the data to a brand-new token and deletes the old row, so a
+ *   token planted before login is worthless after it (no session fixation);
+ * - a session whose data becomes empty (`clear()`, logout) is deleted and its cookie expired.
+ *
+ * An isolated session (a cross-site request) starts empty and is never saved.
+ */
+export class RequestSession {
+  readonly #runtime: CookiesRuntime;
+  readonly #isolated: boolean;
+  readonly #secure: boolean;
+  #token: string | null = null;
+  #record: SessionRecord | null = null;
+  #data: Record<string, unknown> = {};
+  #original = "{}";
+  #regenerate = false;
+  /** The request carried a session cookie that matched no live session. */
+  #staleCookie = false;
+
+  constructor(runtime: CookiesRuntime, options: { isolated: boolean; secure: boolean }) {
+    this.#runtime = runtime;
+    this.#isolated = options.isolated;
+    this.#secure = options.secure;
+  }
+
+  /** Reads the session named by the request's cookie, if any (once per request). */
+  async load(cookieHeader: string | string[] | undefined): Promise<void> {
+    if (this.#isolated) return;
+    const now = this.#runtime.now();
+    for (const token of cookieValues(cookieHeader, this.#cookieName())) {
+      if (!/^[A-Za-z0-9_-]{43}$/.test(token)) continue;
+      const record = await this.#runtime.store.load(token, now);
+      if (record) {
+        this.#token = token;
+        this.#record = record;
+        this.#data = record.data;
+        this.#original = JSON.stringify(record.data);
+        this.#staleCookie = false;
+        return;
+      }
+      this.#staleCookie = true;
+    }
+  }
+
+  get(key: string): unknown {
+    const value = this.#data[key];
+    // A copy, so changing the returned object does not change the session behind set()'s back.
+    return value === undefined ? undefined : structuredClone(value);
+  }
+
+  has(key: string): boolean {
+    return Object.hasOwn(this.#data, key);
+  }
+
+  keys(): string[] {
+    return Object.keys(this.#data);
+  }
+
+  set(key: string, value: unknown): void {
+    if (value === undefined) {
+      this.delete(key);
+      return;
+    }
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(value);
+    } catch (error) {
+      throw new KilnError(
+        "KILN_BAD_SESSION_VALUE",
+        `session.set("${key}"): value is not JSON-serialisable (${(error as Error).message})`,
+      );
+    }
+    if (json === undefined) {
+      throw new KilnError(
+        "KILN_BAD_SESSION_VALUE",
+        `session.set("${key}"): value is not JSON-serialisable`,
+      );
+    }
+    this.#data = { ...this.#data, [key]: JSON.parse(json) };
+  }
+
+  delete(key: string): void {
+    if (!this.has(key)) return;
+    const { [key]: _removed, ...rest } = this.#data;
+    this.#data = rest;
+  }
+
+  clear(): void {
+    this.#data = {};
+  }
+
+  regenerate(): void {
+    this.#regenerate = true;
+  }
+
+  /** True when a session exists for this request or is about to (for the security headers). */
+  get active(): boolean {
+    return this.#token !== null || Object.keys(this.#data).length > 0;
+  }
+
+  /** Saves what changed; returns the Set-Cookie line to send, if any. */
+  async flush(): Promise<string | null> {
+    if (this.#isolated) return null;
+    const { store } = this.#runtime;
+    const now = this.#runtime.now();
+    const empty = Object.keys(this.#data).length === 0;
+    const changed = JSON.stringify(this.#data) !== this.#original;
+    if (this.#regenerate || (changed && this.#token === null)) {
+      if (this.#token !== null) await store.delete(this.#token);
+      if (empty) return this.#token !== null || this.#staleCookie ? this.#expire() : null;
+      return this.#create(now);
+    }
+    if (this.#token === null || this.#record === null) {
+      return this.#staleCookie ? this.#expire() : null;
+    }
+    if (changed && empty) {
+      await store.delete(this.#token);
+      return this.#expire();
+    }
+    const record = this.#record;
+    if (changed) {
+      const updated = { ...record, data: this.#data, ...this.#times(record.createdAt, now) };
+      await store.update(this.#token, updated);
+    } else if (now - record.lastSeenAt >= this.#touchInterval()) {
+      const { lastSeenAt, expiresAt } = this.#times(record.createdAt, now);
+      await store.touch(this.#token, lastSeenAt, expiresAt);
+    }
+    return null;
+  }
+
+  async #create(now: number): Promise<string> {
+    const token = randomBytes(32).toString("base64url");
+    await this.#runtime.store.create(token, { data: this.#data, ...this.#times(now, now) });
+    this.#token = token;
+    const maxAge = this.#runtime.settings.sessionAbsoluteSeconds;
+    return setCookieLine(this.#cookieName(), token, { maxAge, secure: this.#secure });
+  }
+
+  #expire(): string {
+    return setCookieLine(this.#cookieName(), "", { maxAge: 0, secure: this.#secure });
+  }
+
+  /** A session ends after `idle` without activity, and `absolute` after it began, whichever first. */
+  #times(createdAt: number, now: number) {
+    const { sessionIdleSeconds, sessionAbsoluteSeconds } = this.#runtime.settings;
+    const expiresAt = Math.min(
+      now + sessionIdleSeconds * 1000,
+      createdAt + sessionAbsoluteSeconds * 1000,
+    );
+    return { createdAt, lastSeenAt: now, expiresAt };
+  }
+
+  /**
+   * Activity is recorded at most every 1% of the idle timeout (capped at an hour): a busy
+   * session costs one write now and then, not one per request, and idle expiry is late by at
+   * most that much.
+   */
+  #touchInterval(): number {
+    return Math.min((this.#runtime.settings.sessionIdleSeconds * 1000) / 100, 3_600_000);
+  }
+
+  #cookieName(): string {
+    return sessionCookieName(this.#runtime.settings);
+  }
+}

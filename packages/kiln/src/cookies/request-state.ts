@@ -1,0 +1,76 @@
+import type { KilnApp } from "../app/create-app.ts";
+import { KilnError } from "../errors.ts";
+import type { RequestContext } from "../http/context.ts";
+import { CookieJar } from "./cookie-jar.ts";
+import type { CookiesRuntime } from "./cookies-runtime.ts";
+import type { CookiesService } from "./cookies-service.ts";
+import { RequestSession } from "./request-session.ts";
+import { isCrossSite } from "./xsrf.ts";
+
+const STATE = Symbol("kiln.cookies.request");
+
+/**
+ * Per-request cookie and session state, made on first use: a request whose handler never
+ * touches `cookies` or `session` (and carries no session cookie) never gets one. The jar and
+ * the session are each made on first use too.
+ */
+export class RequestCookieState {
+  /** Cross-site and not opted out with `crossSiteSession`: empty session, empty cookie jar. */
+  readonly isolated: boolean;
+  readonly #ctx: RequestContext;
+  readonly #runtime: CookiesRuntime;
+  readonly #secure: boolean;
+  #jar: CookieJar | undefined;
+  #session: RequestSession | undefined;
+
+  constructor(ctx: RequestContext, runtime: CookiesRuntime) {
+    this.#ctx = ctx;
+    this.#runtime = runtime;
+    this.isolated = !ctx.endpoint.options.crossSiteSession && isCrossSite(ctx);
+    // Fastify's protocol honours X-Forwarded-Proto only when trustProxy is on.
+    this.#secure = ctx.raw.protocol === "https";
+  }
+
+  get jar(): CookieJar {
+    this.#jar ??= new CookieJar(this.#runtime, this.#ctx.raw.headers.cookie, {
+      secure: this.#secure,
+      isolated: this.isolated,
+    });
+    return this.#jar;
+  }
+
+  get session(): RequestSession {
+    this.#session ??= new RequestSession(this.#runtime, {
+      isolated: this.isolated,
+      secure: this.#secure,
+    });
+    return this.#session;
+  }
+
+  /** The jar, if this request made one. */
+  get madeJar(): CookieJar | undefined {
+    return this.#jar;
+  }
+
+  /** The session, if this request made one. */
+  get madeSession(): RequestSession | undefined {
+    return this.#session;
+  }
+}
+
+export function existingState(ctx: RequestContext): RequestCookieState | undefined {
+  return ctx.featureState.get(STATE) as RequestCookieState | undefined;
+}
+
+/** This request's cookie state, made now if it was not yet. */
+export function requestState(ctx: RequestContext): RequestCookieState {
+  const existing = existingState(ctx);
+  if (existing) return existing;
+  const runtime = (ctx.app as KilnApp).service<CookiesService>("cookies")?.runtime;
+  if (!runtime) {
+    throw new KilnError("KILN_NO_APP", "cookies and session need the app's cookies service");
+  }
+  const state = new RequestCookieState(ctx, runtime);
+  ctx.featureState.set(STATE, state);
+  return state;
+}

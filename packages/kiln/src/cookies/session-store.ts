@@ -1,0 +1,167 @@
+import { createHash } from "node:crypto";
+import { type Kysely, sql } from "kysely";
+
+/** A stored session, as the pipeline sees it (times in Unix milliseconds). */
+export interface SessionRecord {
+  data: Record<string, unknown>;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+}
+
+/**
+ * Where sessions live. Rows are keyed by a hash of the session token, never the token itself,
+ * so a leaked database (or backup) gives nobody a live session.
+ */
+export interface SessionStore {
+  /** The live session for `token`, or null (unknown or expired at `now`). */
+  load(token: string, now: number): Promise<SessionRecord | null>;
+  /** Stores a new session under a fresh `token`. */
+  create(token: string, record: SessionRecord): Promise<void>;
+  /**
+   * Rewrites an existing session's data and times. Returns false (and writes nothing) when the
+   * session is gone: a concurrent logout must not be undone by a slower request's save.
+   */
+  update(token: string, record: SessionRecord): Promise<boolean>;
+  /** Records activity without rewriting the data. */
+  touch(token: string, lastSeenAt: number, expiresAt: number): Promise<void>;
+  delete(token: string): Promise<void>;
+  /** Deletes every session expired at `now`; returns how many. */
+  deleteExpired(now: number): Promise<number>;
+  /** How many sessions are stored, expired ones included (for tests and the CLI). */
+  count(): Promise<number>;
+}
+
+export const SESSIONS_TABLE = "kiln_sessions";
+
+interface SessionsTable {
+  kiln_sessions: {
+    id: string;
+    data: string;
+    created_at: number | string | bigint;
+    last_seen_at: number | string | bigint;
+    expires_at: number | string | bigint;
+  };
+}
+
+/**
+ * Creates the sessions table if it is missing (on SQLite and PostgreSQL alike):
+ *
+ *   kiln_sessions(id text primary key  -- SHA-256 of the token, base64url
+ *                 data text            -- the session's key/value data as JSON
+ *                 created_at, last_seen_at, expires_at bigint)  -- Unix ms
+ *   index kiln_sessions_expires_at on (expires_at), for the cleanup
+ */
+export async function ensureSessionsTable(db: Kysely<unknown>): Promise<void> {
+  await db.schema
+    .createTable(SESSIONS_TABLE)
+    .ifNotExists()
+    .addColumn("id", "text", (c) => c.primaryKey())
+    .addColumn("data", "text", (c) => c.notNull())
+    .addColumn("created_at", "bigint", (c) => c.notNull())
+    .addColumn("last_seen_at", "bigint", (c) => c.notNull())
+    .addColumn("expires_at", "bigint", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex("kiln_sessions_expires_at")
+    .ifNotExists()
+    .on(SESSIONS_TABLE)
+    .column("expires_at")
+    .execute();
+}
+
+/** The session store on a Kysely database (the app's own, shared by every process). */
+export class KyselySessionStore implements SessionStore {
+  readonly #db: Kysely<SessionsTable>;
+
+  constructor(db: Kysely<unknown>) {
+    this.#db = db as unknown as Kysely<SessionsTable>;
+  }
+
+  /** The stored row ids (token hashes), for tests that check what is at rest. */
+  async ids(): Promise<string[]> {
+    const rows = await this.#db.selectFrom(SESSIONS_TABLE).select("id").execute();
+    return rows.map((row) => row.id);
+  }
+
+  async load(token: string, now: number): Promise<SessionRecord | null> {
+    const row = await this.#db
+      .selectFrom(SESSIONS_TABLE)
+      .select(["data", "created_at", "last_seen_at", "expires_at"])
+      .where("id", "=", tokenHash(token))
+      .executeTakeFirst();
+    if (!row || Number(row.expires_at) <= now) return null;
+    let data: unknown;
+    try {
+      data = JSON.parse(row.data);
+    } catch {
+      return null;
+    }
+    if (typeof data !== "object" || data === null || Array.isArray(data)) return null;
+    return {
+      data: data as Record<string, unknown>,
+      createdAt: Number(row.created_at),
+      lastSeenAt: Number(row.last_seen_at),
+      expiresAt: Number(row.expires_at),
+    };
+  }
+
+  async create(token: string, record: SessionRecord): Promise<void> {
+    await this.#db
+      .insertInto(SESSIONS_TABLE)
+      .values({
+        id: tokenHash(token),
+        data: JSON.stringify(record.data),
+        created_at: record.createdAt,
+        last_seen_at: record.lastSeenAt,
+        expires_at: record.expiresAt,
+      })
+      .execute();
+  }
+
+  async update(token: string, record: SessionRecord): Promise<boolean> {
+    const result = await this.#db
+      .updateTable(SESSIONS_TABLE)
+      .set({
+        data: JSON.stringify(record.data),
+        last_seen_at: record.lastSeenAt,
+        expires_at: record.expiresAt,
+      })
+      .where("id", "=", tokenHash(token))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async touch(token: string, lastSeenAt: number, expiresAt: number): Promise<void> {
+    await this.#db
+      .updateTable(SESSIONS_TABLE)
+      .set({ last_seen_at: lastSeenAt, expires_at: expiresAt })
+      .where("id", "=", tokenHash(token))
+      .execute();
+  }
+
+  async delete(token: string): Promise<void> {
+    await this.#db.deleteFrom(SESSIONS_TABLE).where("id", "=", tokenHash(token)).execute();
+  }
+
+  async deleteExpired(now: number): Promise<number> {
+    const result = await this.#db
+      .deleteFrom(SESSIONS_TABLE)
+      .where("expires_at", "<=", now)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async count(): Promise<number> {
+    const row = await this.#db
+      .selectFrom(SESSIONS_TABLE)
+      .select(sql<number>`count(*)`.as("n"))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+}
+
+/** The row id of a session token: SHA-256, base64url. A fast hash suffices: tokens are 256 random bits. */
+export function tokenHash(token: string): string {
+  return createHash("sha256").update(token, "utf8").digest("base64url");
+}
