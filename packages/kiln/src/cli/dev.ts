@@ -1,8 +1,9 @@
 import { type ChildProcess, fork } from "node:child_process";
-import { existsSync, watch } from "node:fs";
+import { existsSync, type FSWatcher, statSync, watch } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { APP_OPTIONS, type Command, intOption, parseCommandArgs, UsageError } from "./command.ts";
+import { KilnError } from "../errors.ts";
+import { APP_OPTIONS, type Command, intOption, parseCommandArgs } from "./command.ts";
 
 const HELP = `Usage: kiln dev [DIR] [--port N] [--host H] [--data PATH] [--app DIR]
 
@@ -25,8 +26,15 @@ export const devCommand: Command = {
       host: { type: "string" },
     });
     const dir = resolve((values.app as string) ?? positionals[0] ?? ".");
+    // The same errors (and exit code 1) as `kiln start`, before any child process is started.
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      throw new KilnError("KILN_APP_NOT_FOUND", `App folder not found: ${dir}`);
+    }
     if (!existsSync(join(dir, "kiln.yaml"))) {
-      throw new UsageError(`no kiln.yaml in ${dir} (create an app with "kiln new DIR")`);
+      throw new KilnError(
+        "KILN_APP_NOT_FOUND",
+        `No kiln.yaml at ${join(dir, "kiln.yaml")} (create an app with "kiln new DIR")`,
+      );
     }
     const port = intOption(values.port, "port") ?? intOption(process.env.PORT, "port") ?? 3000;
     const childArgs = ["start", dir, "--port", String(port)];
@@ -57,15 +65,15 @@ function supervise(dir: string, childArgs: string[]): Promise<number> {
     loading = child;
     let errors = "";
     child.stderr?.on("data", (chunk: Buffer) => {
-      errors += chunk.toString();
+      if (child === loading) errors += chunk.toString(); // the reason, should loading fail
       process.stderr.write(chunk);
     });
     child.on("message", async (message: { type?: string; url?: string }) => {
       if (message.type === "loaded") {
         const old = serving;
-        if (old) await stopChild(old);
         serving = child;
         loading = null;
+        if (old) await stopChild(old); // frees the port for the new version
         child.send({ type: "listen" });
       } else if (message.type === "listening") {
         console.error(`kiln dev: serving at ${message.url} (watching ${dir})`);
@@ -90,14 +98,14 @@ function supervise(dir: string, childArgs: string[]): Promise<number> {
         }
       } else if (child === serving) {
         serving = null;
+        if (!stopping) console.error(`kiln dev: the app exited (${code}); waiting for a change`);
       }
     });
   };
 
   let timer: NodeJS.Timeout | undefined;
-  const watcher = watch(dir, { recursive: true }, (_event, file) => {
-    const name = String(file ?? "");
-    if (!(name === "kiln.yaml" || name.startsWith("server"))) return;
+  let stopping = false;
+  const stopWatching = watchApp(dir, (name) => {
     clearTimeout(timer);
     timer = setTimeout(() => {
       console.error(`kiln dev: ${name} changed, reloading`);
@@ -108,13 +116,50 @@ function supervise(dir: string, childArgs: string[]): Promise<number> {
 
   return new Promise((done) => {
     const stop = async () => {
-      watcher.close();
+      stopping = true;
+      clearTimeout(timer);
+      stopWatching();
       await Promise.all([serving, loading].filter((c) => c !== null).map(stopChild));
       done(0);
     };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });
+}
+
+/** Files whose change reloads the app: modules (and JSON they may import), not editor litter. */
+const RELOADS = /\.(ts|mts|cts|js|mjs|cjs|json)$/;
+
+/**
+ * Calls `onChange` when kiln.yaml or something under server/ changes. Only those are watched:
+ * a recursive watch of the whole folder would take in node_modules/ and the data folder, and on
+ * Linux Node 20 implements a recursive watch by polling every file in the tree.
+ */
+function watchApp(dir: string, onChange: (file: string) => void): () => void {
+  const serverDir = join(dir, "server");
+  let serverWatcher: FSWatcher | null = null;
+  const watchServer = () => {
+    serverWatcher?.close();
+    serverWatcher = null;
+    if (!existsSync(serverDir)) return;
+    serverWatcher = watch(serverDir, { recursive: true }, (_event, file) => {
+      const name = String(file ?? "");
+      // A name without an extension is most likely a folder (created, renamed or removed).
+      if (RELOADS.test(name) || !/\.[^/]*$/.test(name)) onChange(join("server", name));
+    });
+  };
+  const top = watch(dir, (_event, file) => {
+    if (file === "kiln.yaml") onChange(file);
+    else if (file === "server") {
+      watchServer(); // server/ itself was created, replaced or removed
+      onChange(file);
+    }
+  });
+  watchServer();
+  return () => {
+    top.close();
+    serverWatcher?.close();
+  };
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
