@@ -23,3 +23,13 @@ export {
 export { HttpResponse, type HttpResponseInit } from "./http/http-response.ts";
 export { BlobMedia, type Media } from "./http/media.ts";
 export type { StandardSchemaV1 } from "./http/standard-schema.ts";
+export {
+  inTransaction,
+  type KilnTables,
+  q,
+  type Row,
+  type SearchResult,
+  type Table,
+  TableError,
+  tables,
+} from "./tables/index.ts";

@@ -1,4 +1,5 @@
 import { cookiesService } from "../cookies/cookies-service.ts";
+import { tablesService } from "../tables/index.ts";
 import type { ServiceFactory } from "./service.ts";
 
 /**
@@ -7,6 +8,6 @@ import type { ServiceFactory } from "./service.ts";
  * (CORS → session/XSRF → authenticate).
  */
 export const builtInServices: ServiceFactory[] = [
-  // (tables goes first, once it lands: cookies use its database for sessions when present)
+  tablesService,
   cookiesService,
 ];

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { KilnApp } from "../app/create-app.ts";
 import type { KilnService, ServiceFactory } from "../app/service.ts";
 import type { RequestContext } from "../http/context.ts";
@@ -66,6 +66,13 @@ export const cookiesService: ServiceFactory = async (app: KilnApp) => {
       registerPreflights(server, endpoints, app.prefix);
     },
     cleanupSessions,
+    // With its own database (no tables service), `GET /_/health` must check that one too.
+    healthy: own
+      ? async () => {
+          await sql`select 1`.execute(db);
+          return true;
+        }
+      : undefined,
     async close() {
       clearInterval(timer);
       await own?.close();

@@ -258,6 +258,11 @@ describe("session", () => {
     expect(replay.json()).toEqual({});
   });
 
+  it("its database is part of GET /_/health", async () => {
+    const a = app();
+    expect((await a.inject("/_/health")).statusCode).toBe(200);
+  });
+
   it("works only inside a request", () => {
     expect(() => session.get("x")).toThrowError(
       expect.objectContaining({ code: "KILN_NO_REQUEST" }),
