@@ -1,0 +1,46 @@
+import type { Kysely, RawBuilder, SqlBool } from "kysely";
+import type { ColumnKind } from "./schema.ts";
+
+/** Kysely's view of Kiln's database: table and column names come from the validated schema. */
+export type AnyDB = Record<string, Record<string, unknown>>;
+
+/**
+ * Everything that differs between the databases Kiln runs on, behind one small interface
+ * (as Kysely does): the rest of the tables code never asks which database it is on. One
+ * implementation per file under dialects/.
+ */
+export interface Dialect {
+  readonly name: "sqlite" | "postgres";
+  /** Kysely over this database. Inside `inTransaction`, its queries join the transaction. */
+  readonly db: Kysely<AnyDB>;
+  /** The SQL type of a column kind (`bool` → `integer` on SQLite, `boolean` on PostgreSQL). */
+  columnType(kind: ColumnKind): RawBuilder<unknown>;
+  /** The type of the `id` column: an auto-incrementing primary key whose values are never reused. */
+  readonly idColumnType: RawBuilder<unknown>;
+  /** A checked JavaScript value (see column-values.ts) → what the driver stores. */
+  toDb(kind: ColumnKind, value: unknown): unknown;
+  /** What the driver returns → the JavaScript value of the column. */
+  fromDb(kind: ColumnKind, raw: unknown): unknown;
+  /** `column LIKE pattern`, with `\` as the escape character, case-sensitive or not. */
+  like(column: RawBuilder<unknown>, pattern: string, caseSensitive: boolean): RawBuilder<SqlBool>;
+  /** A `links` column (a JSON list of row ids) contains the row id. */
+  linksContain(column: RawBuilder<unknown>, rowId: number): RawBuilder<SqlBool>;
+  /** A `links` column is null or an empty list. */
+  linksEmpty(column: RawBuilder<unknown>): RawBuilder<SqlBool>;
+  /** Worth retrying the transaction (SQLITE_BUSY, serialisation failure, deadlock). */
+  isRetryable(error: unknown): boolean;
+  /** A unique index refused the write. */
+  isUniqueViolation(error: unknown): boolean;
+  /** Runs fn in one real transaction (no retry); queries on `db` inside fn join it. */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** True inside `transaction(fn)` (this database's). */
+  inTransaction(): boolean;
+  /**
+   * Called first inside the migration's transaction: waits until no other process is
+   * migrating the same database, and holds it off until this transaction ends.
+   */
+  lockForMigration(): Promise<void>;
+  /** The index method for a `links` column (a JSON list), or null when it cannot be indexed. */
+  readonly linksIndexMethod: string | null;
+  close(): Promise<void>;
+}

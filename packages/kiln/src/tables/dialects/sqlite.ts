@@ -1,0 +1,135 @@
+import BetterSqlite3 from "better-sqlite3";
+import {
+  Kysely,
+  type RawBuilder,
+  type SqlBool,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  sql,
+} from "kysely";
+import type { AnyDB, Dialect } from "../dialect.ts";
+import type { ColumnKind } from "../schema.ts";
+import { TransactionDriver } from "../transaction-driver.ts";
+import { SqliteDriver } from "./sqlite-driver.ts";
+
+const TYPES: Record<ColumnKind, string> = {
+  text: "text",
+  number: "real",
+  bool: "integer", // 0 or 1
+  date: "text", // YYYY-MM-DD: sorts and compares as text
+  datetime: "integer", // milliseconds since 1970 UTC: compact, exact for a JS Date, sorts as a number
+  object: "text", // JSON with sorted keys, so equal objects are equal strings
+  media: "blob",
+  link: "integer", // the linked row's id
+  links: "text", // a JSON list of row ids
+};
+const COLUMN_TYPES = Object.fromEntries(
+  Object.entries(TYPES).map(([kind, type]) => [kind, sql.raw(type)]),
+) as Record<ColumnKind, RawBuilder<unknown>>;
+
+/** How long a write waits for another process's lock before failing with SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * `synchronous` decides what a returned write promises. FULL (Kiln's default): the commit is
+ * flushed to disk before it returns, so it survives a process crash and a power cut. NORMAL
+ * (`KILN_SQLITE_SYNCHRONOUS=normal`): it survives a process crash (it is in the WAL file in the
+ * OS's cache) but the last commits may be lost if the machine itself stops; writes are about
+ * ten times faster on a disk with slow fsync.
+ */
+export function synchronousSetting(): "FULL" | "NORMAL" {
+  return process.env.KILN_SQLITE_SYNCHRONOUS?.toUpperCase() === "NORMAL" ? "NORMAL" : "FULL";
+}
+
+/**
+ * Opens a SQLite file (or `:memory:`) with Kiln's settings. Order matters: busy_timeout first,
+ * so that switching to WAL waits for another process that holds the file instead of failing.
+ */
+export function openSqliteFile(file: string): BetterSqlite3.Database {
+  const db = new BetterSqlite3(file);
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  // WAL: readers never block the writer nor the writer readers, across processes too.
+  db.pragma("journal_mode = WAL");
+  db.pragma(`synchronous = ${synchronousSetting()}`);
+  // q.like is case-sensitive on every backend, as PostgreSQL's LIKE is; SQLite's LIKE folds
+  // ASCII case unless told otherwise.
+  db.pragma("case_sensitive_like = ON");
+  // q.ilike folds case with JavaScript's Unicode rules (SQLite's lower() only knows ASCII).
+  // Used in queries only, never in the schema, so the file stays readable by other tools.
+  db.function("kiln_lower", { deterministic: true }, (value: unknown) =>
+    typeof value === "string" ? value.toLowerCase() : value,
+  );
+  return db;
+}
+
+/** The SQLite dialect: better-sqlite3 under Kysely, one connection, WAL. */
+export function sqliteDialect(file: string): Dialect {
+  const raw = openSqliteFile(file);
+  const driver = new TransactionDriver(new SqliteDriver(raw));
+  const db = new Kysely<AnyDB>({
+    dialect: {
+      createAdapter: () => new SqliteAdapter(),
+      createDriver: () => driver,
+      createIntrospector: (k) => new SqliteIntrospector(k),
+      createQueryCompiler: () => new SqliteQueryCompiler(),
+    },
+  });
+  return {
+    name: "sqlite",
+    db,
+    columnType: (kind) => COLUMN_TYPES[kind],
+    idColumnType: sql.raw("integer primary key autoincrement"),
+    toDb(kind, value) {
+      if (value === null) return null;
+      switch (kind) {
+        case "bool":
+          return value ? 1 : 0;
+        case "datetime":
+          return (value as Date).getTime();
+        case "links":
+          return JSON.stringify(value);
+        default:
+          return value;
+      }
+    },
+    fromDb(kind, value) {
+      if (value === null || value === undefined) return null;
+      switch (kind) {
+        case "bool":
+          return value !== 0;
+        case "datetime":
+          return new Date(value as number);
+        case "object":
+        case "links":
+          return JSON.parse(value as string);
+        default:
+          return value;
+      }
+    },
+    like(column, pattern, caseSensitive) {
+      return caseSensitive
+        ? sql<SqlBool>`${column} like ${pattern} escape '\\'`
+        : sql<SqlBool>`kiln_lower(${column}) like kiln_lower(${pattern}) escape '\\'`;
+    },
+    linksContain(column, rowId) {
+      return sql<SqlBool>`exists (select 1 from json_each(${column}) where value = ${rowId})`;
+    },
+    linksEmpty(column) {
+      return sql<SqlBool>`coalesce(json_array_length(${column}), 0) = 0`;
+    },
+    isRetryable: (error) => sqliteCode(error).startsWith("SQLITE_BUSY"),
+    isUniqueViolation: (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_UNIQUE",
+    transaction: (fn) => driver.transaction(fn),
+    inTransaction: () => driver.inTransaction(),
+    // The migration's BEGIN IMMEDIATE already makes a second process wait for the first.
+    lockForMigration: async () => {},
+    linksIndexMethod: null,
+    close: () => db.destroy(),
+  };
+}
+
+function sqliteCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : "";
+}

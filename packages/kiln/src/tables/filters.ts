@@ -1,0 +1,236 @@
+import { type RawBuilder, type SqlBool, sql } from "kysely";
+import { badValue, describe, details, storedValue } from "./column-values.ts";
+import type { Dialect } from "./dialect.ts";
+import { TableError } from "./errors.ts";
+import { isQuery, type Query } from "./query.ts";
+import { rowRef } from "./row-ref.ts";
+import type { ColumnSchema } from "./schema.ts";
+
+/** What compiling filters needs to know about the table searched. */
+export interface FilterTable {
+  readonly name: string;
+  readonly byName: ReadonlyMap<string, ColumnSchema>;
+}
+
+type Condition = RawBuilder<SqlBool>;
+
+const TRUE: Condition = sql<SqlBool>`1 = 1`;
+const FALSE: Condition = sql<SqlBool>`1 = 0`;
+const ORDERED = new Set(["text", "number", "date", "datetime"]);
+
+/**
+ * Turns search filters into a WHERE condition, or null for "every row". Filters are
+ * `{ column: value | q.operator(...) }` (ANDed), or a `q.anyOf/allOf/noneOf/not` of such
+ * objects at the top. Columns are checked against the schema and every value against its
+ * column's type; values are always parameters, names quoted by Kysely.
+ */
+export function compileFilters(
+  dialect: Dialect,
+  table: FilterTable,
+  filters: unknown,
+): Condition | null {
+  if (filters === undefined || filters === null) return null;
+  return new FilterCompiler(dialect, table).top(filters);
+}
+
+class FilterCompiler {
+  constructor(
+    readonly dialect: Dialect,
+    readonly table: FilterTable,
+  ) {}
+
+  top(filters: unknown): Condition | null {
+    if (isQuery(filters)) return this.topQuery(filters);
+    if (
+      typeof filters !== "object" ||
+      filters === null ||
+      Array.isArray(filters) ||
+      rowRef(filters)
+    ) {
+      throw this.badQuery(`filters must be an object of column: value, got ${describe(filters)}`);
+    }
+    const conditions = Object.entries(filters).map(([name, value]) =>
+      this.column(this.columnNamed(name), value),
+    );
+    return conditions.length ? and(conditions) : null;
+  }
+
+  /** `q.anyOf({ a: 1 }, { b: 2 })` and friends, combining whole filter objects. */
+  topQuery(query: Query): Condition {
+    const parts = query.args.map((arg) => this.top(arg) ?? TRUE);
+    switch (query.operator) {
+      case "anyOf":
+        return or(parts);
+      case "allOf":
+        return and(parts);
+      case "noneOf":
+        return not(or(parts));
+      case "not":
+        return not(and(parts));
+      default:
+        throw this.badQuery(
+          `q.${query.operator} applies to a column: write { column: q.${query.operator}(...) }`,
+        );
+    }
+  }
+
+  columnNamed(name: string): ColumnSchema {
+    const column = this.table.byName.get(name);
+    if (column) return column;
+    const known = [...this.table.byName.keys()].join(", ");
+    const hint = name === "id" ? " (find a row by id with getById)" : "";
+    throw new TableError(
+      "KILN_UNKNOWN_COLUMN",
+      `Table ${this.table.name} has no column "${name}"${hint}; columns: ${known}`,
+      { table: this.table.name, column: name },
+    );
+  }
+
+  column(column: ColumnSchema, value: unknown): Condition {
+    if (isQuery(value)) return this.operator(column, value);
+    return this.equals(column, value);
+  }
+
+  equals(column: ColumnSchema, value: unknown): Condition {
+    const ref = sql.ref(column.name);
+    if (value === undefined) {
+      throw new TableError(
+        "KILN_BAD_VALUE",
+        `${this.table.name}.${column.name}: filter value is undefined (leave the column out to match any value)`,
+        details(this.table.name, column),
+      );
+    }
+    if (column.kind === "links") {
+      if (value === null) return this.dialect.linksEmpty(ref);
+      const rows = Array.isArray(value) ? value : [value];
+      return and(rows.map((row) => this.contains(column, row)));
+    }
+    if (value === null) return sql<SqlBool>`${ref} is null`;
+    if (column.kind === "media") {
+      throw this.badQuery(
+        `${this.table.name}.${column.name} is media: it can only be compared with null`,
+        column,
+      );
+    }
+    return sql<SqlBool>`${ref} = ${this.param(column, value)}`;
+  }
+
+  contains(column: ColumnSchema, row: unknown): Condition {
+    const [id] = storedValue(this.table.name, column, [row]) as number[];
+    return this.dialect.linksContain(sql.ref(column.name), id!);
+  }
+
+  operator(column: ColumnSchema, query: Query): Condition {
+    const ref = sql.ref(column.name);
+    const [a, b, c, d] = query.args;
+    switch (query.operator) {
+      case "like":
+      case "ilike":
+        this.expect(column, query, ["text"]);
+        return this.dialect.like(ref, this.pattern(column, a), query.operator === "like");
+      case "fullTextMatch": {
+        this.expect(column, query, ["text"]);
+        if (typeof a !== "string") throw badValue(this.table.name, column, a);
+        const words = a.match(/[\p{L}\p{N}]+/gu) ?? [];
+        return and(words.map((word) => this.dialect.like(ref, `%${word}%`, false)));
+      }
+      case "greaterThan":
+        return sql<SqlBool>`${ref} > ${this.bound(column, query, a)}`;
+      case "lessThan":
+        return sql<SqlBool>`${ref} < ${this.bound(column, query, a)}`;
+      case "greaterThanOrEqualTo":
+        return sql<SqlBool>`${ref} >= ${this.bound(column, query, a)}`;
+      case "lessThanOrEqualTo":
+        return sql<SqlBool>`${ref} <= ${this.bound(column, query, a)}`;
+      case "between": {
+        const min = this.bound(column, query, a);
+        const max = this.bound(column, query, b);
+        if (typeof (c ?? true) !== "boolean" || typeof (d ?? false) !== "boolean") {
+          throw this.badQuery(
+            "q.between(min, max, minInclusive, maxInclusive): the flags are booleans",
+            column,
+          );
+        }
+        const low = (c ?? true) ? sql<SqlBool>`${ref} >= ${min}` : sql<SqlBool>`${ref} > ${min}`;
+        const high = (d ?? false) ? sql<SqlBool>`${ref} <= ${max}` : sql<SqlBool>`${ref} < ${max}`;
+        return and([low, high]);
+      }
+      case "anyOf":
+        return this.anyOf(column, query.args);
+      case "allOf":
+        return and(query.args.map((arg) => this.column(column, arg)));
+      case "noneOf":
+        return not(this.anyOf(column, query.args));
+      case "not":
+        return not(this.column(column, a));
+    }
+  }
+
+  /** OR of the arguments; plain values of a simple column become one `IN (...)`. */
+  anyOf(column: ColumnSchema, args: readonly unknown[]): Condition {
+    const values = args.filter((arg) => !isQuery(arg) && arg !== null);
+    if (values.length < 2 || column.kind === "links" || column.kind === "media") {
+      return or(args.map((arg) => this.column(column, arg)));
+    }
+    const conditions = args
+      .filter((arg) => isQuery(arg) || arg === null)
+      .map((arg) => this.column(column, arg));
+    const list = sql.join(values.map((value) => this.param(column, value)));
+    conditions.push(sql<SqlBool>`${sql.ref(column.name)} in (${list})`);
+    return or(conditions);
+  }
+
+  /** A comparison bound: a non-null value of a column type that has an order. */
+  bound(column: ColumnSchema, query: Query, value: unknown): unknown {
+    this.expect(column, query, [...ORDERED]);
+    if (value === null || value === undefined) throw badValue(this.table.name, column, value);
+    return this.param(column, value);
+  }
+
+  param(column: ColumnSchema, value: unknown): unknown {
+    return this.dialect.toDb(column.kind, storedValue(this.table.name, column, value));
+  }
+
+  pattern(column: ColumnSchema, value: unknown): string {
+    if (typeof value !== "string") throw badValue(this.table.name, column, value);
+    // A pattern ending in an unpaired escape is an error on PostgreSQL and matches nothing
+    // on SQLite: refuse it on both.
+    if (/(^|[^\\])(\\\\)*\\$/.test(value)) {
+      throw this.badQuery(`LIKE pattern ${JSON.stringify(value)} ends with an unpaired \\`, column);
+    }
+    return value;
+  }
+
+  expect(column: ColumnSchema, query: Query, kinds: readonly string[]): void {
+    if (kinds.includes(column.kind)) return;
+    throw this.badQuery(
+      `q.${query.operator} does not apply to ${this.table.name}.${column.name}, a ${column.type} column (it applies to ${kinds.join(", ")})`,
+      column,
+    );
+  }
+
+  badQuery(message: string, column?: ColumnSchema): TableError {
+    return new TableError(
+      "KILN_BAD_QUERY",
+      message,
+      column ? details(this.table.name, column) : { table: this.table.name },
+    );
+  }
+}
+
+function and(conditions: Condition[]): Condition {
+  if (conditions.length === 0) return TRUE;
+  if (conditions.length === 1) return conditions[0]!;
+  return sql<SqlBool>`(${sql.join(conditions, sql` and `)})`;
+}
+
+function or(conditions: Condition[]): Condition {
+  if (conditions.length === 0) return FALSE;
+  if (conditions.length === 1) return conditions[0]!;
+  return sql<SqlBool>`(${sql.join(conditions, sql` or `)})`;
+}
+
+/** True when the condition is false or null: `q.not(x)` matches rows whose column is null. */
+function not(condition: Condition): Condition {
+  return sql<SqlBool>`(${condition}) is not true`;
+}

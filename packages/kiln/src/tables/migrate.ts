@@ -1,0 +1,233 @@
+import type { Dialect } from "./dialect.ts";
+import {
+  ensureMetadataTables,
+  forgetColumn,
+  forgetTable,
+  loadMetadata,
+  registerColumn,
+  registerTable,
+  type StoredTable,
+  setColumnType,
+} from "./metadata.ts";
+import { indexName, physicalTable } from "./names.ts";
+import { retypeColumn } from "./retype.ts";
+import { type ColumnSchema, parseColumn, type Schema, type TableSchema } from "./schema.ts";
+
+/** A change to the database that could lose data, so is only made by `kiln tables migrate --apply`. */
+export interface PendingChange {
+  readonly kind: "removed-table" | "removed-column" | "retyped-column";
+  readonly table: string;
+  readonly column?: string;
+  /** The stored type (for columns). */
+  readonly from?: string;
+  /** The declared type (retyped columns). */
+  readonly to?: string;
+  /** What --apply would do, in words. */
+  readonly description: string;
+}
+
+export interface MigrationResult {
+  /** Table name → table id, for every declared table. */
+  readonly tableIds: ReadonlyMap<string, number>;
+  /** Columns that kiln.yaml retypes but the database still has with their old type. */
+  readonly keptTypes: ReadonlyMap<string, ReadonlyMap<string, ColumnSchema>>;
+  /** Destructive changes still to make (after --apply: none). */
+  readonly pending: readonly PendingChange[];
+  /** What was done, in words (tables and columns added, destructive changes applied). */
+  readonly done: readonly string[];
+}
+
+/**
+ * Brings the database to the schema. Adds tables, columns and indexes, never touching existing
+ * data. Removed and retyped columns and removed tables are only reported, unless `apply` is
+ * set (`kiln tables migrate --apply`): then removed ones are dropped and retyped ones converted
+ * (values that do not convert become null). Runs in one transaction under the dialect's
+ * migration lock, so processes starting together migrate one after the other.
+ */
+export async function migrate(
+  dialect: Dialect,
+  schema: Schema,
+  options: { apply?: boolean } = {},
+): Promise<MigrationResult> {
+  return dialect.transaction(async () => {
+    await dialect.lockForMigration();
+    await ensureMetadataTables(dialect);
+    const stored = await loadMetadata(dialect);
+    const done: string[] = [];
+    const tableIds = new Map<string, number>();
+    for (const table of schema.values()) {
+      const existing = stored.get(table.name);
+      const id = existing ? existing.id : await createTable(dialect, table, done);
+      tableIds.set(table.name, id);
+      if (existing) await addColumns(dialect, table, existing, done);
+      await createIndexes(dialect, table, id);
+    }
+    const pending = pendingChanges(schema, stored);
+    if (options.apply) {
+      for (const change of pending) {
+        await applyChange(dialect, schema, stored, change, done);
+      }
+    }
+    const remaining = options.apply ? [] : pending;
+    return { tableIds, keptTypes: keptTypes(schema, remaining), pending: remaining, done };
+  });
+}
+
+/** Name → type of every column the database should have (internal ones included). */
+function declaredColumns(table: TableSchema): Map<string, string> {
+  const columns = new Map(table.columns.map((c) => [c.name, c.type]));
+  for (const internal of table.internals) columns.set(internal.name, "text");
+  return columns;
+}
+
+async function createTable(dialect: Dialect, table: TableSchema, done: string[]): Promise<number> {
+  const columns = declaredColumns(table);
+  let builder = dialect.db.schema
+    .createTable(physicalTable(table.name))
+    .addColumn("id", dialect.idColumnType);
+  for (const [name, type] of columns) {
+    builder = builder.addColumn(name, dialect.columnType(kindOf(type)));
+  }
+  await builder.execute();
+  const id = await registerTable(dialect, table.name);
+  for (const [name, type] of columns) await registerColumn(dialect, id, name, type);
+  done.push(`created table ${table.name}`);
+  return id;
+}
+
+async function addColumns(
+  dialect: Dialect,
+  table: TableSchema,
+  stored: StoredTable,
+  done: string[],
+): Promise<void> {
+  for (const [name, type] of declaredColumns(table)) {
+    if (stored.columns.has(name)) continue;
+    await dialect.db.schema
+      .alterTable(physicalTable(table.name))
+      .addColumn(name, dialect.columnType(kindOf(type)))
+      .execute();
+    await registerColumn(dialect, stored.id, name, type);
+    stored.columns.set(name, type);
+    done.push(`added column ${table.name}.${name} (${type})`);
+  }
+}
+
+/**
+ * Indexes: every `link` column (finding a user's tasks is the common query) and every column
+ * declared with `index: true`; `links` columns only where the dialect can index a JSON list.
+ * Indexes are created if missing and never dropped (an extra index costs only write time).
+ */
+async function createIndexes(dialect: Dialect, table: TableSchema, tableId: number) {
+  const physical = physicalTable(table.name);
+  for (const column of table.columns) {
+    if (!column.indexed || typeof column.kind !== "string") continue;
+    const method = column.kind === "links" ? dialect.linksIndexMethod : "btree";
+    if (!method) continue;
+    let index = dialect.db.schema
+      .createIndex(indexName(tableId, column.name, false))
+      .ifNotExists()
+      .on(physical)
+      .column(column.name);
+    if (column.kind === "links") index = index.using(method);
+    await index.execute();
+  }
+  for (const internal of table.internals) {
+    let index = dialect.db.schema
+      .createIndex(indexName(tableId, internal.name, internal.unique))
+      .ifNotExists()
+      .on(physical)
+      .column(internal.name);
+    if (internal.unique) index = index.unique();
+    await index.execute();
+  }
+}
+
+function pendingChanges(schema: Schema, stored: Map<string, StoredTable>): PendingChange[] {
+  const pending: PendingChange[] = [];
+  for (const [name, table] of stored) {
+    const declared = schema.get(name);
+    if (!declared) {
+      pending.push({
+        kind: "removed-table",
+        table: name,
+        description: `drop table ${name} (no longer in kiln.yaml) and all its rows`,
+      });
+      continue;
+    }
+    const columns = declaredColumns(declared);
+    for (const [column, type] of table.columns) {
+      const wanted = columns.get(column);
+      if (wanted === undefined) {
+        pending.push({
+          kind: "removed-column",
+          table: name,
+          column,
+          from: type,
+          description: `drop column ${name}.${column} (${type}, no longer in kiln.yaml) and its values`,
+        });
+      } else if (wanted !== type) {
+        pending.push({
+          kind: "retyped-column",
+          table: name,
+          column,
+          from: type,
+          to: wanted,
+          description: `convert column ${name}.${column} from ${type} to ${wanted} (values that do not convert become null)`,
+        });
+      }
+    }
+  }
+  return pending;
+}
+
+async function applyChange(
+  dialect: Dialect,
+  schema: Schema,
+  stored: Map<string, StoredTable>,
+  change: PendingChange,
+  done: string[],
+): Promise<void> {
+  const table = stored.get(change.table)!;
+  const physical = physicalTable(change.table);
+  if (change.kind === "removed-table") {
+    await dialect.db.schema.dropTable(physical).ifExists().execute();
+    await forgetTable(dialect, table.id);
+  } else if (change.kind === "removed-column") {
+    const column = change.column!;
+    await dialect.db.schema
+      .dropIndex(indexName(table.id, column, false))
+      .ifExists()
+      .execute();
+    await dialect.db.schema.alterTable(physical).dropColumn(column).execute();
+    await forgetColumn(dialect, table.id, column);
+  } else {
+    const column = change.column!;
+    const from = parseColumn(change.table, column, change.from);
+    const to = schema.get(change.table)!.byName.get(column)!;
+    const lost = await retypeColumn(dialect, table.id, change.table, from, to);
+    await setColumnType(dialect, table.id, column, to.type);
+    await createIndexes(dialect, schema.get(change.table)!, table.id);
+    if (lost)
+      done.push(`${change.table}.${column}: ${lost} values did not convert and are now null`);
+  }
+  done.push(change.description);
+}
+
+/** Retyped columns keep working with their stored type until the change is applied. */
+function keptTypes(schema: Schema, pending: readonly PendingChange[]) {
+  const kept = new Map<string, Map<string, ColumnSchema>>();
+  for (const change of pending) {
+    if (change.kind !== "retyped-column") continue;
+    const column = parseColumn(change.table, change.column!, change.from);
+    if (column.target && !schema.has(column.target)) continue;
+    const table = kept.get(change.table) ?? new Map<string, ColumnSchema>();
+    table.set(column.name, column);
+    kept.set(change.table, table);
+  }
+  return kept;
+}
+
+function kindOf(type: string): ColumnSchema["kind"] {
+  return type.split(" ")[0] as ColumnSchema["kind"];
+}

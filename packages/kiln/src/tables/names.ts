@@ -1,0 +1,21 @@
+import { createHash } from "node:crypto";
+
+/**
+ * Names in the database. A data table `tasks` is stored as `data_tasks`, so that it never
+ * clashes with the internal tables of Kiln's services (sessions and the like). Columns keep
+ * their names. Every name comes from the validated schema and is quoted by Kysely.
+ */
+export function physicalTable(table: string): string {
+  return `data_${table}`;
+}
+
+export const TABLES_TABLE = "_kiln_tables";
+export const COLUMNS_TABLE = "_kiln_columns";
+
+/** An index name within PostgreSQL's 63-byte limit (longer names get a hash suffix). */
+export function indexName(tableId: number, column: string, unique: boolean): string {
+  const name = `${unique ? "uq" : "ix"}_${tableId}_${column}`;
+  if (name.length <= 63) return name;
+  const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
+  return `${name.slice(0, 54)}_${hash}`;
+}

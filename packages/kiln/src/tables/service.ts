@@ -1,0 +1,205 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Kysely } from "kysely";
+import { sql } from "kysely";
+import type { Logger } from "pino";
+import type { KilnService, ServiceFactory } from "../app/service.ts";
+import { KilnError } from "../errors.ts";
+import type { AnyDB, Dialect } from "./dialect.ts";
+import { sqliteDialect } from "./dialects/sqlite.ts";
+import { TableError } from "./errors.ts";
+import { type MigrationResult, migrate, type PendingChange } from "./migrate.ts";
+import { parseSchema, type Schema } from "./schema.ts";
+import { TableImpl, type TablesContext } from "./table.ts";
+import { runInTransaction } from "./transaction.ts";
+import type { Row, TablesAccessor } from "./types.ts";
+
+/** Where the tables live and what they are. */
+export interface TablesOptions {
+  /** The data folder; the SQLite file is `DATA/app.db`. null: an in-memory database. */
+  dataDir: string | null;
+  /** A `postgres://` URL selects PostgreSQL instead of SQLite. */
+  databaseUrl?: string | null;
+  /** `tables:` of kiln.yaml. */
+  tables?: Record<string, unknown> | null;
+  log?: Pick<Logger, "warn" | "info"> | null;
+  /** Apply destructive schema changes too (`kiln tables migrate --apply`). */
+  apply?: boolean;
+}
+
+/**
+ * The `tables` service: the app's database with its data tables. Other services reach it with
+ * `app.service<TablesService>("tables")` and use `db` (Kysely) for their own tables.
+ */
+export interface TablesService extends KilnService {
+  readonly name: "tables";
+  /**
+   * Kysely over the app's database, for services' internal tables (create them with
+   * `db.schema.createTable(...).ifNotExists()`). Inside `inTransaction`, its queries join the
+   * transaction.
+   */
+  readonly db: Kysely<AnyDB>;
+  readonly dialectName: "sqlite" | "postgres";
+  /** Every data table: `tables.tasks`, `tables.get("tasks")`. */
+  readonly tables: TablesAccessor;
+  /** The table by name (KILN_UNKNOWN_TABLE if none). */
+  table(name: string): TableImpl;
+  /** See `inTransaction` in index.ts. */
+  inTransaction<T>(fn: () => Promise<T> | T): Promise<T>;
+  /** The users row with this email, ignoring case (uses the unique index), or null. */
+  findUserByEmail(email: string): Promise<Row | null>;
+  /** What the migration on start did and left for `kiln tables migrate --apply`. */
+  readonly migration: MigrationResult;
+  healthy(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Opens the database of the options, brings it to the schema, and returns the service. */
+export async function openTables(options: TablesOptions): Promise<TablesService> {
+  const schema = parseSchema(options.tables ?? undefined);
+  const dialect = await openDialect(options);
+  try {
+    const migration = await migrate(dialect, schema, { apply: options.apply });
+    for (const change of migration.pending) warnPending(options.log, change);
+    return new Tables(dialect, schema, migration);
+  } catch (error) {
+    await dialect.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * The built-in service factory (first in builtInServices): SQLite at `DATA/app.db`, in memory
+ * when the app has no data folder, PostgreSQL when `DATABASE_URL` is a `postgres://` URL.
+ */
+export const tablesService: ServiceFactory = (app) =>
+  openTables({
+    dataDir: app.dataDir,
+    databaseUrl: app.databaseUrl,
+    tables: app.config.tables,
+    log: app.log,
+  });
+
+async function openDialect(options: TablesOptions): Promise<Dialect> {
+  const url = options.databaseUrl;
+  if (url) {
+    if (/^postgres(ql)?:\/\//.test(url)) {
+      // Loaded only when used, so SQLite apps never load pg.
+      const { postgresDialect } = await import("./dialects/postgres.ts");
+      return postgresDialect(url);
+    }
+    throw new KilnError(
+      "KILN_BAD_CONFIG",
+      `DATABASE_URL must be a postgres:// URL (or unset for SQLite in the data folder), got "${url.split(":")[0]}:..."`,
+    );
+  }
+  if (options.dataDir === null) return sqliteDialect(":memory:");
+  mkdirSync(options.dataDir, { recursive: true });
+  return sqliteDialect(join(options.dataDir, "app.db"));
+}
+
+function warnPending(log: TablesOptions["log"], change: PendingChange): void {
+  log?.warn(
+    { table: change.table, column: change.column, from: change.from, to: change.to },
+    `kiln.yaml and the database differ: ${change.table}${change.column ? `.${change.column}` : ""} is left as it is until \`kiln tables migrate --apply\` is run, which would ${change.description}`,
+  );
+}
+
+class Tables implements TablesService, TablesContext {
+  readonly name = "tables";
+  readonly dialect: Dialect;
+  readonly migration: MigrationResult;
+  readonly tables: TablesAccessor;
+  readonly #tables = new Map<string, TableImpl>();
+
+  constructor(dialect: Dialect, schema: Schema, migration: MigrationResult) {
+    this.dialect = dialect;
+    this.migration = migration;
+    for (const table of schema.values()) {
+      const kept = migration.keptTypes.get(table.name);
+      const columns = table.columns.map((c) => kept?.get(c.name) ?? c);
+      const id = migration.tableIds.get(table.name)!;
+      this.#tables.set(table.name, new TableImpl(this, table.name, id, columns, table.internals));
+    }
+    this.tables = tablesProxy((name) => this.table(name));
+  }
+
+  get db(): Kysely<AnyDB> {
+    return this.dialect.db;
+  }
+
+  get dialectName(): "sqlite" | "postgres" {
+    return this.dialect.name;
+  }
+
+  table(name: string): TableImpl {
+    const table = this.#tables.get(name);
+    if (table) return table;
+    throw new TableError(
+      "KILN_UNKNOWN_TABLE",
+      `No table "${name}": the app's tables are ${[...this.#tables.keys()].join(", ")} (declare tables in kiln.yaml)`,
+      { table: name },
+    );
+  }
+
+  inTransaction<T>(fn: () => Promise<T> | T): Promise<T> {
+    return runInTransaction(this.dialect, fn);
+  }
+
+  findUserByEmail(email: string): Promise<Row | null> {
+    return this.table("users").getByInternal("_emailKey", email.toLowerCase());
+  }
+
+  mapError(error: unknown, table: TableImpl): Error {
+    if (error instanceof KilnError) return error;
+    const message = (error as Error)?.message ?? String(error);
+    if (this.dialect.isUniqueViolation(error)) {
+      const column = table.name === "users" ? "email" : undefined;
+      return new TableError(
+        "KILN_DUPLICATE_VALUE",
+        `${table.name}${column ? `.${column}` : ""}: another row already has this value${column ? " (emails are compared ignoring case)" : ""}`,
+        { table: table.name, column, columnType: column ? "text" : undefined },
+        { cause: error },
+      );
+    }
+    if (this.dialect.isRetryable(error)) {
+      return new TableError(
+        "KILN_DATABASE_BUSY",
+        `The database was busy (another process held it) during an operation on ${table.name}: ${message}`,
+        { table: table.name },
+        { cause: error },
+      );
+    }
+    return new TableError(
+      "KILN_DATABASE_ERROR",
+      `Database error on table ${table.name}: ${message}`,
+      { table: table.name },
+      { cause: error },
+    );
+  }
+
+  async healthy(): Promise<boolean> {
+    try {
+      await sql`select 1`.execute(this.dialect.db);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.dialect.close();
+  }
+}
+
+/** `tables.NAME` and `tables.get(NAME)` over a lookup. */
+export function tablesProxy(lookup: (name: string) => TableImpl): TablesAccessor {
+  const get = (name: string) => lookup(name);
+  return new Proxy(Object.create(null) as TablesAccessor, {
+    get(_, name) {
+      if (typeof name !== "string" || name === "then") return undefined;
+      if (name === "get") return get;
+      return lookup(name);
+    },
+  });
+}

@@ -1,0 +1,46 @@
+import type { ColumnSchema, InternalColumn } from "./schema.ts";
+
+/**
+ * Every app has a `users` table (the Users service keeps its accounts there). These are its
+ * built-in columns; kiln.yaml may add more under `tables: users:`, and other tables may link to
+ * it (`owner: link users`).
+ */
+export const usersTableColumns: readonly ColumnSchema[] = [
+  column("email", "text"),
+  column("enabled", "bool"),
+  // Never sent back by accident: toJSON() and CSV exports leave it out.
+  column("passwordHash", "text", { secret: true }),
+  column("signedUp", "datetime"),
+  column("lastLogin", "datetime"),
+  column("confirmedEmail", "bool"),
+  column("nPasswordFailures", "number"),
+];
+
+/**
+ * Emails are unique regardless of case. The lower-cased copy is computed here, in JavaScript,
+ * rather than with SQL `lower()`: SQLite's lower() only folds ASCII while PostgreSQL's follows
+ * its locale, and the same two emails must clash (or not) on both.
+ */
+export const usersTableInternals: readonly InternalColumn[] = [
+  { name: "_emailKey", from: "email", derive: emailKey, unique: true },
+];
+
+/** The form of an email that uniqueness and `findUserByEmail` compare. */
+export function emailKey(email: unknown): string | null {
+  return typeof email === "string" ? email.toLowerCase() : null;
+}
+
+function column(
+  name: string,
+  kind: "text" | "bool" | "datetime" | "number",
+  options: { indexed?: boolean; secret?: boolean } = {},
+): ColumnSchema {
+  return {
+    name,
+    kind,
+    target: null,
+    type: kind,
+    indexed: options.indexed ?? false,
+    secret: options.secret ?? false,
+  };
+}

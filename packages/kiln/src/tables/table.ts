@@ -1,0 +1,363 @@
+import { type CompiledQuery, type RawBuilder, type SqlBool, sql } from "kysely";
+import type { Media } from "../http/media.ts";
+import { describe, storedValue } from "./column-values.ts";
+import type { Dialect } from "./dialect.ts";
+import { TableError } from "./errors.ts";
+import { compileFilters } from "./filters.ts";
+import { resolveLinks } from "./links.ts";
+import { decodeMedia } from "./media-codec.ts";
+import { physicalTable } from "./names.ts";
+import { sortKeys } from "./order-by.ts";
+import { isQuery } from "./query.ts";
+import { type RowImpl, rowClass, VALUES } from "./row.ts";
+import { parseRowId, rowRef } from "./row-ref.ts";
+import type { ColumnSchema, InternalColumn } from "./schema.ts";
+import { SearchResultImpl } from "./search-result.ts";
+import type { Row, RowValues, SearchOptions, SearchResult, Table } from "./types.ts";
+
+/** What a table needs from the database it belongs to. */
+export interface TablesContext {
+  readonly dialect: Dialect;
+  /** Another table of the same database, by name (for links). */
+  table(name: string): TableImpl;
+  /** A database error as a KilnError (unique violation, busy, other). */
+  mapError(error: unknown, table: TableImpl): Error;
+}
+
+/** Rows fetched per `id IN (...)` query when following links. */
+const IDS_PER_QUERY = 500;
+/** Past the end of any table: OFFSET without LIMIT is not valid SQLite. */
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A data table. Every query goes through Kysely with names from the schema and values as
+ * parameters. The hot paths (getById, addRow, update, delete) compile their query once per
+ * shape and reuse it; the SQLite driver then reuses the prepared statement too.
+ */
+export class TableImpl implements Table {
+  readonly name: string;
+  readonly tableId: number;
+  readonly columns: readonly ColumnSchema[];
+  readonly byName: ReadonlyMap<string, ColumnSchema>;
+  readonly linkColumns: readonly ColumnSchema[];
+  readonly #internals: readonly InternalColumn[];
+  readonly #physical: string;
+  readonly #context: TablesContext;
+  readonly #Row: typeof RowImpl;
+  readonly #selected: readonly string[];
+  readonly #compiled = new Map<string, CompiledQuery>();
+
+  constructor(
+    context: TablesContext,
+    name: string,
+    tableId: number,
+    columns: readonly ColumnSchema[],
+    internals: readonly InternalColumn[],
+  ) {
+    this.#context = context;
+    this.name = name;
+    this.tableId = tableId;
+    this.columns = columns;
+    this.byName = new Map(columns.map((c) => [c.name, c]));
+    this.linkColumns = columns.filter((c) => c.kind === "link" || c.kind === "links");
+    this.#internals = internals;
+    this.#physical = physicalTable(name);
+    this.#Row = rowClass(name, columns);
+    this.#selected = ["id", ...columns.map((c) => c.name)];
+  }
+
+  get #db() {
+    return this.#context.dialect.db;
+  }
+
+  async addRow(values: RowValues = {}): Promise<Row> {
+    const write = this.#prepareWrite(values);
+    const key = `insert:${write.names.join(",")}`;
+    const compiled = this.#compile(key, () =>
+      write.names.length
+        ? this.#db.insertInto(this.#physical).values(placeholders(write.names)).returning("id")
+        : this.#db.insertInto(this.#physical).defaultValues().returning("id"),
+    );
+    const result = await this.#run(compiled, write.params);
+    const rowId = Number((result.rows[0] as { id: unknown }).id);
+    const row = new this.#Row(this, { table: this.name, tableId: this.tableId, rowId }, {});
+    const stored = row[VALUES]!;
+    for (const column of this.columns) {
+      stored[column.name] = column.name in write.values ? write.values[column.name] : empty(column);
+    }
+    return row as unknown as Row;
+  }
+
+  search(filters?: unknown, options: SearchOptions = {}): SearchResult {
+    const where = compileFilters(this.#context.dialect, this, filters);
+    const keys = sortKeys(this, options.orderBy);
+    const limit = count(this.name, "limit", options.limit);
+    const offset = count(this.name, "offset", options.offset) ?? 0;
+    return new SearchResultImpl(this, where, keys, limit, offset);
+  }
+
+  async get(filters: unknown): Promise<Row | null> {
+    if (filters === undefined || (!isQuery(filters) && typeof filters !== "object")) {
+      throw new TableError(
+        "KILN_BAD_QUERY",
+        `${this.name}.get(filters): filters must be an object, got ${describe(filters)}`,
+        { table: this.name },
+      );
+    }
+    const where = compileFilters(this.#context.dialect, this, filters);
+    const found = await new SearchResultImpl(this, where, sortKeys(this, null), 2, 0).toArray();
+    if (found.length > 1) {
+      throw new TableError(
+        "KILN_MULTIPLE_ROWS",
+        `${this.name}.get() matched more than one row: use search() for several rows, or narrow the filters`,
+        { table: this.name },
+      );
+    }
+    return found[0] ?? null;
+  }
+
+  async getById(id: string): Promise<Row | null> {
+    const parsed = parseRowId(id);
+    if (!parsed || parsed.tableId !== this.tableId) return null;
+    const compiled = this.#compile("byId", () =>
+      this.#db.selectFrom(this.#physical).select(this.#selected).where("id", "=", 0),
+    );
+    const result = await this.#run(compiled, [parsed.rowId]);
+    if (!result.rows.length) return null;
+    const [row] = await this.loadRows(result.rows as Record<string, unknown>[]);
+    return row as unknown as Row;
+  }
+
+  /** The row whose internal column (e.g. the users' `_emailKey`) has this value, or null. */
+  async getByInternal(column: string, value: unknown): Promise<Row | null> {
+    const compiled = this.#compile(`by:${column}`, () =>
+      this.#db.selectFrom(this.#physical).select(this.#selected).where(column, "=", ""),
+    );
+    const result = await this.#run(compiled, [value]);
+    if (!result.rows.length) return null;
+    const [row] = await this.loadRows(result.rows as Record<string, unknown>[]);
+    return row as unknown as Row;
+  }
+
+  async deleteAllRows(): Promise<void> {
+    await this.#run(
+      this.#compile("deleteAll", () => this.#db.deleteFrom(this.#physical)),
+      [],
+    );
+  }
+
+  toCsv(): Promise<Media> {
+    return this.search().toCsv();
+  }
+
+  async updateRow(row: RowImpl, values: RowValues): Promise<void> {
+    const write = this.#prepareWrite(values);
+    if (!write.names.length) return;
+    const compiled = this.#compile(`update:${write.names.join(",")}`, () =>
+      this.#db.updateTable(this.#physical).set(placeholders(write.names)).where("id", "=", -1),
+    );
+    const result = await this.#run(compiled, [...write.params, rowRef(row)!.rowId]);
+    if (result.numAffectedRows === 0n) throw this.#deleted(row);
+    const stored = row[VALUES];
+    if (stored) Object.assign(stored, write.values);
+  }
+
+  async deleteRow(row: RowImpl): Promise<void> {
+    const compiled = this.#compile("delete", () =>
+      this.#db.deleteFrom(this.#physical).where("id", "=", 0),
+    );
+    await this.#run(compiled, [rowRef(row)!.rowId]);
+  }
+
+  /** One page of a search: rows, and the database values of the last one (for the next page). */
+  async selectPage(
+    conditions: readonly RawBuilder<SqlBool>[],
+    order: RawBuilder<unknown>,
+    size: number,
+    offset: number,
+  ): Promise<{ rows: RowImpl[]; last: Record<string, unknown> | null }> {
+    let query = this.#db.selectFrom(this.#physical).select(this.#selected);
+    for (const condition of conditions) query = query.where(condition);
+    query = query.orderBy(order).limit(size);
+    if (offset) query = query.offset(offset);
+    const raws = await this.#execute(query.compile());
+    return { rows: await this.loadRows(raws), last: raws[raws.length - 1] ?? null };
+  }
+
+  async countRows(where: RawBuilder<SqlBool> | null, limit?: number, offset = 0): Promise<number> {
+    let inner = this.#db.selectFrom(this.#physical).select("id");
+    if (where) inner = inner.where(where);
+    const query =
+      limit === undefined && !offset
+        ? this.#db.selectFrom(this.#physical).$call((q) => (where ? q.where(where) : q))
+        : this.#db.selectFrom(
+            inner
+              .limit(limit ?? NO_LIMIT)
+              .offset(offset)
+              .as("matching"),
+          );
+    const rows = await this.#execute(query.select(sql<number>`count(*)`.as("n")).compile());
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Rows of this table by id; their own links are left as unloaded rows. */
+  async rowsByIds(ids: readonly number[]): Promise<Map<number, RowImpl>> {
+    const found = new Map<number, RowImpl>();
+    for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
+      const chunk = ids.slice(i, i + IDS_PER_QUERY);
+      const query = this.#db
+        .selectFrom(this.#physical)
+        .select(this.#selected)
+        .where("id", "in", chunk);
+      for (const raw of await this.#execute(query.compile())) {
+        const row = this.#decode(raw);
+        this.#stubLinks(row);
+        found.set(rowRef(row)!.rowId, row);
+      }
+    }
+    return found;
+  }
+
+  /** A row known only by its id (reached through two links): reading a column throws. */
+  stub(rowId: number): RowImpl {
+    return new this.#Row(this, { table: this.name, tableId: this.tableId, rowId }, null);
+  }
+
+  /** Rows from database values, with their links followed one level. */
+  async loadRows(raws: readonly Record<string, unknown>[]): Promise<RowImpl[]> {
+    const rows = raws.map((raw) => this.#decode(raw));
+    if (this.linkColumns.length) {
+      await resolveLinks(this, rows, (name) => this.#context.table(name));
+    }
+    return rows;
+  }
+
+  #decode(raw: Record<string, unknown>): RowImpl {
+    const dialect = this.#context.dialect;
+    const values: Record<string, unknown> = {};
+    for (const column of this.columns) {
+      const value = dialect.fromDb(column.kind, raw[column.name]);
+      values[column.name] =
+        column.kind === "media" && value !== null ? decodeMedia(value as Uint8Array) : value;
+    }
+    const rowId = Number(raw.id);
+    return new this.#Row(this, { table: this.name, tableId: this.tableId, rowId }, values);
+  }
+
+  #stubLinks(row: RowImpl): void {
+    const values = row[VALUES]!;
+    for (const column of this.linkColumns) {
+      const target = this.#context.table(column.target!);
+      const value = values[column.name];
+      if (column.kind === "link")
+        values[column.name] = value === null ? null : target.stub(value as number);
+      else values[column.name] = ((value ?? []) as number[]).map((id) => target.stub(id));
+    }
+  }
+
+  /** Checks values for a write: database parameters, plus the values the row will show. */
+  #prepareWrite(values: unknown) {
+    if (typeof values !== "object" || values === null || Array.isArray(values) || rowRef(values)) {
+      throw new TableError(
+        "KILN_BAD_VALUE",
+        `${this.name}: row values must be an object of column: value, got ${describe(values)}`,
+        { table: this.name },
+      );
+    }
+    const dialect = this.#context.dialect;
+    const names: string[] = [];
+    const params: unknown[] = [];
+    const shown: Record<string, unknown> = {};
+    for (const name of Object.keys(values)) {
+      const value = (values as Record<string, unknown>)[name];
+      if (value === undefined) continue;
+      const column = this.byName.get(name);
+      if (!column) throw this.#unknownColumn(name);
+      const stored = storedValue(this.name, column, value);
+      names.push(name);
+      params.push(dialect.toDb(column.kind, stored));
+      shown[name] = shownValue(column, stored, value);
+    }
+    for (const internal of this.#internals) {
+      if (!(internal.from in shown)) continue;
+      names.push(internal.name);
+      params.push(internal.derive(shown[internal.from]));
+    }
+    return { names, params, values: shown };
+  }
+
+  #compile(key: string, build: () => { compile(): CompiledQuery }): CompiledQuery {
+    let compiled = this.#compiled.get(key);
+    if (!compiled) {
+      compiled = build().compile();
+      this.#compiled.set(key, compiled);
+    }
+    return compiled;
+  }
+
+  async #run(compiled: CompiledQuery, parameters: readonly unknown[]) {
+    try {
+      return await this.#db.executeQuery({ ...compiled, parameters });
+    } catch (error) {
+      throw this.#context.mapError(error, this);
+    }
+  }
+
+  async #execute(compiled: CompiledQuery): Promise<Record<string, unknown>[]> {
+    try {
+      return (await this.#db.executeQuery(compiled)).rows as Record<string, unknown>[];
+    } catch (error) {
+      throw this.#context.mapError(error, this);
+    }
+  }
+
+  #unknownColumn(name: string): TableError {
+    return new TableError(
+      "KILN_UNKNOWN_COLUMN",
+      `Table ${this.name} has no column "${name}"; columns: ${[...this.byName.keys()].join(", ")}`,
+      { table: this.name, column: name },
+    );
+  }
+
+  #deleted(row: RowImpl): TableError {
+    return new TableError("KILN_ROW_DELETED", `Row ${row.id} of ${this.name} has been deleted`, {
+      table: this.name,
+    });
+  }
+}
+
+/** `{ a: 0, b: 1 }`: values whose compiled parameters are replaced on each run. */
+function placeholders(names: readonly string[]): Record<string, number> {
+  return Object.fromEntries(names.map((name, i) => [name, i]));
+}
+
+function empty(column: ColumnSchema): unknown {
+  return column.kind === "links" ? [] : null;
+}
+
+/** The value a row shows after a write: what reading it back would give. */
+function shownValue(column: ColumnSchema, stored: unknown, given: unknown): unknown {
+  if (stored === null) return empty(column);
+  switch (column.kind) {
+    case "datetime":
+      return new Date((stored as Date).getTime());
+    case "object":
+      return JSON.parse(stored as string);
+    case "media":
+      return decodeMedia(stored as Buffer);
+    case "links":
+      return [...(given as unknown[])];
+    default:
+      return column.kind === "link" ? given : stored;
+  }
+}
+
+function count(table: string, name: string, value: unknown): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
+  throw new TableError(
+    "KILN_BAD_QUERY",
+    `${table}.search: ${name} must be a whole number >= 0, got ${describe(value)}`,
+    { table },
+  );
+}

@@ -1,0 +1,127 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { DatabaseConnection, Driver, QueryCompiler, TransactionSettings } from "kysely";
+
+interface HeldConnection {
+  readonly connection: DatabaseConnection;
+  active: boolean;
+}
+
+/** Which connection each database's transaction holds, in the current async flow. */
+type Held = ReadonlyMap<TransactionDriver, HeldConnection>;
+
+// One store for every database: a Map, so a transaction on one app's database inside a
+// transaction on another's keeps both.
+const KEY = Symbol.for("kiln.tables.transactions.v1");
+const holder = globalThis as unknown as Record<symbol, AsyncLocalStorage<Held> | undefined>;
+holder[KEY] ??= new AsyncLocalStorage<Held>();
+const held: AsyncLocalStorage<Held> = holder[KEY];
+
+/**
+ * Wraps a Kysely driver so that, inside `transaction(fn)`, every query made through Kysely in
+ * fn's async flow runs on the transaction's connection. That is how `tables.x.addRow()` inside
+ * `inTransaction` joins it without passing a transaction object around, and how other services
+ * using `db` inside it neither escape the transaction nor wait for the connection it holds (on
+ * SQLite, the only one: waiting would deadlock).
+ */
+export class TransactionDriver implements Driver {
+  readonly #inner: Driver;
+  readonly #settings: TransactionSettings;
+
+  constructor(inner: Driver, settings: TransactionSettings = {}) {
+    this.#inner = inner;
+    this.#settings = settings;
+  }
+
+  /** The connection of the current transaction, if fn's flow is inside one. */
+  #held(): HeldConnection | undefined {
+    const h = held.getStore()?.get(this);
+    return h?.active ? h : undefined;
+  }
+
+  inTransaction(): boolean {
+    return this.#held() !== undefined;
+  }
+
+  /** Runs fn in a transaction; Kysely queries inside fn use it. Commits, or rolls back on error. */
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    const connection = await this.#inner.acquireConnection();
+    const state: HeldConnection = { connection, active: false };
+    try {
+      await this.#inner.beginTransaction(connection, this.#settings);
+      state.active = true;
+      const store = new Map(held.getStore() ?? []);
+      store.set(this, state);
+      let result: T;
+      try {
+        result = await held.run(store, fn);
+      } catch (error) {
+        state.active = false;
+        await this.#inner.rollbackTransaction(connection).catch(() => undefined);
+        throw error;
+      }
+      state.active = false;
+      await this.#inner.commitTransaction(connection).catch(async (error: unknown) => {
+        await this.#inner.rollbackTransaction(connection).catch(() => undefined);
+        throw error;
+      });
+      return result;
+    } finally {
+      state.active = false;
+      await this.#inner.releaseConnection(connection);
+    }
+  }
+
+  init(): Promise<void> {
+    return this.#inner.init();
+  }
+
+  acquireConnection(): Promise<DatabaseConnection> {
+    const h = this.#held();
+    return h ? Promise.resolve(h.connection) : this.#inner.acquireConnection();
+  }
+
+  releaseConnection(connection: DatabaseConnection): Promise<void> {
+    if (this.#held()?.connection === connection) return Promise.resolve();
+    return this.#inner.releaseConnection(connection);
+  }
+
+  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    return this.#inner.beginTransaction(connection, settings);
+  }
+
+  commitTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.#inner.commitTransaction(connection);
+  }
+
+  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.#inner.rollbackTransaction(connection);
+  }
+
+  savepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler["compileQuery"],
+  ): Promise<void> {
+    return this.#inner.savepoint?.(connection, name, compile) ?? Promise.resolve();
+  }
+
+  rollbackToSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler["compileQuery"],
+  ): Promise<void> {
+    return this.#inner.rollbackToSavepoint?.(connection, name, compile) ?? Promise.resolve();
+  }
+
+  releaseSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    compile: QueryCompiler["compileQuery"],
+  ): Promise<void> {
+    return this.#inner.releaseSavepoint?.(connection, name, compile) ?? Promise.resolve();
+  }
+
+  destroy(): Promise<void> {
+    return this.#inner.destroy();
+  }
+}
