@@ -52,17 +52,25 @@ export const errorCatalogue = {
   KILN_UNKNOWN_TABLE: "A data table was named that the app does not declare.",
   KILN_UNKNOWN_COLUMN: "A column was named (in values, filters or orderBy) that the table lacks.",
   KILN_BAD_VALUE: "A value does not fit its column's type (the message names table, column, type).",
-  KILN_BAD_QUERY: "A search is malformed: an operator on a column type it does not fit, bad options.",
+  KILN_BAD_QUERY:
+    "A search is malformed: an operator on a column type it does not fit, bad options.",
   KILN_MULTIPLE_ROWS: "table.get() matched more than one row.",
   KILN_ROW_DELETED: "A row was updated after it had been deleted.",
   KILN_ROW_NOT_LOADED: "A column was read on a row reached through two links (not loaded).",
-  KILN_DUPLICATE_VALUE: "A write would give two rows the same value of a unique column (users' email).",
-  KILN_DATABASE_BUSY: "The database stayed locked or a transaction kept conflicting, after retries.",
-  KILN_DATABASE_ERROR: "The database failed an operation (disk, connection); the cause is attached.",
+  KILN_DUPLICATE_VALUE:
+    "A write would give two rows the same value of a unique column (users' email).",
+  KILN_DATABASE_BUSY:
+    "The database stayed locked or a transaction kept conflicting, after retries.",
+  KILN_DATABASE_ERROR:
+    "The database failed an operation (disk, connection); the cause is attached.",
   KILN_NOT_READY: "Data tables were used before the app was ready (its database not open yet).",
   KILN_BAD_CSV: "A CSV file given to `kiln tables import` is malformed or has a bad cell.",
   KILN_BAD_COOKIE: "A cookie name, value (not JSON-serialisable) or maxAge is invalid.",
   KILN_COOKIE_TOO_LARGE: "An encrypted cookie is over the browsers' 4096-byte limit.",
   KILN_NO_SHARED_SECRET: "cookies.shared was used but no shared secret is configured.",
   KILN_BAD_SESSION_VALUE: "session.set was given a value that is not JSON-serialisable.",
+  KILN_AUTHENTICATION_FAILED: "A login failed: wrong password, unknown email or disabled account.",
+  KILN_TOO_MANY_ATTEMPTS: "Too many failed logins for this account from this address, for now.",
+  KILN_USER_EXISTS: "A sign-up used an email that already has an account (ignoring case).",
+  KILN_INVALID_CREDENTIALS: "A sign-up or new password was refused: not an email, or too short.",
 } as const;

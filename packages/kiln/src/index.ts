@@ -33,3 +33,10 @@ export {
   TableError,
   tables,
 } from "./tables/index.ts";
+export {
+  AuthenticationFailed,
+  InvalidCredentials,
+  TooManyAttempts,
+  UserExists,
+} from "./users/errors.ts";
+export { type UserRow, users } from "./users/users.ts";

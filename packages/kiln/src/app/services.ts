@@ -1,5 +1,6 @@
 import { cookiesService } from "../cookies/cookies-service.ts";
 import { tablesService } from "../tables/index.ts";
+import { usersService } from "../users/users-service.ts";
 import type { ServiceFactory } from "./service.ts";
 
 /**
@@ -7,7 +8,4 @@ import type { ServiceFactory } from "./service.ts";
  * tables; sessions need the database), and pipeline features run in this order too
  * (CORS → session/XSRF → authenticate).
  */
-export const builtInServices: ServiceFactory[] = [
-  tablesService,
-  cookiesService,
-];
+export const builtInServices: ServiceFactory[] = [tablesService, cookiesService, usersService];

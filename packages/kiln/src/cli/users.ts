@@ -1,0 +1,122 @@
+import { resolve } from "node:path";
+import { readKilnYaml } from "../app/config.ts";
+import { createApp, type KilnApp } from "../app/create-app.ts";
+import { isHttpError } from "../errors.ts";
+import type { UsersService } from "../users/users-service.ts";
+import { APP_OPTIONS, type Command, parseCommandArgs, UsageError } from "./command.ts";
+import { readPassword } from "./read-password.ts";
+
+const HELP = `Usage: kiln users <action> [EMAIL] [--password PW] [--app DIR] [--data PATH]
+
+Manages the accounts of the app's Users service (the users table).
+
+Actions:
+  add EMAIL            create an enabled account
+  list                 list accounts: email, enabled, signed up, last login
+  disable EMAIL        refuse this account's logins (takes effect at once)
+  enable EMAIL         allow them again
+  set-password EMAIL   set a new password (remembered credentials stop working at once)
+
+Options:
+  --password PW   the password for add / set-password. Without it, kiln asks for it (hidden)
+                  on a terminal, or reads the first line of standard input otherwise
+                  (echo "$PW" | kiln users add ada@example.com). Mind shell history with --password.
+  --app DIR       the app folder (default: the current folder)
+  --data PATH     data folder (default $KILN_DATA or DIR/.kiln); DATABASE_URL selects PostgreSQL
+
+Exit codes: 0 ok, 1 failure (no such user, email taken, password too short), 2 usage error.`;
+
+const ACTIONS = ["add", "list", "disable", "enable", "set-password"];
+
+export const usersCommand: Command = {
+  name: "users",
+  summary: "add, list, disable, enable users; set passwords",
+  help: HELP,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, {
+      ...APP_OPTIONS,
+      password: { type: "string" },
+    });
+    const [action, email, ...extra] = positionals;
+    if (!action || !ACTIONS.includes(action)) {
+      throw new UsageError(`expected an action: ${ACTIONS.join(", ")}`);
+    }
+    const needsEmail = action !== "list";
+    if (needsEmail && !email) throw new UsageError(`missing EMAIL: kiln users ${action} EMAIL`);
+    if (extra.length > 0 || (!needsEmail && email)) {
+      throw new UsageError(`unexpected argument: ${(needsEmail ? extra : [email])[0]}`);
+    }
+    if (values.password !== undefined && action !== "add" && action !== "set-password") {
+      throw new UsageError(`--password only goes with add and set-password`);
+    }
+    const dir = resolve((values.app as string | undefined) ?? ".");
+    const app = createApp({
+      ...readKilnYaml(resolve(dir, "kiln.yaml")),
+      dir,
+      ...(values.data ? { dataDir: resolve(values.data as string) } : {}),
+      logger: false,
+    });
+    try {
+      await app.ready();
+      return await act(app, action, email ?? "", values.password as string | undefined);
+    } catch (error) {
+      if (!isHttpError(error)) throw error;
+      console.error(`kiln users ${action}: ${error.message}`);
+      return 1;
+    } finally {
+      await app.close();
+    }
+  },
+};
+
+async function act(app: KilnApp, action: string, email: string, password?: string) {
+  const service = app.service<UsersService>("users");
+  if (!service) throw new Error("the Users service did not start");
+  if (action === "list") {
+    printUsers(await service.allUsers());
+    return 0;
+  }
+  if (action === "add") {
+    const user = await service.addUser(email, password ?? (await readPassword({ confirm: true })));
+    console.log(`Added ${user.email} (${user.id})`);
+    return 0;
+  }
+  const user = await service.findByEmail(email);
+  if (!user) {
+    console.error(`kiln users ${action}: no user with the email ${email}`);
+    return 1;
+  }
+  if (action === "set-password") {
+    await service.setPassword(user, password ?? (await readPassword({ confirm: true })));
+    console.log(`New password set for ${user.email}`);
+  } else {
+    await user.update({ enabled: action === "enable" });
+    console.log(`${action === "enable" ? "Enabled" : "Disabled"} ${user.email}`);
+  }
+  return 0;
+}
+
+function printUsers(rows: readonly Record<string, unknown>[]): void {
+  const lines = [["EMAIL", "ENABLED", "SIGNED UP", "LAST LOGIN"]];
+  for (const row of rows) {
+    lines.push([
+      String(row.email ?? ""),
+      row.enabled === true ? "yes" : "no",
+      when(row.signedUp),
+      when(row.lastLogin),
+    ]);
+  }
+  const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  for (const line of lines) {
+    console.log(
+      line
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    );
+  }
+}
+
+function when(value: unknown): string {
+  return value instanceof Date ? value.toISOString().replace(/\.\d+Z$/, "Z") : "-";
+}

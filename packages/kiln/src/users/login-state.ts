@@ -1,0 +1,30 @@
+import { session } from "../cookies/session.ts";
+import { maybeContext } from "../http/context.ts";
+
+/**
+ * Where the logged-in user of a browser session is kept: the session (cookies/session.ts),
+ * under the key "_kiln_user", holding the user row's id. This file is the only one in users/
+ * that touches the session, so the contract lives in one place. Outside a request there is no
+ * session: these do nothing (a script's loginWithEmail only checks the password).
+ */
+export const SESSION_USER_KEY = "_kiln_user";
+
+/** The user id stored in the current request's session, or null. */
+export function sessionUserId(): string | null {
+  if (!maybeContext()) return null;
+  const id = session.get(SESSION_USER_KEY);
+  return typeof id === "string" ? id : null;
+}
+
+/** Logs `id` in to the current session, under a fresh session id (against fixation). */
+export function rememberLogin(id: string): void {
+  if (!maybeContext()) return;
+  session.regenerate();
+  session.set(SESSION_USER_KEY, id);
+}
+
+/** Logs the current session out. */
+export function forgetLogin(): void {
+  if (!maybeContext()) return;
+  session.delete(SESSION_USER_KEY);
+}

@@ -1,0 +1,19 @@
+import type { RequestContext } from "../http/context.ts";
+import type { Row } from "../tables/types.ts";
+
+/**
+ * The Users service's user of a request, kept apart from `request.user` (which, under
+ * `requireAuth: fn`, holds whatever principal the function returned and is not a user row).
+ */
+const USER = Symbol("kiln.users.user");
+
+/** Sets the request's user: `request.user` and `users.getUser()` both give it. */
+export function setRequestUser(ctx: RequestContext, user: Row | null): void {
+  ctx.featureState.set(USER, user);
+  ctx.user = user;
+}
+
+/** The user row authenticated or logged in during this request; undefined when not known. */
+export function requestUser(ctx: RequestContext): Row | null | undefined {
+  return ctx.featureState.get(USER) as Row | null | undefined;
+}
