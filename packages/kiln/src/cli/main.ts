@@ -4,10 +4,19 @@ import { UsageError } from "./command.ts";
 import { devCommand } from "./dev.ts";
 import { newCommand } from "./new.ts";
 import { startCommand } from "./start.ts";
+import { tablesCommand } from "./tables.ts";
+import { typesCommand } from "./types.ts";
 import { usersCommand } from "./users.ts";
 
 /** Every subcommand, in the order `kiln --help` lists them. */
-export const commands: Command[] = [startCommand, devCommand, newCommand, usersCommand];
+export const commands: Command[] = [
+  startCommand,
+  devCommand,
+  newCommand,
+  usersCommand,
+  tablesCommand,
+  typesCommand,
+];
 
 const HELP = () => `kiln — the easiest way to build HTTP and REST APIs in TypeScript
 

@@ -5,6 +5,7 @@ import { sql } from "kysely";
 import type { Logger } from "pino";
 import type { KilnService, ServiceFactory } from "../app/service.ts";
 import { KilnError } from "../errors.ts";
+import { exportCsv, importCsv } from "./csv-transfer.ts";
 import type { AnyDB, Dialect } from "./dialect.ts";
 import { sqliteDialect } from "./dialects/sqlite.ts";
 import { TableError } from "./errors.ts";
@@ -48,6 +49,17 @@ export interface TablesService extends KilnService {
   inTransaction<T>(fn: () => Promise<T> | T): Promise<T>;
   /** The users row with this email, ignoring case (uses the unique index), or null. */
   findUserByEmail(email: string): Promise<Row | null>;
+  /** The table as CSV, a chunk (page of rows) at a time (`kiln tables export`). */
+  exportCsv(name: string): AsyncGenerator<string>;
+  /**
+   * Adds the rows of CSV text to a table, all or nothing, in one transaction (no retry: the
+   * input is read once). Returns the number of rows added (`kiln tables import`).
+   */
+  importCsv(
+    name: string,
+    chunks: AsyncIterable<string | Buffer>,
+    onProgress?: (rows: number) => void,
+  ): Promise<number>;
   /** What the migration on start did and left for `kiln tables migrate --apply`. */
   readonly migration: MigrationResult;
   healthy(): Promise<boolean>;
@@ -148,6 +160,20 @@ class Tables implements TablesService, TablesContext {
 
   findUserByEmail(email: string): Promise<Row | null> {
     return this.table("users").getByInternal("_emailKey", email.toLowerCase());
+  }
+
+  exportCsv(name: string): AsyncGenerator<string> {
+    return exportCsv(this.table(name));
+  }
+
+  importCsv(
+    name: string,
+    chunks: AsyncIterable<string | Buffer>,
+    onProgress?: (rows: number) => void,
+  ): Promise<number> {
+    const table = this.table(name);
+    const linked = (target: string) => this.table(target).tableId;
+    return this.dialect.transaction(() => importCsv(table, linked, chunks, onProgress));
   }
 
   mapError(error: unknown, table: TableImpl): Error {

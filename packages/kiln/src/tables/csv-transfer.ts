@@ -1,0 +1,76 @@
+import { cellValue, csvHeader, csvRow, parseCsv } from "./csv.ts";
+import { TableError } from "./errors.ts";
+import type { SearchResultImpl } from "./search-result.ts";
+import type { TableImpl } from "./table.ts";
+
+/**
+ * A table as CSV text, a page of rows per chunk: what `kiln tables export` streams, so a big
+ * table never sits in memory whole.
+ */
+export async function* exportCsv(table: TableImpl): AsyncGenerator<string> {
+  yield csvHeader(table.columns);
+  for await (const page of (table.search() as SearchResultImpl).pages()) {
+    yield page.map((row) => csvRow(table.columns, row)).join("");
+  }
+}
+
+/** Rows between progress reports of `importCsv`. */
+export const PROGRESS_EVERY = 10_000;
+
+/**
+ * Adds the rows of a CSV file (header row first, as exportCsv writes it) to a table. Call it
+ * inside a transaction: the import is then all or nothing. The `id` column is ignored (rows get
+ * new ids); link cells are row ids of the linked table. A bad line is KILN_BAD_CSV naming the
+ * line and column. Returns the number of rows added.
+ */
+export async function importCsv(
+  table: TableImpl,
+  linkedTableId: (name: string) => number,
+  chunks: AsyncIterable<string | Buffer>,
+  onProgress?: (rows: number) => void,
+): Promise<number> {
+  let header: (string | null)[] | null = null;
+  let added = 0;
+  for await (const { cells, line } of parseCsv(chunks)) {
+    if (!header) {
+      header = cells.map(({ text }) => {
+        if (text === "id") return null;
+        if (!table.byName.has(text)) {
+          throw new TableError(
+            "KILN_BAD_CSV",
+            `CSV header: table ${table.name} has no column "${text}" (columns: id, ${[...table.byName.keys()].join(", ")})`,
+            { table: table.name, column: text },
+          );
+        }
+        return text;
+      });
+      continue;
+    }
+    if (cells.length === 1 && cells[0]!.text === "" && !cells[0]!.quoted) continue; // blank line
+    if (cells.length !== header.length) {
+      throw new TableError(
+        "KILN_BAD_CSV",
+        `CSV line ${line}: ${cells.length} cells, but the header has ${header.length}`,
+        { table: table.name },
+      );
+    }
+    const values: Record<string, unknown> = {};
+    header.forEach((name, i) => {
+      if (name === null) return;
+      const column = table.byName.get(name)!;
+      const target = column.target ? linkedTableId(column.target) : 0;
+      values[name] = cellValue(column, cells[i]!, target, `CSV line ${line}`);
+    });
+    try {
+      await table.addRow(values);
+    } catch (error) {
+      if (!(error instanceof TableError) || error.code !== "KILN_BAD_VALUE") throw error;
+      throw new TableError("KILN_BAD_CSV", `CSV line ${line}: ${error.message}`, error, {
+        cause: error,
+      });
+    }
+    added++;
+    if (onProgress && added % PROGRESS_EVERY === 0) onProgress(added);
+  }
+  return added;
+}
