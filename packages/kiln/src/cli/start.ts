@@ -57,12 +57,9 @@ export const startCommand: Command = {
       }
       throw error;
     }
-    app.log.info({ url, app: app.name }, `Kiln app "${app.name}" serving at ${url}`);
-    if (!devChild && !isWorker()) {
-      console.error(`kiln: ${app.name} is serving at ${url}${app.prefix}`);
-    }
-    process.send?.({ type: "listening", url });
-    return new Promise<number>((done) => {
+    // The signal handlers go in before the URL is announced: whoever reads the announcement
+    // may send SIGTERM at once, and without a handler Node would die instead of draining.
+    const stopped = new Promise<number>((done) => {
       const stop = (signal: string) => {
         app.log.info({ signal }, "Stopping: finishing in-flight requests");
         app.close().then(
@@ -76,6 +73,12 @@ export const startCommand: Command = {
       process.once("SIGTERM", () => stop("SIGTERM"));
       process.once("SIGINT", () => stop("SIGINT"));
     });
+    app.log.info({ url, app: app.name }, `Kiln app "${app.name}" serving at ${url}`);
+    if (!devChild && !isWorker()) {
+      console.error(`kiln: ${app.name} is serving at ${url}${app.prefix}`);
+    }
+    process.send?.({ type: "listening", url });
+    return stopped;
   },
 };
 

@@ -142,7 +142,26 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       server.route({ method: "OPTIONS", url, handler: notAllowed });
   }
   options.extendRoutes?.(server, options.endpoints);
+  closeConnectionsWhenIdle(server);
   return server;
+}
+
+/**
+ * While the server shuts down, closes each keep-alive connection as soon as its last request
+ * is answered. Node closes the connections idle at the moment `close()` is called, but one
+ * that finishes an in-flight request afterwards would stay open for keepAliveTimeout, holding
+ * the process (and a deploy) up for seconds after its last answer.
+ */
+function closeConnectionsWhenIdle(server: FastifyInstance): void {
+  let timer: NodeJS.Timeout | undefined;
+  server.addHook("preClose", (done) => {
+    timer = setInterval(() => server.server.closeIdleConnections(), 50);
+    done();
+  });
+  server.addHook("onClose", (_instance, done) => {
+    clearInterval(timer);
+    done();
+  });
 }
 
 /** Kiln's `:name*` catch-all is Fastify's `*`. */
