@@ -39,4 +39,4 @@ export {
   TooManyAttempts,
   UserExists,
 } from "./users/errors.ts";
-export { type UserRow, users } from "./users/users.ts";
+export { type UserColumns, type UserRow, users } from "./users/users.ts";

@@ -71,12 +71,9 @@ export class CredentialMemory {
   }
 
   #digest(email: string, password: string, storedHash: string): string {
-    // Lengths first, so ("a:b", "c") and ("a", "b:c") can never collide.
-    return createHmac("sha256", this.#key)
-      .update(`${email.length}:${password.length}:${storedHash.length}:`)
-      .update(email)
-      .update(password)
-      .update(storedHash)
-      .digest("base64");
+    // Lengths first, so ("a:b", "c") and ("a", "b:c") can never collide. One update() call:
+    // each call costs about a microsecond on this hot path.
+    const message = `${email.length}:${password.length}:${storedHash.length}:${email}${password}${storedHash}`;
+    return createHmac("sha256", this.#key).update(message).digest("base64");
   }
 }

@@ -8,8 +8,21 @@ import { forgetLogin, rememberLogin, sessionUserId } from "./login-state.ts";
 import { requestUser, setRequestUser } from "./request-user.ts";
 import type { UsersService } from "./users-service.ts";
 
-/** A row of the `users` table (typed by `kiln types` when it has run). */
-export type UserRow = Row<ColumnsOf<"users">>;
+/** The built-in columns of every `users` row (the app's own come from kiln.yaml). */
+export interface UserColumns {
+  readonly email: string | null;
+  readonly enabled: boolean | null;
+  /** Never in `toJSON()` or CSV exports. */
+  readonly passwordHash: string | null;
+  readonly signedUp: Date | null;
+  readonly lastLogin: Date | null;
+  readonly confirmedEmail: boolean | null;
+  /** Recent failed logins on this account, from every address (0 when quiet). */
+  readonly nPasswordFailures: number | null;
+}
+
+/** A row of the `users` table: the built-in columns typed, the app's own typed by `kiln types`. */
+export type UserRow = Row<ColumnsOf<"users">> & UserColumns;
 
 async function service(): Promise<UsersService> {
   const app = currentApp();
