@@ -1,7 +1,8 @@
 import type { FastifyInstance } from "fastify";
-import { type Kysely, sql } from "kysely";
+import type { Kysely } from "kysely";
 import type { KilnApp } from "../app/create-app.ts";
 import type { KilnService, ServiceFactory } from "../app/service.ts";
+import { KilnError } from "../errors.ts";
 import type { RequestContext } from "../http/context.ts";
 import { corsFeature, registerPreflights } from "../http/cors.ts";
 import type { EndpointDefinition } from "../http/endpoint.ts";
@@ -11,7 +12,6 @@ import { readCookiesSettings } from "./cookies-config.ts";
 import { type CookiesRuntime, sessionCookieName } from "./cookies-runtime.ts";
 import { deriveKeyring } from "./crypto.ts";
 import { existingState, requestState } from "./request-state.ts";
-import { openSessionDatabase } from "./session-database.ts";
 import { ensureSessionsTable, KyselySessionStore } from "./session-store.ts";
 
 /** The cookies service: encrypted cookies, sessions, CORS and the XSRF rule. */
@@ -37,9 +37,10 @@ const CLEANUP_EVERY_MS = 60 * 60 * 1000;
  */
 export const cookiesService: ServiceFactory = async (app: KilnApp) => {
   const settings = readCookiesSettings(app);
-  const tables = app.service<TablesLike>("tables");
-  const own = tables?.db ? null : await openSessionDatabase(app);
-  const db = tables?.db ?? (own?.db as Kysely<unknown>);
+  const db = app.service<TablesLike>("tables")?.db;
+  if (!db) {
+    throw new KilnError("KILN_NO_APP", "The cookies service starts after the tables service");
+  }
   await ensureSessionsTable(db);
   const store = new KyselySessionStore(db);
   const runtime: CookiesRuntime = {
@@ -66,16 +67,8 @@ export const cookiesService: ServiceFactory = async (app: KilnApp) => {
       registerPreflights(server, endpoints, app.prefix);
     },
     cleanupSessions,
-    // With its own database (no tables service), `GET /_/health` must check that one too.
-    healthy: own
-      ? async () => {
-          await sql`select 1`.execute(db);
-          return true;
-        }
-      : undefined,
     async close() {
       clearInterval(timer);
-      await own?.close();
     },
   };
   return service;

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { users } from "../../src/index.ts";
 import { cookieApp, type TestApp } from "../cookies/cookie-test-app.ts";
 import { foreignSite, launchBrowser } from "./browser.ts";
 import { addLoginApp, type Seen } from "./login-app.ts";
@@ -14,6 +15,9 @@ import { addLoginApp, type Seen } from "./login-app.ts";
  * browser sends the cookies, and only Kiln's XSRF rule keeps the page out of the session).
  */
 
+const PASSWORD = "correct horse battery staple";
+const ALICE = "alice@example.com";
+const MALLORY = "mallory@example.com";
 const ARTIFACTS = fileURLToPath(new URL("../../../../test-results/browser/", import.meta.url));
 
 let app: TestApp;
@@ -23,9 +27,15 @@ let browser: BrowserContext & { dispose(): Promise<void> };
 const seen: Seen[] = [];
 
 beforeAll(async () => {
-  app = cookieApp({ name: "browserdemo" });
+  // Cheap scrypt parameters: the tests are about sessions, not password hashing cost.
+  app = cookieApp({
+    name: "browserdemo",
+    services: { users: { scrypt: { N: 1024, r: 8, p: 1 } } },
+  });
   addLoginApp(app, seen);
   appUrl = await app.listen({ host: "127.0.0.1", port: 0 });
+  await users.addUser(ALICE, PASSWORD);
+  await users.addUser(MALLORY, "mallory's own password");
   foreign = await foreignSite();
   browser = await launchBrowser();
 });
@@ -41,13 +51,19 @@ beforeEach(async () => {
   seen.length = 0;
 });
 
-/** Logs in through the login page, as a person would. */
-async function logIn(email: string): Promise<Page> {
+/** Fills in and submits the login page, as a person would. */
+async function submitLogin(email: string, password: string): Promise<Page> {
   const page = await browser.newPage();
   await page.goto(`${appUrl}/_/api/login`);
   await page.fill('input[name="email"]', email);
-  await page.fill('input[name="password"]', "correct horse battery staple");
-  await Promise.all([page.waitForURL(`${appUrl}/_/api/home`), page.click("button")]);
+  await page.fill('input[name="password"]', password);
+  await Promise.all([page.waitForLoadState("load"), page.click("button")]);
+  return page;
+}
+
+async function logIn(email: string): Promise<Page> {
+  const page = await submitLogin(email, PASSWORD);
+  await page.waitForURL(`${appUrl}/_/api/home`);
   return page;
 }
 
@@ -98,10 +114,10 @@ describe("in a browser", () => {
     await page.screenshot({ path: shot });
     expect(readFileSync(shot).subarray(1, 4).toString()).toBe("PNG");
 
-    const home = await logIn("alice@example.com");
-    await expect(home.textContent("#welcome")).resolves.toBe("Signed in as alice@example.com");
+    const home = await logIn(ALICE);
+    await expect(home.textContent("#welcome")).resolves.toBe(`Signed in as ${ALICE}`);
     const me = await fetchFrom(home, "/_/api/me");
-    expect(me.body).toMatchObject({ user: "alice@example.com", cookieSent: true });
+    expect(me.body).toMatchObject({ user: ALICE, cookieSent: true });
     // The session cookie is HttpOnly: the page's own scripts cannot read it.
     await expect(home.evaluate("document.cookie")).resolves.toBe("");
     const [cookie] = await browser.cookies(appUrl);
@@ -113,7 +129,7 @@ describe("in a browser", () => {
   });
 
   it("a same-site page on another origin sends the cookie, but Kiln gives it a fresh session", async () => {
-    await logIn("alice@example.com");
+    await logIn(ALICE);
     const page = await openForeign(foreign.sameSite);
     const answer = await fetchFrom(page, `${appUrl}/_/api/me-cors`, withCookies);
     // The browser did send the session cookie (same site, SameSite=Lax allows it)...
@@ -123,32 +139,47 @@ describe("in a browser", () => {
   });
 
   it("a foreign page cannot change the session, from the same site or another", async () => {
-    const home = await logIn("alice@example.com");
-    for (const origin of [foreign.sameSite, foreign.crossSite]) {
-      const page = await openForeign(origin);
+    const home = await logIn(ALICE);
+    const forge = (page: Page, path: string, body: string) =>
       // A classic forged form post: the page cannot read the answer, but the request is sent.
-      const forged = await fetchFrom(page, `${appUrl}/_/api/rename`, {
+      fetchFrom(page, `${appUrl}${path}`, {
         ...withCookies,
         method: "POST",
         mode: "no-cors",
         headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: "name=mallory",
+        body,
       });
-      expect(forged.readable).toBe(false);
+    for (const origin of [foreign.sameSite, foreign.crossSite]) {
+      const page = await openForeign(origin);
+      expect((await forge(page, "/_/api/logout", "")).readable).toBe(false);
+      // Login CSRF: putting the attacker's own account into the victim's browser.
+      expect((await forge(page, "/_/api/become", `email=${MALLORY}`)).readable).toBe(false);
     }
-    // Both forged requests reached the handler, which ran in a throwaway session...
-    const renames = seen.filter((s) => s.path === "/_/api/rename");
-    expect(renames.map((s) => s.origin)).toEqual([foreign.sameSite, foreign.crossSite]);
-    expect(renames.map((s) => s.user)).toEqual(["mallory", "mallory"]);
-    // ...and the browser's session still holds alice.
-    expect((await fetchFrom(home, "/_/api/me")).body).toMatchObject({ user: "alice@example.com" });
+    // Every forged request reached its handler, which ran in a throwaway session...
+    const forged = seen.filter((s) => s.origin !== null);
+    expect(forged.map((s) => [s.path, s.origin, s.user])).toEqual([
+      ["/_/api/logout", foreign.sameSite, null],
+      ["/_/api/become", foreign.sameSite, MALLORY],
+      ["/_/api/logout", foreign.crossSite, null],
+      ["/_/api/become", foreign.crossSite, MALLORY],
+    ]);
+    // ...and the browser is still logged in as alice.
+    expect((await fetchFrom(home, "/_/api/me")).body).toMatchObject({ user: ALICE });
+    await home.reload();
+    await expect(home.textContent("#welcome")).resolves.toBe(`Signed in as ${ALICE}`);
+  });
+
+  it("a wrong password on the login page logs nobody in", async () => {
+    const page = await submitLogin(ALICE, "not the password");
+    await expect(page.textContent("#error")).resolves.toContain("Incorrect");
+    expect((await fetchFrom(page, "/_/api/me")).body).toMatchObject({ user: null });
   });
 
   it("crossSiteSession: true lets a same-site page use the session; SameSite=Lax still guards other sites", async () => {
-    await logIn("alice@example.com");
+    await logIn(ALICE);
     const sameSite = await openForeign(foreign.sameSite);
     const shared = await fetchFrom(sameSite, `${appUrl}/_/api/me-shared`, withCookies);
-    expect(shared.body).toMatchObject({ user: "alice@example.com", cookieSent: true });
+    expect(shared.body).toMatchObject({ user: ALICE, cookieSent: true });
     // From another site the browser does not send a SameSite=Lax cookie at all.
     const crossSite = await openForeign(foreign.crossSite);
     const cross = await fetchFrom(crossSite, `${appUrl}/_/api/me-shared`, withCookies);
@@ -156,7 +187,7 @@ describe("in a browser", () => {
   });
 
   it("a crossOrigin endpoint is readable by a foreign page's script; a plain one is blocked", async () => {
-    await logIn("alice@example.com");
+    await logIn(ALICE);
     const page = await openForeign(foreign.crossSite);
     const open = await fetchFrom(page, `${appUrl}/_/api/me-cors`, withCookies);
     expect(open).toMatchObject({ readable: true, status: 200 });
@@ -175,7 +206,7 @@ describe("in a browser", () => {
   });
 
   it("a cookie edited in the browser's cookie jar reads as absent", async () => {
-    const home = await logIn("alice@example.com");
+    const home = await logIn(ALICE);
     await fetchFrom(home, "/_/api/pref", {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },

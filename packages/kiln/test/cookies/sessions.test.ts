@@ -258,11 +258,6 @@ describe("session", () => {
     expect(replay.json()).toEqual({});
   });
 
-  it("its database is part of GET /_/health", async () => {
-    const a = app();
-    expect((await a.inject("/_/health")).statusCode).toBe(200);
-  });
-
   it("works only inside a request", () => {
     expect(() => session.get("x")).toThrowError(
       expect.objectContaining({ code: "KILN_NO_REQUEST" }),
