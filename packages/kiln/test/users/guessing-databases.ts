@@ -1,10 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
+import { createPgSchema, pgTestsEnabled } from "../support/pg.ts";
 
 /** A Kysely database of its own for one test, and how to throw it away. */
 export interface ScratchDb {
@@ -15,12 +15,14 @@ export interface ScratchDb {
 }
 
 /**
- * The backends the guessing defence is tested on: SQLite always; PostgreSQL when KILN_TEST_PG
- * is set (required in CI) — in a throwaway schema of the `test` database.
+ * The backends the guessing defence is tested on: SQLite always; PostgreSQL as the rest of the
+ * suite decides (KILN_TEST_PG, see support/pg.ts), in a throwaway schema of the `test` database.
  */
-export function scratchDatabases(): { name: string; open: () => Promise<ScratchDb> }[] {
+export async function scratchDatabases(): Promise<
+  { name: string; open: () => Promise<ScratchDb> }[]
+> {
   const list = [{ name: "sqlite", open: openSqlite }];
-  if (process.env.KILN_TEST_PG) list.push({ name: "postgres", open: openPostgres });
+  if (await pgTestsEnabled()) list.push({ name: "postgres", open: openPostgres });
   return list;
 }
 
@@ -49,17 +51,10 @@ async function openSqlite(): Promise<ScratchDb> {
 }
 
 async function openPostgres(): Promise<ScratchDb> {
-  const schema = `kiln_users_${randomBytes(6).toString("hex")}`;
-  const url = process.env.KILN_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  await admin.end();
+  const { url, drop } = await createPgSchema();
   const connect = () =>
     new Kysely<unknown>({
-      dialect: new PostgresDialect({
-        pool: new pg.Pool({ connectionString: url, options: `-c search_path=${schema}`, max: 4 }),
-      }),
+      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 4 }) }),
     });
   const opened: Kysely<unknown>[] = [connect()];
   return {
@@ -71,10 +66,7 @@ async function openPostgres(): Promise<ScratchDb> {
     },
     async drop() {
       for (const db of opened) await db.destroy();
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      await client.query(`DROP SCHEMA ${schema} CASCADE`);
-      await client.end();
+      await drop();
     },
   };
 }

@@ -18,7 +18,7 @@ const SETTINGS: GuessingSettings = {
 const wrong = async () => false;
 const right = async () => true;
 
-for (const { name, open } of scratchDatabases()) {
+for (const { name, open } of await scratchDatabases()) {
   describe(`${name}: guessing defence`, () => {
     let scratch: ScratchDb;
     let now: number;
