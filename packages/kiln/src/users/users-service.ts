@@ -39,14 +39,14 @@ export class UsersService implements KilnService {
   readonly #store: UserStore;
   readonly #defence: GuessingDefence;
   readonly #memory: CredentialMemory;
-  readonly #dummy: string;
+  /** The hash an unknown email is checked against (see dummyHash). */
+  #dummy: Promise<string> | null = null;
   readonly #log: KilnApp["log"];
   readonly #timer: NodeJS.Timeout;
 
-  private constructor(app: KilnApp, store: UserStore, settings: UsersSettings, dummy: string) {
+  private constructor(app: KilnApp, store: UserStore, settings: UsersSettings) {
     this.settings = settings;
     this.#store = store;
-    this.#dummy = dummy;
     this.#log = app.log;
     this.#defence = new GuessingDefence(store.db, settings.guessing);
     this.#memory = new CredentialMemory({
@@ -63,7 +63,10 @@ export class UsersService implements KilnService {
     store: UserStore,
     settings: UsersSettings,
   ): Promise<UsersService> {
-    const service = new UsersService(app, store, settings, await dummyHash(settings.scrypt));
+    const service = new UsersService(app, store, settings);
+    // Made in the background: start-up does not wait for it, and it is ready long before a
+    // first unknown email needs it (so that first answer takes no longer than the others).
+    service.#dummy = dummyHash(settings.scrypt);
     await service.#defence.ensureTable();
     service.#forgetOld();
     return service;
@@ -90,13 +93,18 @@ export class UsersService implements KilnService {
     const outcome = await this.#defence.guard(account, address, async () => {
       // Only a correct password can be remembered, so a wrong one always pays the full hash.
       if (hash && this.#memory.recall(account, password, hash)) return true;
-      const correct = await verifyPassword(password, hash ?? this.#dummy);
+      this.#dummy ??= dummyHash(this.settings.scrypt);
+      const correct = await verifyPassword(password, hash ?? (await this.#dummy));
       return correct && hash !== null;
     });
     if (outcome.outcome === "throttled") return { status: "throttled", ...outcome };
     if (outcome.outcome === "failed") {
       if (user && (user.nPasswordFailures ?? 0) !== outcome.accountFailures) {
         await user.update({ nPasswordFailures: outcome.accountFailures });
+      } else if (!user) {
+        // A known account's failure costs one more committed write (the row above): an
+        // unknown email makes an equivalent one, or the answer's time would tell them apart.
+        await this.#defence.equivalentWrite(account);
       }
       return { status: "denied" };
     }
