@@ -109,6 +109,20 @@ export class GuessingDefence {
     await this.#recordSuccess(account, address, now);
   }
 
+  /**
+   * One committed write that changes nothing (the account's own counter row, rewritten as
+   * is): what a failure for an unknown email pays so that it costs the same time as one for a
+   * known account, whose user row is updated.
+   */
+  async equivalentWrite(account: string): Promise<void> {
+    await this.#db
+      .updateTable(FAILURES_TABLE)
+      .set({ failures: sql<number>`failures` })
+      .where("account", "=", account)
+      .where("address", "=", EVERYWHERE)
+      .execute();
+  }
+
   /** Deletes counters nobody needs any more: quiet for the forget period, and not a known address. */
   async forgetOld(): Promise<void> {
     const now = this.#now();
