@@ -1,7 +1,7 @@
 import { rmSync } from "node:fs";
 import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { request, users } from "../../src/index.ts";
-import { hashParams } from "../../src/users/passwords.ts";
+import { hashParams, hashPassword } from "../../src/users/passwords.ts";
 import { basic, type UsersTestApp, usersApp } from "./users-test-app.ts";
 
 let app: UsersTestApp;
@@ -63,6 +63,29 @@ describe("authenticateUsers", () => {
       expect(res.headers["www-authenticate"]).toBe(CHALLENGE);
     }
     expect(wrong.body).toBe(unknown.body);
+  });
+
+  it("pays a full password hash for an unknown email and a disabled account too", async () => {
+    // With a hash that costs tens of ms, each refusal must take at least that: an unknown
+    // email is checked against a dummy hash rather than answered at once. (A lower bound
+    // only, so a busy machine cannot make this fail.)
+    app = await protectedApp({ services: { users: { scrypt: { N: 2 ** 14, r: 8, p: 1 } } } });
+    await users.addUser("off@example.com", PW);
+    await (await users.getUserByEmail("off@example.com"))!.update({ enabled: false });
+    await app.inject({ url: "/_/api/me", headers: basic("warm@example.com", PW) });
+    const floor = async (work: () => Promise<unknown>) => {
+      const started = performance.now();
+      await work();
+      return performance.now() - started;
+    };
+    let oneHash = Number.POSITIVE_INFINITY; // the quickest of three, in case one was slowed
+    for (let i = 0; i < 3; i++) {
+      oneHash = Math.min(oneHash, await floor(() => hashPassword(PW, { N: 2 ** 14, r: 8, p: 1 })));
+    }
+    for (const email of ["nobody@example.com", "off@example.com", ADA]) {
+      const took = await floor(() => app.inject({ url: "/_/api/me", headers: basic(email, "x") }));
+      expect(took, email).toBeGreaterThan(oneHash * 0.5);
+    }
   });
 
   it.each([
