@@ -31,12 +31,20 @@ interface Figure {
   non2xx: number;
 }
 
-/** Starts a server process and resolves with its URL, read from its output. */
-function startServer(args: string[], pattern: RegExp, env: NodeJS.ProcessEnv = {}) {
+/**
+ * Starts a server process and resolves with its URL, read from the stream named (`kiln start`
+ * announces itself on stderr, the peers on stdout). The other stream goes to /dev/null: Kiln
+ * logs a line per request to stdout, and a pipe this busy process drains late would make the
+ * server wait on it.
+ */
+function startServer(args: string[], pattern: RegExp, announcedOn: "stdout" | "stderr") {
   const child = spawn(process.execPath, args, {
     cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [
+      "ignore",
+      announcedOn === "stdout" ? "pipe" : "ignore",
+      announcedOn === "stderr" ? "pipe" : "ignore",
+    ],
   });
   return new Promise<{ url: string; child: ChildProcess }>((resolve, reject) => {
     let seen = "";
@@ -129,6 +137,7 @@ async function kiln(data: string): Promise<Figure> {
   const { url, child } = await startServer(
     [kilnBin, "start", "examples/todo", "--port", "0", "--data", data],
     /serving at (http:\/\/\S+?)\/_\/api/,
+    "stderr",
   );
   try {
     const headers = { authorization: basic, "content-type": "application/json" };
@@ -158,6 +167,7 @@ async function peer(name: string, file: string, data: string, auth: boolean): Pr
   const { url, child } = await startServer(
     ["--import", "tsx", join(root, "bench/peers", file), "--db", join(data, `${file}.sqlite`)],
     /listening (http:\/\/\S+)/,
+    "stdout",
   );
   try {
     return await measure(name, `${url}/tasks`, auth ? { authorization: basic } : {}, child);
