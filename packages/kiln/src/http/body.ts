@@ -30,7 +30,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * `bodyJson`, `formParams` and `files`. A malformed JSON or form body is a 400 before the
  * handler runs; the raw bytes stay available either way.
  */
-export async function decodeBody(ctx: RequestContext, raw: Buffer | undefined): Promise<void> {
+export function decodeBody(ctx: RequestContext, raw: Buffer | undefined): void | Promise<void> {
   if (raw === undefined || raw.length === 0) return;
   const contentType = headerString(ctx.raw.headers["content-type"]) ?? "application/octet-stream";
   ctx.body = new BlobMedia(contentType, raw);
@@ -40,7 +40,7 @@ export async function decodeBody(ctx: RequestContext, raw: Buffer | undefined): 
   } else if (mime === "application/x-www-form-urlencoded") {
     ctx.formParams = parseUrlEncoded(raw);
   } else if (mime === "multipart/form-data") {
-    await parseMultipart(ctx, contentType, raw);
+    return parseMultipart(ctx, contentType, raw); // the only part that waits
   }
 }
 

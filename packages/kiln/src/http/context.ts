@@ -27,6 +27,8 @@ export interface RequestContext {
   responseHeaders: Record<string, string | string[]>;
   /** Per-request state of optional features (cookies, session), keyed by each feature. */
   readonly featureState: Map<symbol, unknown>;
+  /** What the handler returned (or the error answer): converted into the response last. */
+  result: unknown;
 }
 
 /** The request being handled; throws a clear error when called outside a handler. */
