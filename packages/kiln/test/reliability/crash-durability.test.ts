@@ -1,0 +1,161 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, expect, it } from "vitest";
+import { testBackends } from "./backends.ts";
+import { basicAuth, type KilnProcess, kilnCli, startKiln } from "./kiln-process.ts";
+import { parseResponse, sleep } from "./raw-http.ts";
+
+/**
+ * Crash durability of examples/todo run by `kiln start`, as a user runs it. Several clients
+ * write through the HTTP API; the server's process group is killed mid-stream. After a
+ * restart, every write that was acknowledged with a 2xx must be there, and the database must
+ * accept writes. Then the same with SIGTERM, which must be graceful: the request in flight
+ * finishes, new connections are refused, and the process exits 0.
+ */
+
+const EMAIL = "writer@example.com";
+const PASSWORD = "durable-password-1";
+const AUTH = basicAuth(EMAIL, PASSWORD);
+const WRITERS = 8;
+
+interface Ack {
+  id: string;
+  title: string;
+}
+
+/** Concurrent clients adding tasks until told to stop; records what was acknowledged. */
+function startWriters(url: string) {
+  const acks: Ack[] = [];
+  const refusals: number[] = [];
+  let stopped = false;
+  const loops = Array.from({ length: WRITERS }, async (_, w) => {
+    for (let n = 0; !stopped; n++) {
+      const title = `writer ${w} task ${n} ✓`;
+      try {
+        const res = await fetch(`${url}/_/api/new_task`, {
+          method: "POST",
+          headers: { authorization: AUTH, "content-type": "application/json" },
+          body: JSON.stringify({ title }),
+        });
+        const text = await res.text();
+        // Acknowledged = a 2xx whose body arrived whole.
+        if (res.ok) acks.push({ id: (JSON.parse(text) as { id: string }).id, title });
+        else refusals.push(res.status);
+      } catch {
+        // The server went away under this request: not acknowledged. Try again until stopped.
+        await sleep(20);
+      }
+    }
+  });
+  return {
+    acks,
+    refusals,
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
+
+async function listTasks(url: string): Promise<Ack[]> {
+  const res = await fetch(`${url}/_/api/tasks`, { headers: { authorization: AUTH } });
+  expect(res.status).toBe(200);
+  return (await res.json()) as Ack[];
+}
+
+async function waitFor(condition: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** After a restart: every acknowledged write is there, exactly, and a new write works. */
+async function expectAllAcknowledged(server: KilnProcess, acks: Ack[]): Promise<void> {
+  const stored = new Map((await listTasks(server.url)).map((t) => [t.id, t.title]));
+  const missing = acks.filter((ack) => stored.get(ack.id) !== ack.title);
+  expect(missing, `${missing.length} of ${acks.length} acknowledged writes lost`).toEqual([]);
+  const res = await fetch(`${server.url}/_/api/new_task`, {
+    method: "POST",
+    headers: { authorization: AUTH, "content-type": "application/x-www-form-urlencoded" },
+    body: "title=after+the+restart",
+  });
+  expect(res.status).toBe(200);
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+for (const backend of await testBackends()) {
+  // One test per backend, the backends side by side: most of the time is spent starting
+  // processes, so the crash, the graceful stop and the restarts share one data folder.
+  it.concurrent(`on ${backend.name}: SIGKILL mid-stream loses no acknowledged write; SIGTERM drains and exits 0`, async () => {
+    const data = mkdtempSync(join(tmpdir(), "kiln-crash-"));
+    const env = await backend.env();
+    cleanups.push(() => rmSync(data, { recursive: true, force: true }), env.drop);
+    kilnCli(
+      ["users", "add", EMAIL, "--password", PASSWORD, "--data", data, "--app", "examples/todo"],
+      env.vars,
+    );
+    const start = async () => {
+      const server = await startKiln({ data, env: env.vars });
+      cleanups.push(() => server.signal("SIGKILL"));
+      return server;
+    };
+
+    // 1. SIGKILL of the whole process group while 8 clients write.
+    const first = await start();
+    const crashed = startWriters(first.url);
+    await waitFor(() => crashed.acks.length >= 200, "200 acknowledged writes");
+    first.signal("SIGKILL");
+    expect((await first.exited).signal).toBe("SIGKILL");
+    await crashed.stop();
+    expect(crashed.refusals).toEqual([]); // every answer before the kill was a 2xx
+
+    // 2. After a restart every acknowledged write is there; then SIGTERM while clients write
+    //    and one request is in flight, its body only half sent.
+    const second = await start();
+    await expectAllAcknowledged(second, crashed.acks);
+    const writers = startWriters(second.url);
+    await waitFor(() => writers.acks.length >= 50, "50 acknowledged writes");
+    const body = JSON.stringify({ title: "in flight during SIGTERM" });
+    const slow = net.connect(Number(new URL(second.url).port), "127.0.0.1");
+    const answer: Buffer[] = [];
+    slow.on("data", (chunk) => answer.push(chunk));
+    const slowClosed = new Promise((done) => slow.on("close", done));
+    slow.write(
+      `POST /_/api/new_task HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${AUTH}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n` +
+        body.slice(0, 10),
+    );
+    await sleep(200);
+    second.signal("SIGTERM");
+    await waitFor(() => /Stopping/.test(second.output()), "the server to start stopping");
+    await writers.stop();
+    // New connections are refused while the in-flight request still holds the process.
+    await expect(fetch(`${second.url}/_/api/hello`)).rejects.toThrow();
+    expect(second.child.exitCode).toBeNull();
+    slow.write(body.slice(10));
+    await slowClosed;
+    const res = parseResponse(Buffer.concat(answer).toString("latin1"), true);
+    expect(res.status).toBe(200);
+    const inFlight = {
+      id: (JSON.parse(res.body) as { id: string }).id,
+      title: "in flight during SIGTERM",
+    };
+    expect(await second.exited).toEqual({ code: 0, signal: null });
+    // Writers saw only 2xx, or a 503 on a connection that was closing: never a 500.
+    expect(writers.refusals.filter((status) => status !== 503)).toEqual([]);
+
+    // 3. Everything acknowledged across both stops is there, and the database takes writes.
+    const third = await start();
+    await expectAllAcknowledged(third, [...crashed.acks, ...writers.acks, inFlight]);
+    third.signal("SIGTERM");
+    expect((await third.exited).code).toBe(0);
+  }, 120_000);
+}
