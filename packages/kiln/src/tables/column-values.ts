@@ -14,7 +14,8 @@ export function storedValue(table: string, column: ColumnSchema, value: unknown)
   if (value === null) return null;
   switch (column.kind) {
     case "text":
-      if (typeof value === "string") return value;
+      // PostgreSQL text cannot hold U+0000, so no backend takes it.
+      if (typeof value === "string" && !value.includes("\0")) return value;
       break;
     case "number":
       if (typeof value === "number" && Number.isFinite(value)) return value;
@@ -34,7 +35,7 @@ export function storedValue(table: string, column: ColumnSchema, value: unknown)
     }
     case "object": {
       const json = canonicalJson(value);
-      if (json !== null) return json;
+      if (json !== null && !/(^|[^\\])(\\\\)*\\u0000/.test(json)) return json;
       break;
     }
     case "media":
@@ -126,7 +127,7 @@ export function details(table: string, column: ColumnSchema) {
 }
 
 const EXPECTED: Record<ColumnSchema["kind"], string> = {
-  text: "a string",
+  text: "a string without U+0000",
   number: "a finite number",
   bool: "true or false",
   date: 'a "YYYY-MM-DD" string or a Date',

@@ -1,4 +1,4 @@
-import type { Kysely, RawBuilder, SqlBool } from "kysely";
+import type { CompiledQuery, Kysely, QueryResult, RawBuilder, SqlBool } from "kysely";
 import type { ColumnKind } from "./schema.ts";
 
 /** Kysely's view of Kiln's database: table and column names come from the validated schema. */
@@ -31,8 +31,25 @@ export interface Dialect {
   isRetryable(error: unknown): boolean;
   /** A unique index refused the write. */
   isUniqueViolation(error: unknown): boolean;
-  /** Runs fn in one real transaction (no retry); queries on `db` inside fn join it. */
-  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * After a failed statement, the rest of the transaction fails too (PostgreSQL). Kiln then
+   * wraps writes that can fail (unique columns) in a savepoint, so that catching the error
+   * inside `inTransaction` leaves the transaction usable, as on SQLite.
+   */
+  readonly errorsAbortTransaction: boolean;
+  /**
+   * Runs a compiled query (in the current transaction, if any): the hot paths' way around
+   * Kysely's executor, for queries compiled once and run many times.
+   */
+  execute(query: CompiledQuery): Promise<QueryResult<unknown>>;
+  /** The result at once, when the database can run the query synchronously now; else undefined. */
+  executeNow(query: CompiledQuery): QueryResult<unknown> | undefined;
+  /**
+   * Runs fn in one real transaction (no retry); queries on `db` inside fn join it. The
+   * migration asks for `read committed`: after waiting for the migration lock it must see
+   * what the process before it committed (a serializable snapshot would predate that).
+   */
+  transaction<T>(fn: () => Promise<T>, settings?: { isolationLevel: "read committed" }): Promise<T>;
   /** True inside `transaction(fn)` (this database's). */
   inTransaction(): boolean;
   /**

@@ -49,7 +49,7 @@ export async function migrate(
   schema: Schema,
   options: { apply?: boolean } = {},
 ): Promise<MigrationResult> {
-  return dialect.transaction(async () => {
+  const migration = async () => {
     await dialect.lockForMigration();
     await ensureMetadataTables(dialect);
     const stored = await loadMetadata(dialect);
@@ -70,7 +70,8 @@ export async function migrate(
     }
     const remaining = options.apply ? [] : pending;
     return { tableIds, keptTypes: keptTypes(schema, remaining), pending: remaining, done };
-  });
+  };
+  return dialect.transaction(migration, { isolationLevel: "read committed" });
 }
 
 /** Name → type of every column the database should have (internal ones included). */

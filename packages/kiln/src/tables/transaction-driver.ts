@@ -1,5 +1,20 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { DatabaseConnection, Driver, QueryCompiler, TransactionSettings } from "kysely";
+import type {
+  CompiledQuery,
+  DatabaseConnection,
+  Driver,
+  QueryCompiler,
+  QueryResult,
+  TransactionSettings,
+} from "kysely";
+
+/** A driver that can sometimes run a query synchronously (SQLite): see SqliteDriver.runNow. */
+export interface ImmediateDriver extends Driver {
+  runNow(
+    query: CompiledQuery,
+    held: DatabaseConnection | undefined,
+  ): QueryResult<unknown> | undefined;
+}
 
 interface HeldConnection {
   readonly connection: DatabaseConnection;
@@ -26,6 +41,7 @@ const held: AsyncLocalStorage<Held> = holder[KEY];
 export class TransactionDriver implements Driver {
   readonly #inner: Driver;
   readonly #settings: TransactionSettings;
+  #initialised: Promise<void> | null = null;
 
   constructor(inner: Driver, settings: TransactionSettings = {}) {
     this.#inner = inner;
@@ -43,11 +59,12 @@ export class TransactionDriver implements Driver {
   }
 
   /** Runs fn in a transaction; Kysely queries inside fn use it. Commits, or rolls back on error. */
-  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+  async transaction<T>(fn: () => Promise<T>, settings?: TransactionSettings): Promise<T> {
+    await this.init();
     const connection = await this.#inner.acquireConnection();
     const state: HeldConnection = { connection, active: false };
     try {
-      await this.#inner.beginTransaction(connection, this.#settings);
+      await this.#inner.beginTransaction(connection, settings ?? this.#settings);
       state.active = true;
       const store = new Map(held.getStore() ?? []);
       store.set(this, state);
@@ -71,8 +88,29 @@ export class TransactionDriver implements Driver {
     }
   }
 
+  /** Runs a compiled query through the driver, in the current transaction if there is one. */
+  async execute(query: CompiledQuery): Promise<QueryResult<unknown>> {
+    const h = this.#held();
+    if (h) return h.connection.executeQuery(query);
+    await this.init();
+    const connection = await this.#inner.acquireConnection();
+    try {
+      return await connection.executeQuery(query);
+    } finally {
+      await this.#inner.releaseConnection(connection);
+    }
+  }
+
+  /** The query's result at once when the driver can run it synchronously now, else undefined. */
+  executeNow(query: CompiledQuery): QueryResult<unknown> | undefined {
+    const runNow = (this.#inner as Partial<ImmediateDriver>).runNow;
+    return runNow?.call(this.#inner, query, this.#held()?.connection);
+  }
+
+  /** Initialises the inner driver once, whoever asks first (Kysely, or Kiln's own paths). */
   init(): Promise<void> {
-    return this.#inner.init();
+    this.#initialised ??= this.#inner.init();
+    return this.#initialised;
   }
 
   acquireConnection(): Promise<DatabaseConnection> {

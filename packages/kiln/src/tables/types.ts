@@ -164,6 +164,12 @@ export interface Table<C extends ColumnTypes = UntypedColumns> {
    */
   addRow(values?: RowValues<C>): Promise<Row<C>>;
   /**
+   * Adds many rows in one go, atomically: all are checked first, then written in multi-row
+   * INSERTs. Much faster than a loop of addRow.
+   * @example await tables.tasks.addRows([{ title: "a" }, { title: "b" }]);
+   */
+  addRows(rows: readonly RowValues<C>[]): Promise<Row<C>[]>;
+  /**
    * Rows matching every filter, lazily.
    * @example tables.tasks.search({ done: false, title: q.ilike("%docs%") }, { orderBy: "title" })
    */

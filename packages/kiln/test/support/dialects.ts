@@ -18,7 +18,7 @@ export interface TestDialect {
   freshDatabase(): Promise<TestDatabase>;
 }
 
-const POSTGRES_DIALECT_READY = false;
+const POSTGRES_DIALECT_READY = true;
 
 const sqlite: TestDialect = {
   name: "sqlite",

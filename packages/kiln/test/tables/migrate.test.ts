@@ -122,6 +122,26 @@ for (const dialect of await testDialects()) {
       }
     });
 
+    it("several apps starting together on a new database all start, and migrate once", async () => {
+      const database = await dialect.freshDatabase();
+      const schema = {
+        tasks: { title: "text", owner: "link users", tags: { type: "links users", index: true } },
+      };
+      const options = {
+        dataDir: database.dataDir,
+        databaseUrl: database.databaseUrl,
+        tables: schema,
+      };
+      // SQLite: one process opens its file once (see "processes starting together" below).
+      const count = database.databaseUrl ? 3 : 1;
+      const services = await Promise.all(Array.from({ length: count }, () => openTables(options)));
+      await Promise.all(services.map((s) => s.tables.tasks.addRow({ title: "x" })));
+      expect(await services[0]!.tables.tasks.search().count()).toBe(count);
+      expect(new Set(services.map((s) => s.table("tasks").tableId)).size).toBe(1);
+      for (const service of services) await service.close();
+      await database.cleanup();
+    });
+
     it("indexed columns (index: true) work like any other", async () => {
       await tablesApp(dialect, {
         tasks: { title: { type: "text", index: true }, n: { type: "number", indexed: true } },

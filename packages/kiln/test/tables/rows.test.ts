@@ -64,6 +64,28 @@ for (const dialect of await testDialects()) {
       expect((await tables.tasks.getById(row.id))!.points).toBeNull();
     });
 
+    it("addRows adds many rows at once, in order, with mixed columns", async () => {
+      await tablesApp(dialect, TASKS);
+      const values = Array.from({ length: 250 }, (_, i) =>
+        i % 3 === 0 ? { title: `t${i}`, points: i } : i % 3 === 1 ? { done: true } : {},
+      );
+      const rows = await tables.tasks.addRows(values);
+      expect(rows.map((r) => r.title)).toEqual(values.map((v) => ("title" in v ? v.title : null)));
+      const read = await tables.tasks.search().toArray();
+      expect(read.map((r) => r.id)).toEqual(rows.map((r) => r.id));
+      expect(read.map((r) => [r.points, r.done])).toEqual(rows.map((r) => [r.points, r.done]));
+    });
+
+    it("addRows checks every row first: one bad row adds none", async () => {
+      await tablesApp(dialect, TASKS);
+      const error = await tables.tasks
+        .addRows([{ title: "a" }, { title: "b" }, { points: "three" }])
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "KILN_BAD_VALUE", column: "points" });
+      expect(await tables.tasks.search().count()).toBe(0);
+      expect(await codeOf(tables.tasks.addRows({} as never))).toBe("KILN_BAD_VALUE");
+    });
+
     it("a row id looks like [tableId,rowId] and getById finds the row by it", async () => {
       await tablesApp(dialect, TASKS);
       const a = await tables.tasks.addRow({ title: "a" });
@@ -231,13 +253,19 @@ for (const dialect of await testDialects()) {
       expect((await tables.tasks.getById(text.id))!.meta).toBe("just a string");
     });
 
-    it("text keeps any Unicode and empty strings distinct from null", async () => {
+    it("text keeps any Unicode but U+0000, and empty strings distinct from null", async () => {
       await tablesApp(dialect, TASKS);
       const row = await tables.tasks.addRow({ title: "" });
-      const emoji = await tables.tasks.addRow({ title: "naïve 🎉 \u0000 end" });
+      const emoji = await tables.tasks.addRow({
+        title: "naïve 🎉 \\u0000 end",
+        meta: { s: "\\u0000" },
+      });
       expect((await tables.tasks.getById(row.id))!.title).toBe("");
-      expect((await tables.tasks.getById(emoji.id))!.title).toBe("naïve 🎉 \u0000 end");
+      expect((await tables.tasks.getById(emoji.id))!.title).toBe("naïve 🎉 \\u0000 end");
+      expect((await tables.tasks.getById(emoji.id))!.meta).toEqual({ s: "\\u0000" });
       expect(await tables.tasks.search({ title: null }).count()).toBe(0);
+      expect(await codeOf(tables.tasks.addRow({ title: "a\u0000b" }))).toBe("KILN_BAD_VALUE");
+      expect(await codeOf(tables.tasks.addRow({ meta: { s: "a\u0000b" } }))).toBe("KILN_BAD_VALUE");
     });
   });
 }

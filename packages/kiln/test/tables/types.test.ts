@@ -81,5 +81,5 @@ describe("kiln types", () => {
       ([, file, line]) => `${file}:${line}`,
     );
     expect(errors, output).toEqual([4, 5, 6, 7, 8, 9, 10].map((line) => `server/bad.ts:${line}`));
-  });
+  }, 180_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KilnError, tables } from "../../src/index.ts";
+import { inTransaction, KilnError, tables } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
 
@@ -56,6 +56,19 @@ for (const dialect of await testDialects()) {
       await tables.users.addRow({ email: null });
       await tables.users.addRow({});
       expect(await tables.users.search().count()).toBe(4);
+    });
+
+    it("a duplicate email caught inside inTransaction leaves the transaction usable", async () => {
+      await tablesApp(dialect, {});
+      await tables.users.addRow({ email: "ada@example.com" });
+      await inTransaction(async () => {
+        const error = await tables.users
+          .addRow({ email: "ADA@example.com" })
+          .catch((e: unknown) => e);
+        expect(error).toMatchObject({ code: "KILN_DUPLICATE_VALUE" });
+        await tables.users.addRow({ email: "bob@example.com" });
+      });
+      expect(await tables.users.search().count()).toBe(2);
     });
 
     it("findUserByEmail finds the user whatever the case, and only an exact address", async () => {

@@ -1,5 +1,6 @@
 import type { Database, Statement } from "better-sqlite3";
-import { CompiledQuery, type DatabaseConnection, type Driver, type QueryResult } from "kysely";
+import { CompiledQuery, type DatabaseConnection, type QueryResult } from "kysely";
+import type { ImmediateDriver } from "../transaction-driver.ts";
 
 /**
  * A Kysely driver for better-sqlite3 that differs from Kysely's own in two ways:
@@ -10,7 +11,7 @@ import { CompiledQuery, type DatabaseConnection, type Driver, type QueryResult }
  *   SQLITE_BUSY at once, without waiting for busy_timeout).
  * SQLite has one connection per process here; a mutex hands it to one user at a time.
  */
-export class SqliteDriver implements Driver {
+export class SqliteDriver implements ImmediateDriver {
   readonly #connection: SqliteConnection;
   readonly #mutex = new Mutex();
   readonly #db: Database;
@@ -42,6 +43,20 @@ export class SqliteDriver implements Driver {
     this.#mutex.unlock();
   }
 
+  /**
+   * Runs the query at once, synchronously, when the connection is free or held by the
+   * caller's own transaction; undefined when another flow holds it (then wait as usual).
+   * better-sqlite3 is synchronous, so nothing can interleave with the query: this skips the
+   * promise hops of acquiring and releasing the connection on the hot paths.
+   */
+  runNow(
+    query: CompiledQuery,
+    held: DatabaseConnection | undefined,
+  ): QueryResult<unknown> | undefined {
+    if (held !== this.#connection && this.#mutex.locked) return undefined;
+    return this.#connection.run(query);
+  }
+
   async destroy(): Promise<void> {
     this.#db.close();
   }
@@ -71,18 +86,18 @@ class SqliteConnection implements DatabaseConnection {
 
   executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     try {
-      const statement = this.#prepare(query.sql);
-      const parameters = query.parameters as unknown[];
-      if (statement.reader) return Promise.resolve({ rows: statement.all(parameters) as R[] });
-      const { changes, lastInsertRowid } = statement.run(parameters);
-      return Promise.resolve({
-        numAffectedRows: BigInt(changes),
-        insertId: BigInt(lastInsertRowid),
-        rows: [],
-      });
+      return Promise.resolve(this.run(query) as QueryResult<R>);
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  run(query: CompiledQuery): QueryResult<unknown> {
+    const statement = this.#prepare(query.sql);
+    const parameters = query.parameters as unknown[];
+    if (statement.reader) return { rows: statement.all(parameters) };
+    const { changes, lastInsertRowid } = statement.run(parameters);
+    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
   }
 
   // biome-ignore lint/correctness/useYield: streaming is not offered; Kiln pages instead
@@ -94,6 +109,11 @@ class SqliteConnection implements DatabaseConnection {
 /** A FIFO lock whose uncontended `lock()` costs one resolved promise. */
 class Mutex {
   #locked = false;
+
+  get locked(): boolean {
+    return this.#locked;
+  }
+
   readonly #waiters: (() => void)[] = [];
 
   lock(): Promise<void> {

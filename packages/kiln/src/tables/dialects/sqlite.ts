@@ -120,7 +120,10 @@ export function sqliteDialect(file: string): Dialect {
     },
     isRetryable: (error) => sqliteCode(error).startsWith("SQLITE_BUSY"),
     isUniqueViolation: (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_UNIQUE",
-    transaction: (fn) => driver.transaction(fn),
+    errorsAbortTransaction: false,
+    execute: (query) => driver.execute(query),
+    executeNow: (query) => driver.executeNow(query),
+    transaction: (fn, settings) => driver.transaction(fn, settings),
     inTransaction: () => driver.inTransaction(),
     // The migration's BEGIN IMMEDIATE already makes a second process wait for the first.
     lockForMigration: async () => {},
