@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { HttpError, session, users } from "../../src/index.ts";
-import { Browser, basic, type UsersTestApp, usersApp } from "./users-test-app.ts";
+import { type TestDialect, testDialects } from "../support/dialects.ts";
+import { Browser, basic, type UsersTestApp, usersAppOn } from "./users-test-app.ts";
 
 let app: UsersTestApp;
 afterEach(() => app?.cleanup());
@@ -9,8 +10,8 @@ const ADA = "ada@example.com";
 const PW = "correct horse";
 
 /** An app with sign-up, login, logout and a page that needs a logged-in user. */
-async function loginApp() {
-  app = usersApp();
+async function loginApp(dialect: TestDialect) {
+  app = await usersAppOn(dialect);
   app.httpEndpoint("/signup", { methods: ["POST"] }, async ({ email, password }) => {
     const user = await users.signupWithEmail(email ?? "", password ?? "");
     return { email: user.email, current: users.getUser()?.email };
@@ -34,166 +35,170 @@ const form = (fields: Record<string, string>) => ({
   payload: new URLSearchParams(fields).toString(),
 });
 
-describe("users API", () => {
-  it("signs up, stores a salted scrypt hash, and refuses a second account for the same email in any case", async () => {
-    app = usersApp();
-    await app.ready();
-    const ada = await users.addUser(ADA, PW);
-    expect(ada.email).toBe(ADA);
-    expect(ada.enabled).toBe(true);
-    expect(ada.confirmedEmail).toBe(false);
-    expect(ada.nPasswordFailures).toBe(0);
-    expect(ada.signedUp).toBeInstanceOf(Date);
-    expect(ada.passwordHash).toMatch(/^\$scrypt\$N=1024,r=8,p=1\$/);
-    await expect(users.addUser("ADA@example.com", PW)).rejects.toMatchObject({
-      code: "KILN_USER_EXISTS",
-      status: 409,
+for (const dialect of await testDialects()) {
+  describe(`${dialect.name}: users API`, () => {
+    it("signs up, stores a salted scrypt hash, and refuses a second account for the same email in any case", async () => {
+      app = await usersAppOn(dialect);
+      await app.ready();
+      const ada = await users.addUser(ADA, PW);
+      expect(ada.email).toBe(ADA);
+      expect(ada.enabled).toBe(true);
+      expect(ada.confirmedEmail).toBe(false);
+      expect(ada.nPasswordFailures).toBe(0);
+      expect(ada.signedUp).toBeInstanceOf(Date);
+      expect(ada.passwordHash).toMatch(/^\$scrypt\$N=1024,r=8,p=1\$/);
+      await expect(users.addUser("ADA@example.com", PW)).rejects.toMatchObject({
+        code: "KILN_USER_EXISTS",
+        status: 409,
+      });
+    });
+
+    it("refuses a malformed email or a short password with a 400 that says why", async () => {
+      app = await usersAppOn(dialect);
+      await app.ready();
+      await expect(users.addUser("not-an-email", PW)).rejects.toMatchObject({
+        code: "KILN_INVALID_CREDENTIALS",
+        status: 400,
+      });
+      await expect(users.addUser(ADA, "short")).rejects.toThrow(/at least 8 characters/);
+    });
+
+    it("loginWithEmail outside a request checks the password and returns the row", async () => {
+      app = await usersAppOn(dialect);
+      await app.ready();
+      await users.addUser(ADA, PW, {});
+      expect((await users.loginWithEmail("Ada@Example.com", PW)).email).toBe(ADA);
+      await expect(users.loginWithEmail(ADA, "wrong")).rejects.toMatchObject({
+        code: "KILN_AUTHENTICATION_FAILED",
+        status: 401,
+      });
+      await expect(users.loginWithEmail("eve@example.com", PW)).rejects.toMatchObject({
+        code: "KILN_AUTHENTICATION_FAILED",
+      });
+    });
+
+    it("keeps the app's own users columns", async () => {
+      app = await usersAppOn(dialect, { tables: { users: { name: "text" } } });
+      await app.ready();
+      const ada = await users.addUser(ADA, PW, { name: "Ada Lovelace" });
+      expect((await users.getUserByEmail(ADA))?.name).toBe("Ada Lovelace");
+      expect(ada.name).toBe("Ada Lovelace");
+    });
+
+    it("getUser() outside a request is null", () => {
+      expect(users.getUser()).toBeNull();
+    });
+
+    it("a login in a browser session carries over to authenticateUsers endpoints, until logout", async () => {
+      await loginApp(dialect);
+      await users.addUser(ADA, PW);
+      const browser = new Browser(app);
+      expect((await browser.send("/_/api/me")).statusCode).toBe(401);
+      const login = await browser.send("/_/api/login", {
+        method: "POST",
+        ...form({ email: ADA, password: PW }),
+      });
+      expect(login.json()).toEqual({ email: ADA, current: ADA });
+      const me = await browser.send("/_/api/me");
+      expect(me.statusCode).toBe(200);
+      expect(me.json()).toEqual({ email: ADA });
+      expect((await browser.send("/_/api/maybe")).json()).toEqual({ sync: null, loaded: ADA });
+      await browser.send("/_/api/logout", { method: "POST" });
+      expect((await browser.send("/_/api/me")).statusCode).toBe(401);
+    });
+
+    it("a login gives the browser a new session id (no fixation)", async () => {
+      await loginApp(dialect);
+      await users.addUser(ADA, PW);
+      const browser = new Browser(app);
+      await browser.send("/_/api/signup", {
+        method: "POST",
+        ...form({ email: "bob@example.com", password: "bob's password" }),
+      });
+      const before = new Map(browser.cookies);
+      expect(before.size).toBe(1);
+      await browser.send("/_/api/login", { method: "POST", ...form({ email: ADA, password: PW }) });
+      const [name, value] = [...before][0]!;
+      expect(browser.cookies.get(name)).toBeDefined();
+      expect(browser.cookies.get(name)).not.toBe(value);
+      expect((await browser.send("/_/api/me")).json()).toEqual({ email: ADA });
+    });
+
+    it("signupWithEmail in a request logs the new user in", async () => {
+      await loginApp(dialect);
+      const browser = new Browser(app);
+      const res = await browser.send("/_/api/signup", {
+        method: "POST",
+        ...form({ email: ADA, password: PW }),
+      });
+      expect(res.json()).toEqual({ email: ADA, current: ADA });
+      expect((await browser.send("/_/api/me")).json()).toEqual({ email: ADA });
+    });
+
+    it("a disabled user's session is refused at once", async () => {
+      await loginApp(dialect);
+      await users.addUser(ADA, PW);
+      const browser = new Browser(app);
+      await browser.send("/_/api/login", { method: "POST", ...form({ email: ADA, password: PW }) });
+      await (await users.getUserByEmail(ADA))!.update({ enabled: false });
+      expect((await browser.send("/_/api/me")).statusCode).toBe(401);
+    });
+
+    it("a failed login answers 401 with one message for every reason", async () => {
+      await loginApp(dialect);
+      await users.addUser(ADA, PW);
+      const wrong = await app.inject({
+        method: "POST",
+        url: "/_/api/login",
+        ...form({ email: ADA, password: "x" }),
+      });
+      const unknown = await app.inject({
+        method: "POST",
+        url: "/_/api/login",
+        ...form({ email: "eve@example.com", password: PW }),
+      });
+      expect(wrong.statusCode).toBe(401);
+      expect(wrong.body).toBe(unknown.body);
+      expect(wrong.json().error).toBe("Incorrect email address or password");
+    });
+
+    it("a cross-site request does not see the logged-in session", async () => {
+      await loginApp(dialect);
+      await users.addUser(ADA, PW);
+      const browser = new Browser(app);
+      await browser.send("/_/api/login", { method: "POST", ...form({ email: ADA, password: PW }) });
+      const res = await browser.send("/_/api/me", { headers: { origin: "https://evil.example" } });
+      expect(res.statusCode).toBe(401);
+    });
+
+    it("forceLogin logs a user in without a password", async () => {
+      app = await usersAppOn(dialect);
+      app.httpEndpoint("/as/:email", async ({ email }) => {
+        const user = await users.getUserByEmail(email);
+        if (!user) throw new HttpError(404, "no such user");
+        users.forceLogin(user);
+        return { current: users.getUser()?.email, session: session.get("_kiln_user") === user.id };
+      });
+      app.httpEndpoint("/me", { authenticateUsers: true }, () => ({
+        email: users.getUser()?.email,
+      }));
+      await app.ready();
+      await users.addUser(ADA, PW);
+      const browser = new Browser(app);
+      expect((await browser.send(`/_/api/as/${ADA}`)).json()).toEqual({
+        current: ADA,
+        session: true,
+      });
+      expect((await browser.send("/_/api/me")).json()).toEqual({ email: ADA });
+    });
+
+    it("Basic credentials that fail are a 401 even when the session holds a user", async () => {
+      await loginApp(dialect);
+      await users.addUser(ADA, PW);
+      const browser = new Browser(app);
+      await browser.send("/_/api/login", { method: "POST", ...form({ email: ADA, password: PW }) });
+      const res = await browser.send("/_/api/me", { headers: basic(ADA, "wrong") });
+      expect(res.statusCode).toBe(401);
     });
   });
-
-  it("refuses a malformed email or a short password with a 400 that says why", async () => {
-    app = usersApp();
-    await app.ready();
-    await expect(users.addUser("not-an-email", PW)).rejects.toMatchObject({
-      code: "KILN_INVALID_CREDENTIALS",
-      status: 400,
-    });
-    await expect(users.addUser(ADA, "short")).rejects.toThrow(/at least 8 characters/);
-  });
-
-  it("loginWithEmail outside a request checks the password and returns the row", async () => {
-    app = usersApp();
-    await app.ready();
-    await users.addUser(ADA, PW, {});
-    expect((await users.loginWithEmail("Ada@Example.com", PW)).email).toBe(ADA);
-    await expect(users.loginWithEmail(ADA, "wrong")).rejects.toMatchObject({
-      code: "KILN_AUTHENTICATION_FAILED",
-      status: 401,
-    });
-    await expect(users.loginWithEmail("eve@example.com", PW)).rejects.toMatchObject({
-      code: "KILN_AUTHENTICATION_FAILED",
-    });
-  });
-
-  it("keeps the app's own users columns", async () => {
-    app = usersApp({ tables: { users: { name: "text" } } });
-    await app.ready();
-    const ada = await users.addUser(ADA, PW, { name: "Ada Lovelace" });
-    expect((await users.getUserByEmail(ADA))?.name).toBe("Ada Lovelace");
-    expect(ada.name).toBe("Ada Lovelace");
-  });
-
-  it("getUser() outside a request is null", () => {
-    expect(users.getUser()).toBeNull();
-  });
-
-  it("a login in a browser session carries over to authenticateUsers endpoints, until logout", async () => {
-    await loginApp();
-    await users.addUser(ADA, PW);
-    const browser = new Browser(app);
-    expect((await browser.send("/_/api/me")).statusCode).toBe(401);
-    const login = await browser.send("/_/api/login", {
-      method: "POST",
-      ...form({ email: ADA, password: PW }),
-    });
-    expect(login.json()).toEqual({ email: ADA, current: ADA });
-    const me = await browser.send("/_/api/me");
-    expect(me.statusCode).toBe(200);
-    expect(me.json()).toEqual({ email: ADA });
-    expect((await browser.send("/_/api/maybe")).json()).toEqual({ sync: null, loaded: ADA });
-    await browser.send("/_/api/logout", { method: "POST" });
-    expect((await browser.send("/_/api/me")).statusCode).toBe(401);
-  });
-
-  it("a login gives the browser a new session id (no fixation)", async () => {
-    await loginApp();
-    await users.addUser(ADA, PW);
-    const browser = new Browser(app);
-    await browser.send("/_/api/signup", {
-      method: "POST",
-      ...form({ email: "bob@example.com", password: "bob's password" }),
-    });
-    const before = new Map(browser.cookies);
-    expect(before.size).toBe(1);
-    await browser.send("/_/api/login", { method: "POST", ...form({ email: ADA, password: PW }) });
-    const [name, value] = [...before][0]!;
-    expect(browser.cookies.get(name)).toBeDefined();
-    expect(browser.cookies.get(name)).not.toBe(value);
-    expect((await browser.send("/_/api/me")).json()).toEqual({ email: ADA });
-  });
-
-  it("signupWithEmail in a request logs the new user in", async () => {
-    await loginApp();
-    const browser = new Browser(app);
-    const res = await browser.send("/_/api/signup", {
-      method: "POST",
-      ...form({ email: ADA, password: PW }),
-    });
-    expect(res.json()).toEqual({ email: ADA, current: ADA });
-    expect((await browser.send("/_/api/me")).json()).toEqual({ email: ADA });
-  });
-
-  it("a disabled user's session is refused at once", async () => {
-    await loginApp();
-    await users.addUser(ADA, PW);
-    const browser = new Browser(app);
-    await browser.send("/_/api/login", { method: "POST", ...form({ email: ADA, password: PW }) });
-    await (await users.getUserByEmail(ADA))!.update({ enabled: false });
-    expect((await browser.send("/_/api/me")).statusCode).toBe(401);
-  });
-
-  it("a failed login answers 401 with one message for every reason", async () => {
-    await loginApp();
-    await users.addUser(ADA, PW);
-    const wrong = await app.inject({
-      method: "POST",
-      url: "/_/api/login",
-      ...form({ email: ADA, password: "x" }),
-    });
-    const unknown = await app.inject({
-      method: "POST",
-      url: "/_/api/login",
-      ...form({ email: "eve@example.com", password: PW }),
-    });
-    expect(wrong.statusCode).toBe(401);
-    expect(wrong.body).toBe(unknown.body);
-    expect(wrong.json().error).toBe("Incorrect email address or password");
-  });
-
-  it("a cross-site request does not see the logged-in session", async () => {
-    await loginApp();
-    await users.addUser(ADA, PW);
-    const browser = new Browser(app);
-    await browser.send("/_/api/login", { method: "POST", ...form({ email: ADA, password: PW }) });
-    const res = await browser.send("/_/api/me", { headers: { origin: "https://evil.example" } });
-    expect(res.statusCode).toBe(401);
-  });
-
-  it("forceLogin logs a user in without a password", async () => {
-    app = usersApp();
-    app.httpEndpoint("/as/:email", async ({ email }) => {
-      const user = await users.getUserByEmail(email);
-      if (!user) throw new HttpError(404, "no such user");
-      users.forceLogin(user);
-      return { current: users.getUser()?.email, session: session.get("_kiln_user") === user.id };
-    });
-    app.httpEndpoint("/me", { authenticateUsers: true }, () => ({ email: users.getUser()?.email }));
-    await app.ready();
-    await users.addUser(ADA, PW);
-    const browser = new Browser(app);
-    expect((await browser.send(`/_/api/as/${ADA}`)).json()).toEqual({
-      current: ADA,
-      session: true,
-    });
-    expect((await browser.send("/_/api/me")).json()).toEqual({ email: ADA });
-  });
-
-  it("Basic credentials that fail are a 401 even when the session holds a user", async () => {
-    await loginApp();
-    await users.addUser(ADA, PW);
-    const browser = new Browser(app);
-    await browser.send("/_/api/login", { method: "POST", ...form({ email: ADA, password: PW }) });
-    const res = await browser.send("/_/api/me", { headers: basic(ADA, "wrong") });
-    expect(res.statusCode).toBe(401);
-  });
-});
+}

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LightMyRequestResponse } from "fastify";
 import { type AppConfig, createApp, type KilnApp } from "../../src/index.ts";
+import type { TestDialect } from "../support/dialects.ts";
 
 /** scrypt parameters cheap enough for tests (the default costs ~100 ms a hash). */
 export const FAST_SCRYPT = { N: 1024, r: 8, p: 1 };
@@ -31,6 +32,27 @@ export function usersApp(config: AppConfig = {}, dataDir?: string): UsersTestApp
       if (!dataDir) rmSync(dir, { recursive: true, force: true });
     },
   }) as UsersTestApp;
+}
+
+/** `usersApp` on a fresh database of the given backend (see support/dialects.ts). */
+export async function usersAppOn(
+  dialect: TestDialect,
+  config: AppConfig = {},
+): Promise<UsersTestApp> {
+  const db = await dialect.freshDatabase();
+  const app = usersApp({ ...config, databaseUrl: db.databaseUrl }, db.dataDir);
+  const close = app.cleanup;
+  return Object.assign(app, {
+    async cleanup() {
+      await close();
+      await db.cleanup();
+    },
+  });
+}
+
+/** Another process of the same app: same data folder, same database; own memory and keys. */
+export function sameAppAs(app: UsersTestApp, config: AppConfig = {}): UsersTestApp {
+  return usersApp({ ...config, databaseUrl: app.config.databaseUrl }, app.dataDir);
 }
 
 /** `Authorization: Basic ...` for an email and password. */
