@@ -18,8 +18,6 @@ export interface TestDialect {
   freshDatabase(): Promise<TestDatabase>;
 }
 
-const POSTGRES_DIALECT_READY = true;
-
 const sqlite: TestDialect = {
   name: "sqlite",
   async freshDatabase() {
@@ -51,7 +49,5 @@ const postgres: TestDialect = {
  * @example for (const dialect of await testDialects()) describe(`${dialect.name}: search`, ...)
  */
 export async function testDialects(): Promise<TestDialect[]> {
-  // PostgreSQL joins once its dialect lands (phase 2).
-  if (!POSTGRES_DIALECT_READY) return [sqlite];
   return (await pgTestsEnabled()) ? [sqlite, postgres] : [sqlite];
 }
