@@ -10,12 +10,18 @@ import type { ColumnSchema } from "./schema.ts";
  * object → JSON text with sorted keys, media → encoded bytes, link → row id, links → row ids.
  * A value of the wrong type is a KILN_BAD_VALUE error naming table, column and type.
  */
+/** In a `u` regex a surrogate pair is one code point, so this matches unpaired halves only. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
 export function storedValue(table: string, column: ColumnSchema, value: unknown): unknown {
   if (value === null) return null;
   switch (column.kind) {
     case "text":
-      // PostgreSQL text cannot hold U+0000, so no backend takes it.
-      if (typeof value === "string" && !value.includes("\0")) return value;
+      // PostgreSQL text cannot hold U+0000, so no backend takes it. A lone surrogate is not
+      // Unicode at all: each backend would store U+FFFD instead (one, or three), silently.
+      if (typeof value === "string" && !value.includes("\0") && !LONE_SURROGATE.test(value)) {
+        return value;
+      }
       break;
     case "number":
       if (typeof value === "number" && Number.isFinite(value)) return value;
@@ -127,7 +133,7 @@ export function details(table: string, column: ColumnSchema) {
 }
 
 const EXPECTED: Record<ColumnSchema["kind"], string> = {
-  text: "a string without U+0000",
+  text: "a string of valid Unicode without U+0000",
   number: "a finite number",
   bool: "true or false",
   date: 'a "YYYY-MM-DD" string or a Date',

@@ -2,6 +2,7 @@ import type { RawBuilder, SqlBool } from "kysely";
 import type { Media } from "../http/media.ts";
 import { BlobMedia } from "../http/media.ts";
 import { csvHeader, csvRow } from "./csv.ts";
+import { TableError } from "./errors.ts";
 import { afterClause, orderByClause, type SortKey } from "./order-by.ts";
 import type { RowImpl } from "./row.ts";
 import type { TableImpl } from "./table.ts";
@@ -69,6 +70,15 @@ export class SearchResultImpl implements SearchResult {
     const all: RowImpl[] = [];
     for await (const page of this.pages()) all.push(...page);
     return all as unknown as Row[];
+  }
+
+  /** A search is lazy, so it cannot become JSON by itself: say what to do instead of `{}`. */
+  toJSON(): never {
+    throw new TableError(
+      "KILN_BAD_QUERY",
+      `A search of ${this.#table.name} was turned into JSON as it is (it is lazy): return \`await tables.${this.#table.name}.search(...).toArray()\` instead`,
+      { table: this.#table.name },
+    );
   }
 
   async toCsv(): Promise<Media> {

@@ -58,8 +58,12 @@ export class TransactionDriver implements Driver {
     return this.#held() !== undefined;
   }
 
-  /** Runs fn in a transaction; Kysely queries inside fn use it. Commits, or rolls back on error. */
+  /**
+   * Runs fn in a transaction; Kysely queries inside fn use it. Commits, or rolls back on error.
+   * Inside another transaction of this database, fn simply joins it.
+   */
   async transaction<T>(fn: () => Promise<T>, settings?: TransactionSettings): Promise<T> {
+    if (this.#held()) return fn(); // already in one: join it
     await this.init();
     const connection = await this.#inner.acquireConnection();
     const state: HeldConnection = { connection, active: false };
@@ -123,15 +127,21 @@ export class TransactionDriver implements Driver {
     return this.#inner.releaseConnection(connection);
   }
 
+  // Kysely's own `db.transaction()` inside `inTransaction` joins it too: beginning, committing
+  // or rolling back the connection the transaction holds is left to the transaction (an inner
+  // COMMIT would otherwise end the outer transaction early on PostgreSQL).
   beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    if (this.#held()?.connection === connection) return Promise.resolve();
     return this.#inner.beginTransaction(connection, settings);
   }
 
   commitTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.#held()?.connection === connection) return Promise.resolve();
     return this.#inner.commitTransaction(connection);
   }
 
   rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.#held()?.connection === connection) return Promise.resolve();
     return this.#inner.rollbackTransaction(connection);
   }
 

@@ -196,6 +196,17 @@ for (const dialect of await testDialects()) {
       expect(user.json()).not.toHaveProperty("passwordHash");
     });
 
+    it("returning a search itself (not its rows) from an endpoint is a clear error", async () => {
+      const logs: { msg?: string; err?: { message?: string } }[] = [];
+      const { app } = await tablesApp(dialect, TASKS, {
+        logs,
+        setup: (app) => app.httpEndpoint("/lazy", () => tables.tasks.search()),
+      });
+      const response = await app.inject({ method: "GET", url: "/_/api/lazy" });
+      expect(response.statusCode).toBe(500);
+      expect(JSON.stringify(logs)).toContain("toArray()");
+    });
+
     it("assigning to a column property is refused with a hint to use update", async () => {
       await tablesApp(dialect, TASKS);
       const row = await tables.tasks.addRow({ title: "a" });

@@ -70,6 +70,18 @@ for (const dialect of await testDialects()) {
       expect(await tables.accounts.search().count()).toBe(0);
     });
 
+    it("Kysely's own db.transaction() inside inTransaction joins it instead of committing early", async () => {
+      const { service } = await tablesApp(dialect, SCHEMA);
+      await inTransaction(async () => {
+        await service.db.transaction().execute(async (trx) => {
+          await trx.insertInto("data_accounts").values({ name: "inner" }).execute();
+        });
+        await tables.accounts.addRow({ name: "outer" });
+        throw new Error("undo both");
+      }).catch(() => undefined);
+      expect(await tables.accounts.search().count()).toBe(0);
+    });
+
     it("concurrent read-modify-write transactions never lose an update", async () => {
       await tablesApp(dialect, SCHEMA);
       const account = await tables.accounts.addRow({ name: "a", balance: 0 });
