@@ -82,11 +82,13 @@ export const cookiesService: ServiceFactory = async (app: KilnApp) => {
  * headers and adds the security headers.
  */
 function sessionFeature(cookieName: string): PipelineFeature {
-  const loadSession: Stage = async (ctx) => {
+  // Not async: a request without the cookie returns at once and keeps the pipeline on its
+  // synchronous path, which no promise slows down (see Stage in http/pipeline.ts).
+  const loadSession: Stage = (ctx) => {
     const header = ctx.raw.headers.cookie;
     if (!mayHaveCookie(header, cookieName)) return;
     const state = requestState(ctx);
-    if (!state.isolated) await state.session.load(header);
+    if (!state.isolated) return state.session.load(header);
   };
   return {
     name: "session",
@@ -95,21 +97,28 @@ function sessionFeature(cookieName: string): PipelineFeature {
   };
 }
 
-async function saveSessionAndCookies(ctx: RequestContext, cookieName: string): Promise<void> {
+/** Not async either: only a request that used its session waits (to save it). */
+function saveSessionAndCookies(ctx: RequestContext, cookieName: string): void | Promise<void> {
+  const session = existingState(ctx)?.madeSession;
+  if (!session) return writeCookies(ctx, cookieName, false, null);
+  const active = session.active; // before flush, which may start a session
+  return session.flush().then((line) => writeCookies(ctx, cookieName, active, line));
+}
+
+function writeCookies(
+  ctx: RequestContext,
+  cookieName: string,
+  sessionActive: boolean,
+  sessionLine: string | null,
+): void {
   const state = existingState(ctx);
   const lines: string[] = [];
-  let carriesSession =
+  const carriesSession =
     (ctx.user !== null && ctx.user !== undefined) ||
-    mayHaveCookie(ctx.raw.headers.cookie, cookieName);
-  if (state) {
-    const session = state.madeSession;
-    if (session) {
-      carriesSession ||= session.active;
-      const line = await session.flush();
-      if (line) lines.push(line);
-    }
-    if (state.madeJar) lines.push(...state.madeJar.setCookieLines());
-  }
+    mayHaveCookie(ctx.raw.headers.cookie, cookieName) ||
+    sessionActive;
+  if (sessionLine) lines.push(sessionLine);
+  if (state?.madeJar) lines.push(...state.madeJar.setCookieLines());
   if (lines.length > 0) appendSetCookie(ctx, lines);
   if (carriesSession || lines.length > 0) {
     // A personal answer must not be kept by a shared cache, nor sniffed into another type.
