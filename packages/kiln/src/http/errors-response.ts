@@ -18,6 +18,11 @@ export function errorAnswer(error: unknown, log: Logger): ErrorAnswer {
       error.details && typeof error.details === "object" ? (error.details as object) : {};
     return { status: error.status, body: { error: error.message, ...details } };
   }
+  if ((error as { code?: unknown })?.code === "KILN_BAD_VALUE") {
+    // A value that does not fit its column almost always came from the request (a title that
+    // is a number, text holding U+0000): the client's to fix, and the message says how.
+    return { status: 400, body: { error: (error as Error).message } };
+  }
   const status = (error as { statusCode?: unknown })?.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500) {
     return { status, body: { error: clientMessage(error as Error, status) } };
