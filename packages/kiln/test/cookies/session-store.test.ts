@@ -8,10 +8,6 @@ import { session } from "../../src/index.ts";
 import { cookieApp, type TestApp, TestJar } from "./cookie-test-app.ts";
 import { type ScratchDatabase, sessionDatabases } from "./session-databases.ts";
 
-// TODO(tables, phase 2): sessions live in the tables service's database, and it refuses
-// PostgreSQL for now ("PostgreSQL support is coming"). Turn this on when it lands.
-const TABLES_ON_POSTGRES = false;
-
 const T0 = 1_763_000_000_000; // Unix ms: beyond 32 bits, as real timestamps are.
 const record = (data: Record<string, unknown>, expiresAt = T0 + 60_000) => ({
   data,
@@ -67,7 +63,7 @@ for (const backend of await sessionDatabases()) {
       await expect(s.create("dup", record({}))).rejects.toThrow();
     });
 
-    it.runIf(backend.name === "postgres" && TABLES_ON_POSTGRES)(
+    it.runIf(backend.name === "postgres")(
       "serves an app whose DATABASE_URL is PostgreSQL",
       async () => {
         scratch = await backend.open();
