@@ -1,0 +1,3 @@
+import { httpEndpoint } from "kiln";
+
+httpEndpoint("/hello", () => ({ hello: "world" }));
