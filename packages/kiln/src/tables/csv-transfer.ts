@@ -31,19 +31,19 @@ export async function importCsv(
 ): Promise<number> {
   let header: (string | null)[] | null = null;
   let added = 0;
+  let batch: { values: Record<string, unknown>; line: number }[] = [];
+  const flush = async () => {
+    await addBatch(table, batch);
+    const before = added;
+    added += batch.length;
+    batch = [];
+    if (onProgress && Math.floor(added / PROGRESS_EVERY) > Math.floor(before / PROGRESS_EVERY)) {
+      onProgress(added - (added % PROGRESS_EVERY));
+    }
+  };
   for await (const { cells, line } of parseCsv(chunks)) {
     if (!header) {
-      header = cells.map(({ text }) => {
-        if (text === "id") return null;
-        if (!table.byName.has(text)) {
-          throw new TableError(
-            "KILN_BAD_CSV",
-            `CSV header: table ${table.name} has no column "${text}" (columns: id, ${[...table.byName.keys()].join(", ")})`,
-            { table: table.name, column: text },
-          );
-        }
-        return text;
-      });
+      header = cells.map(({ text }) => headerColumn(table, text));
       continue;
     }
     if (cells.length === 1 && cells[0]!.text === "" && !cells[0]!.quoted) continue; // blank line
@@ -61,16 +61,40 @@ export async function importCsv(
       const target = column.target ? linkedTableId(column.target) : 0;
       values[name] = cellValue(column, cells[i]!, target, `CSV line ${line}`);
     });
+    batch.push({ values, line });
+    if (batch.length === BATCH) await flush();
+  }
+  if (batch.length) await flush();
+  return added;
+}
+
+/** Rows per addRows call of an import. */
+const BATCH = 500;
+
+function headerColumn(table: TableImpl, text: string): string | null {
+  if (text === "id") return null;
+  if (table.byName.has(text)) return text;
+  throw new TableError(
+    "KILN_BAD_CSV",
+    `CSV header: table ${table.name} has no column "${text}" (columns: id, ${[...table.byName.keys()].join(", ")})`,
+    { table: table.name, column: text },
+  );
+}
+
+/** addRows, with a bad value reported by its CSV line. */
+async function addBatch(
+  table: TableImpl,
+  batch: { values: Record<string, unknown>; line: number }[],
+) {
+  for (const { values, line } of batch) {
     try {
-      await table.addRow(values);
+      table.checkValues(values);
     } catch (error) {
       if (!(error instanceof TableError) || error.code !== "KILN_BAD_VALUE") throw error;
       throw new TableError("KILN_BAD_CSV", `CSV line ${line}: ${error.message}`, error, {
         cause: error,
       });
     }
-    added++;
-    if (onProgress && added % PROGRESS_EVERY === 0) onProgress(added);
   }
-  return added;
+  await table.addRows(batch.map((b) => b.values));
 }

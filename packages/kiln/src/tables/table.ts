@@ -128,6 +128,11 @@ export class TableImpl implements Table {
     );
   }
 
+  /** Checks row values as addRow would (KILN_UNKNOWN_COLUMN, KILN_BAD_VALUE), writing nothing. */
+  checkValues(values: RowValues): void {
+    this.#prepareWrite(values);
+  }
+
   /** Whether writes here need a savepoint (see Dialect.errorsAbortTransaction). */
   #guarded(): boolean {
     const dialect = this.#context.dialect;
