@@ -113,11 +113,13 @@ export function canonicalJson(value: unknown): string | null {
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (typeof value !== "object" || value === null) return value;
-  const sorted: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort()) {
-    sorted[key] = sortKeys((value as Record<string, unknown>)[key]);
-  }
-  return sorted;
+  // fromEntries defines own properties: assigning `sorted["__proto__"] = ...` would run the
+  // prototype setter instead, and the key (a legal JSON key) would vanish from the stored value.
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+  );
 }
 
 export function badValue(table: string, column: ColumnSchema, value: unknown): TableError {
