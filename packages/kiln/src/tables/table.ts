@@ -5,11 +5,11 @@ import type { Dialect } from "./dialect.ts";
 import { TableError } from "./errors.ts";
 import { compileFilters } from "./filters.ts";
 import { resolveLinks } from "./links.ts";
-import { decodeMedia } from "./media-codec.ts";
 import { physicalTable } from "./names.ts";
 import { sortKeys } from "./order-by.ts";
 import { isQuery } from "./query.ts";
-import { type RowImpl, rowClass, VALUES } from "./row.ts";
+import { type RowImpl, VALUES } from "./row.ts";
+import { RowMaker, shownValue } from "./row-maker.ts";
 import { parseRowId, rowRef } from "./row-ref.ts";
 import type { ColumnSchema, InternalColumn } from "./schema.ts";
 import { SearchResultImpl } from "./search-result.ts";
@@ -36,7 +36,8 @@ const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 /**
  * A data table. Every query goes through Kysely with names from the schema and values as
  * parameters. The hot paths (getById, addRow, update, delete) compile their query once per
- * shape and reuse it; the SQLite driver then reuses the prepared statement too.
+ * shape and reuse it; the SQLite driver then reuses the prepared statement too. (One class
+ * of some 400 lines on purpose: every operation shares that cache and the fast path in #execute.)
  */
 export class TableImpl implements Table {
   readonly name: string;
@@ -47,7 +48,7 @@ export class TableImpl implements Table {
   readonly #internals: readonly InternalColumn[];
   readonly #physical: string;
   readonly #context: TablesContext;
-  readonly #Row: typeof RowImpl;
+  readonly #maker: RowMaker;
   readonly #selected: readonly string[];
   readonly #compiled = new Map<string, CompiledQuery>();
   /** The last INSERT used: a loop of addRow finds it without building a cache key. */
@@ -68,7 +69,7 @@ export class TableImpl implements Table {
     this.linkColumns = columns.filter((c) => c.kind === "link" || c.kind === "links");
     this.#internals = internals;
     this.#physical = physicalTable(name);
-    this.#Row = rowClass(name, columns);
+    this.#maker = new RowMaker(this, context.dialect, (table: string) => context.table(table));
     this.#selected = ["id", ...columns.map((c) => c.name)];
   }
 
@@ -83,7 +84,10 @@ export class TableImpl implements Table {
       ? this.#savepoint(() => this.#run(insert, write.params))
       : this.#run(insert, write.params);
     const result = run instanceof Promise ? await run : run;
-    return this.#added(Number((result.rows[0] as { id: unknown }).id), write.values);
+    return this.#maker.added(
+      Number((result.rows[0] as { id: unknown }).id),
+      write.values,
+    ) as unknown as Row;
   }
 
   /**
@@ -120,7 +124,7 @@ export class TableImpl implements Table {
             .map((r) => Number((r as { id: unknown }).id))
             .sort((a, b) => a - b);
           for (let i = start; i < end; i++)
-            added.push(this.#added(ids[i - start]!, writes[i]!.values));
+            added.push(this.#maker.added(ids[i - start]!, writes[i]!.values) as unknown as Row);
           start = end;
         }
         return added;
@@ -173,17 +177,6 @@ export class TableImpl implements Table {
     });
     this.#lastInsert = { names, rows, compiled };
     return compiled;
-  }
-
-  /** The Row of a row just added: its values as given, the others empty. */
-  #added(rowId: number, given: Record<string, unknown>): Row {
-    const values: Record<string, unknown> = {};
-    for (const column of this.columns) {
-      const value = given[column.name];
-      values[column.name] = value === undefined ? empty(column) : value;
-    }
-    const row = new this.#Row(this, { table: this.name, tableId: this.tableId, rowId }, values);
-    return row as unknown as Row;
   }
 
   search(filters?: unknown, options: SearchOptions = {}): SearchResult {
@@ -313,8 +306,8 @@ export class TableImpl implements Table {
         .select(this.#selected)
         .where("id", "in", chunk);
       for (const raw of await this.#rows(query.compile())) {
-        const row = this.#decode(raw);
-        this.#stubLinks(row);
+        const row = this.#maker.fromDb(raw);
+        this.#maker.stubLinks(row);
         found.set(rowRef(row)!.rowId, row);
       }
     }
@@ -323,37 +316,14 @@ export class TableImpl implements Table {
 
   /** A row known only by its id (reached through two links): reading a column throws. */
   stub(rowId: number): RowImpl {
-    return new this.#Row(this, { table: this.name, tableId: this.tableId, rowId }, null);
+    return this.#maker.stub(rowId);
   }
 
   /** Rows from database values, with their links followed one level (a query, if any). */
   loadRows(raws: readonly Record<string, unknown>[]): Maybe<RowImpl[]> {
-    const rows = raws.map((raw) => this.#decode(raw));
+    const rows = raws.map((raw) => this.#maker.fromDb(raw));
     if (!this.linkColumns.length) return rows;
     return resolveLinks(this, rows, (name) => this.#context.table(name)).then(() => rows);
-  }
-
-  #decode(raw: Record<string, unknown>): RowImpl {
-    const dialect = this.#context.dialect;
-    const values: Record<string, unknown> = {};
-    for (const column of this.columns) {
-      const value = dialect.fromDb(column.kind, raw[column.name]);
-      values[column.name] =
-        column.kind === "media" && value !== null ? decodeMedia(value as Uint8Array) : value;
-    }
-    const rowId = Number(raw.id);
-    return new this.#Row(this, { table: this.name, tableId: this.tableId, rowId }, values);
-  }
-
-  #stubLinks(row: RowImpl): void {
-    const values = row[VALUES]!;
-    for (const column of this.linkColumns) {
-      const target = this.#context.table(column.target!);
-      const value = values[column.name];
-      if (column.kind === "link")
-        values[column.name] = value === null ? null : target.stub(value as number);
-      else values[column.name] = ((value ?? []) as number[]).map((id) => target.stub(id));
-    }
   }
 
   /** Checks values for a write: database parameters, plus the values the row will show. */
@@ -449,27 +419,6 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
 /** `{ a: 0, b: 1 }`: values whose compiled parameters are replaced on each run. */
 function placeholders(names: readonly string[]): Record<string, number> {
   return Object.fromEntries(names.map((name, i) => [name, i]));
-}
-
-function empty(column: ColumnSchema): unknown {
-  return column.kind === "links" ? [] : null;
-}
-
-/** The value a row shows after a write: what reading it back would give. */
-function shownValue(column: ColumnSchema, stored: unknown, given: unknown): unknown {
-  if (stored === null) return empty(column);
-  switch (column.kind) {
-    case "datetime":
-      return new Date((stored as Date).getTime());
-    case "object":
-      return JSON.parse(stored as string);
-    case "media":
-      return decodeMedia(stored as Buffer);
-    case "links":
-      return [...(given as unknown[])];
-    default:
-      return column.kind === "link" ? given : stored;
-  }
 }
 
 function count(table: string, name: string, value: unknown): number | undefined {

@@ -1,0 +1,97 @@
+import type { Dialect } from "./dialect.ts";
+import { decodeMedia } from "./media-codec.ts";
+import { type RowImpl, type RowOwner, rowClass, VALUES } from "./row.ts";
+import type { ColumnSchema } from "./schema.ts";
+
+/** A table as far as making its rows goes. */
+export interface RowMakerTable extends RowOwner {
+  readonly tableId: number;
+  readonly linkColumns: readonly ColumnSchema[];
+  stub(rowId: number): RowImpl;
+}
+
+/**
+ * Makes the Rows of one table: from database values, from values just written, or as stubs
+ * (known by id only). Links are left as row ids here; links.ts replaces them with rows.
+ */
+export class RowMaker {
+  readonly #table: RowMakerTable;
+  readonly #dialect: Dialect;
+  readonly #tableNamed: (name: string) => RowMakerTable;
+  readonly #Row: typeof RowImpl;
+
+  constructor(table: RowMakerTable, dialect: Dialect, tableNamed: (name: string) => RowMakerTable) {
+    this.#table = table;
+    this.#dialect = dialect;
+    this.#tableNamed = tableNamed;
+    this.#Row = rowClass(table.name, table.columns);
+  }
+
+  #make(rowId: number, values: Record<string, unknown> | null): RowImpl {
+    const table = this.#table;
+    return new this.#Row(table, { table: table.name, tableId: table.tableId, rowId }, values);
+  }
+
+  /** A row from the values the database returned. */
+  fromDb(raw: Record<string, unknown>): RowImpl {
+    const values: Record<string, unknown> = {};
+    for (const column of this.#table.columns) {
+      const value = this.#dialect.fromDb(column.kind, raw[column.name]);
+      values[column.name] =
+        column.kind === "media" && value !== null ? decodeMedia(value as Uint8Array) : value;
+    }
+    return this.#make(Number(raw.id), values);
+  }
+
+  /** The row just added: the values as written (see shownValue), the others empty. */
+  added(rowId: number, given: Record<string, unknown>): RowImpl {
+    const values: Record<string, unknown> = {};
+    for (const column of this.#table.columns) {
+      const value = given[column.name];
+      values[column.name] = value === undefined ? emptyValue(column) : value;
+    }
+    return this.#make(rowId, values);
+  }
+
+  /** A row known only by its id (reached through two links): reading a column throws. */
+  stub(rowId: number): RowImpl {
+    return this.#make(rowId, null);
+  }
+
+  /** Replaces the link ids of a row with stubs (for rows that are themselves linked rows). */
+  stubLinks(row: RowImpl): void {
+    const values = row[VALUES]!;
+    for (const column of this.#table.linkColumns) {
+      const target = this.#tableNamed(column.target!);
+      const value = values[column.name];
+      values[column.name] =
+        column.kind === "link"
+          ? value === null
+            ? null
+            : target.stub(value as number)
+          : ((value ?? []) as number[]).map((id) => target.stub(id));
+    }
+  }
+}
+
+/** What an unset column reads as: null, or an empty list for `links`. */
+export function emptyValue(column: ColumnSchema): unknown {
+  return column.kind === "links" ? [] : null;
+}
+
+/** The value a row shows after a write: what reading it back would give. */
+export function shownValue(column: ColumnSchema, stored: unknown, given: unknown): unknown {
+  if (stored === null) return emptyValue(column);
+  switch (column.kind) {
+    case "datetime":
+      return new Date((stored as Date).getTime());
+    case "object":
+      return JSON.parse(stored as string);
+    case "media":
+      return decodeMedia(stored as Buffer);
+    case "links":
+      return [...(given as unknown[])];
+    default:
+      return column.kind === "link" ? given : stored;
+  }
+}
