@@ -51,7 +51,8 @@ export const errorCatalogue = {
   KILN_NO_APP: "A Kiln service (tables, users) was used before any app was created.",
   KILN_UNKNOWN_TABLE: "A data table was named that the app does not declare.",
   KILN_UNKNOWN_COLUMN: "A column was named (in values, filters or orderBy) that the table lacks.",
-  KILN_BAD_VALUE: "A value does not fit its column's type (the message names table, column, type).",
+  KILN_BAD_VALUE:
+    "A value does not fit its column's type (the message names table, column, type); text must be valid Unicode without U+0000. Thrown inside an endpoint, it answers 400 with this message.",
   KILN_BAD_QUERY:
     "A search is malformed: an operator on a column type it does not fit, bad options.",
   KILN_MULTIPLE_ROWS: "table.get() matched more than one row.",

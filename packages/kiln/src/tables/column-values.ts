@@ -4,15 +4,15 @@ import { encodeMedia } from "./media-codec.ts";
 import { rowRef } from "./row-ref.ts";
 import type { ColumnSchema } from "./schema.ts";
 
+/** In a `u` regex a surrogate pair is one code point, so this matches unpaired halves only. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
 /**
  * Checks a value for a column and turns it into Kiln's stored form, the same on every
  * backend (the dialect then maps it to the driver's): date → "YYYY-MM-DD", datetime → Date,
  * object → JSON text with sorted keys, media → encoded bytes, link → row id, links → row ids.
  * A value of the wrong type is a KILN_BAD_VALUE error naming table, column and type.
  */
-/** In a `u` regex a surrogate pair is one code point, so this matches unpaired halves only. */
-const LONE_SURROGATE = /\p{Surrogate}/u;
-
 export function storedValue(table: string, column: ColumnSchema, value: unknown): unknown {
   if (value === null) return null;
   switch (column.kind) {
