@@ -73,7 +73,7 @@ async function act(app: KilnApp, action: string, email: string, password?: strin
   const service = app.service<UsersService>("users");
   if (!service) throw new Error("the Users service did not start");
   if (action === "list") {
-    printUsers(await service.allUsers());
+    await printUsers(service.allUsers());
     return 0;
   }
   if (action === "add") {
@@ -96,26 +96,23 @@ async function act(app: KilnApp, action: string, email: string, password?: strin
   return 0;
 }
 
-function printUsers(rows: readonly Record<string, unknown>[]): void {
-  const lines = [["EMAIL", "ENABLED", "SIGNED UP", "LAST LOGIN"]];
-  for (const row of rows) {
-    lines.push([
+/** Prints the users as they are fetched, a page at a time: any number of them fits. */
+async function printUsers(rows: AsyncIterable<Record<string, unknown>>): Promise<void> {
+  const line = (cells: string[]) =>
+    console.log(cells.map((cell, i) => (i < 3 ? cell.padEnd(WIDTHS[i]!) : cell)).join("  "));
+  line(["EMAIL", "ENABLED", "SIGNED UP", "LAST LOGIN"]);
+  for await (const row of rows) {
+    line([
       String(row.email ?? ""),
       row.enabled === true ? "yes" : "no",
       when(row.signedUp),
       when(row.lastLogin),
     ]);
   }
-  const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
-  for (const line of lines) {
-    console.log(
-      line
-        .map((cell, i) => cell.padEnd(widths[i]!))
-        .join("  ")
-        .trimEnd(),
-    );
-  }
 }
+
+/** Column widths: an email up to 30 characters keeps the columns aligned. */
+const WIDTHS = [30, 7, 20];
 
 function when(value: unknown): string {
   return value instanceof Date ? value.toISOString().replace(/\.\d+Z$/, "Z") : "-";

@@ -16,7 +16,8 @@ export interface UserStore {
   findByEmail(email: string): Promise<Row | null>;
   findById(id: string): Promise<Row | null>;
   add(values: Record<string, unknown>): Promise<Row>;
-  all(): Promise<Row[]>;
+  /** Every user by email, fetched a page at a time. */
+  all(): AsyncIterable<Row>;
 }
 
 /** What checking an email and password came to. */
@@ -174,7 +175,7 @@ export class UsersService implements KilnService {
     return user && user.enabled === true ? user : null;
   }
 
-  allUsers(): Promise<Row[]> {
+  allUsers(): AsyncIterable<Row> {
     return this.#store.all();
   }
 
@@ -222,7 +223,7 @@ interface TablesLike {
   table(name: string): {
     getById(id: string): Promise<Row | null>;
     addRow(values: Record<string, unknown>): Promise<Row>;
-    search(filters?: object, options?: object): { toArray(): Promise<Row[]> };
+    search(filters?: object, options?: object): AsyncIterable<Row>;
   };
   findUserByEmail(email: string): Promise<Row | null>;
 }
@@ -240,7 +241,7 @@ export const usersService: ServiceFactory = async (app: KilnApp) => {
     findByEmail: (email) => tables.findUserByEmail(email),
     findById: (id) => users.getById(id),
     add: (values) => users.addRow(values),
-    all: () => users.search({}, { orderBy: "email" }).toArray(),
+    all: () => users.search({}, { orderBy: "email" }),
   };
   return UsersService.start(app, store, readUsersSettings(app.config.services));
 };
