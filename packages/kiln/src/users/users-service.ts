@@ -121,8 +121,9 @@ export class UsersService implements KilnService {
     accountFailures: number,
   ): Promise<void> {
     const changes: Record<string, unknown> = { lastLogin: new Date() };
-    if ((user.nPasswordFailures ?? 0) !== accountFailures)
+    if ((user.nPasswordFailures ?? 0) !== accountFailures) {
       changes.nPasswordFailures = accountFailures;
+    }
     let current = hash;
     if (needsRehash(hash, this.settings.scrypt)) {
       current = await hashPassword(password, this.settings.scrypt);
