@@ -36,7 +36,8 @@ export function parseKilnYaml(text: string, file = "kiln.yaml"): KilnYaml {
   const first = doc.errors[0];
   if (first) {
     const { line, col } = lineCounter.linePos(first.pos[0]);
-    const reason = first.message.split("\n", 1)[0];
+    // The yaml library ends its first line with " at line L, column C:", which we already give.
+    const reason = first.message.split("\n", 1)[0]?.replace(/ at line \d+, column \d+:?$/, "");
     throw new KilnError("KILN_BAD_CONFIG", `${file}:${line}:${col}: ${reason}`);
   }
   const value: unknown = doc.toJS() ?? {};
