@@ -41,7 +41,7 @@ export const startCommand: Command = {
       // The primary loaded the app once to report a bad kiln.yaml or module (and migrate the
       // database) a single time, instead of N crash-looping workers; then it only supervises.
       await app.close();
-      return runPrimary(workers);
+      return runPrimary(workers, app);
     }
     if (devChild) await waitForGoAhead();
     let url: string;
@@ -60,7 +60,18 @@ export const startCommand: Command = {
     // The signal handlers go in before the URL is announced: whoever reads the announcement
     // may send SIGTERM at once, and without a handler Node would die instead of draining.
     const stopped = new Promise<number>((done) => {
-      const stop = (signal: string) => {
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (stopping) return;
+        stopping = true;
+        // A worker often gets the signal twice: once with its whole process group (Ctrl-C,
+        // systemd's control-group stop) and once forwarded by the primary. It keeps draining
+        // through the second (the primary, not the signal, decides when it must die). A single
+        // process drops its handlers, so a second Ctrl-C stops it at once, as users expect.
+        if (!isWorker()) {
+          process.off("SIGTERM", stop);
+          process.off("SIGINT", stop);
+        }
         app.log.info({ signal }, "Stopping: finishing in-flight requests");
         app.close().then(
           () => done(0),
@@ -70,8 +81,8 @@ export const startCommand: Command = {
           },
         );
       };
-      process.once("SIGTERM", () => stop("SIGTERM"));
-      process.once("SIGINT", () => stop("SIGINT"));
+      process.on("SIGTERM", stop);
+      process.on("SIGINT", stop);
     });
     app.log.info({ url, app: app.name }, `Kiln app "${app.name}" serving at ${url}`);
     if (!devChild && !isWorker()) {

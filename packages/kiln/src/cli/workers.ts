@@ -25,20 +25,25 @@ const MAX_EARLY_DEATHS = 5;
  * early deaths (a crash loop helps nobody), and on SIGTERM/SIGINT stops every worker
  * gracefully (each drains its in-flight requests) before exiting 0.
  */
-export function runPrimary(count: number): Promise<number> {
+export function runPrimary(count: number, app: { name: string; prefix: string }): Promise<number> {
   return new Promise((done) => {
     let stopping = false;
     let earlyDeaths = 0;
     let announced = false;
     const started = new Map<Worker, number>();
+    const serving = new Set<Worker>();
 
     const fork = () => {
       const worker = cluster.fork({ KILN_WORKER: "1" });
       started.set(worker, Date.now());
       worker.on("message", (message: { type?: string; url?: string; error?: string }) => {
+        if (message?.type === "listening") serving.add(worker);
         if (message?.type === "listening" && !announced) {
           announced = true;
-          console.error(`kiln: serving at ${message.url} with ${count} workers`);
+          // The same words as a single process, so whatever watches for them works either way.
+          console.error(
+            `kiln: ${app.name} is serving at ${message.url}${app.prefix} with ${count} workers`,
+          );
         } else if (message?.type === "fatal") {
           // A worker that cannot listen (port in use) will not do better on a restart.
           console.error(`kiln start: ${message.error}`);
@@ -53,10 +58,19 @@ export function runPrimary(count: number): Promise<number> {
       const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
       if (workers.length === 0) return done(code);
       let left = workers.length;
+      let result = code;
       for (const worker of workers) {
-        worker.once("exit", () => {
+        worker.once("exit", (exitCode: number | null, signal: string | null) => {
+          // A serving worker must drain and exit 0; anything else may have cut requests off,
+          // and the exit code says so. (One still loading has nothing in flight.)
+          if (serving.has(worker) && (exitCode !== 0 || signal)) {
+            console.error(
+              `kiln: worker ${worker.process.pid} did not stop cleanly (${signal ?? `code ${exitCode}`})`,
+            );
+            result = 1;
+          }
           left -= 1;
-          if (left === 0) done(code);
+          if (left === 0) done(result);
         });
         worker.process.kill("SIGTERM");
       }
@@ -66,6 +80,7 @@ export function runPrimary(count: number): Promise<number> {
       const lived = Date.now() - (started.get(worker) ?? 0);
       started.delete(worker);
       if (stopping) return;
+      serving.delete(worker);
       console.error(
         `kiln: worker ${worker.process.pid} exited (${signal ?? `code ${exitCode}`}); starting another`,
       );
