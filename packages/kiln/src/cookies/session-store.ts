@@ -53,6 +53,20 @@ interface SessionsTable {
  *   index kiln_sessions_expires_at on (expires_at), for the cleanup
  */
 export async function ensureSessionsTable(db: Kysely<unknown>): Promise<void> {
+  // Processes starting together on PostgreSQL race on IF NOT EXISTS: each sees no table, and
+  // all but one fail on the catalogue's unique index once the winner commits. By then the
+  // table is there, so trying again succeeds (and a real failure fails again).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await createSessionsTable(db);
+    } catch (error) {
+      if (attempt === 3) throw error;
+      await new Promise((wait) => setTimeout(wait, 20 * attempt));
+    }
+  }
+}
+
+async function createSessionsTable(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable(SESSIONS_TABLE)
     .ifNotExists()
