@@ -5,6 +5,9 @@
  * drives them one after the other from this one.
  *
  *   npm run bench:auth                  (BENCH_SECONDS=10, BENCH_CONNECTIONS=20 by default)
+ *   BENCH_PROFILE=1 BENCH_ONLY=kiln npm run bench:auth
+ *                                       (a CPU profile of Kiln in bench/results/profiles;
+ *                                        summarise it with bench/profile-summary.ts)
  *
  * Goals (issue 4): Kiln >= 100x the hand-wired stack; Kiln >= 0.6x bare Fastify.
  */
@@ -19,6 +22,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const root = new URL("..", import.meta.url).pathname;
 const kilnBin = join(root, "packages/kiln/bin/kiln.js");
+const profileDir = process.env.BENCH_PROFILE ? join(root, "bench/results/profiles") : null;
+const only = process.env.BENCH_ONLY; // "kiln": measure Kiln alone (with BENCH_PROFILE)
 const basic = `Basic ${Buffer.from(`${BENCH_EMAIL}:${BENCH_PASSWORD}`).toString("base64")}`;
 
 interface Figure {
@@ -135,7 +140,16 @@ async function kiln(data: string): Promise<Figure> {
   );
   if (added.status !== 0) throw new Error(`kiln users add failed: ${added.stderr}`);
   const { url, child } = await startServer(
-    [kilnBin, "start", "examples/todo", "--port", "0", "--data", data],
+    [
+      ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []),
+      kilnBin,
+      "start",
+      "examples/todo",
+      "--port",
+      "0",
+      "--data",
+      data,
+    ],
     /serving at (http:\/\/\S+?)\/_\/api/,
     "stderr",
   );
@@ -180,6 +194,12 @@ const data = mkdtempSync(join(tmpdir(), "kiln-bench-auth-"));
 try {
   console.log(`GET the caller's 20 tasks: ${CONNECTIONS} connections, ${SECONDS} s each\n`);
   const kilnFigure = await kiln(join(data, "kiln"));
+  if (only !== "kiln") await compare(kilnFigure);
+} finally {
+  rmSync(data, { recursive: true, force: true });
+}
+
+async function compare(kilnFigure: Figure): Promise<void> {
   const express = await peer("Express + better-sqlite3 + bcrypt", "express-todo.ts", data, true);
   const fastify = await peer("bare Fastify, no auth", "fastify-tasks.ts", data, false);
   const vsExpress = kilnFigure.requestsPerSecond / Math.max(express.requestsPerSecond, 1);
@@ -198,6 +218,4 @@ try {
     join(root, "bench/results/auth.json"),
     `${JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, figures: [kilnFigure, express, fastify], vsExpress, vsFastify, cpuVsExpress, cpuVsFastify }, null, 2)}\n`,
   );
-} finally {
-  rmSync(data, { recursive: true, force: true });
 }

@@ -3,6 +3,7 @@ import { badValue, describe, details, storedValue } from "./column-values.ts";
 import type { Dialect } from "./dialect.ts";
 import { TableError } from "./errors.ts";
 import { isQuery, type Query } from "./query.ts";
+import { type RowImpl, VALUES } from "./row.ts";
 import { rowRef } from "./row-ref.ts";
 import type { ColumnSchema } from "./schema.ts";
 
@@ -31,6 +32,92 @@ export function compileFilters(
 ): Condition | null {
   if (filters === undefined || filters === null) return null;
   return new FilterCompiler(dialect, table).top(filters);
+}
+
+/**
+ * The filters of a search, compiled. Most searches are equalities on plain columns (`{ owner:
+ * user, done: false }`): for those, `shape` names the columns (the same SQL for any values, so
+ * a table compiles it once and keeps it, see TableImpl.selectPage) and holds the values as
+ * parameters in that order. Anything else (operators, null, `links` or media columns) has no
+ * shape and goes through Kysely each time.
+ */
+export class SearchFilter {
+  readonly #dialect: Dialect;
+  readonly #table: FilterTable;
+  readonly #filters: unknown;
+  #condition: Condition | null | undefined;
+  readonly shape: {
+    readonly key: string;
+    readonly names: string[];
+    readonly params: unknown[];
+  } | null;
+  /**
+   * Link columns the filters fix to one loaded row (`{ owner: user }`): every row found links
+   * to that very row, so it is the link's value and no query has to fetch it again.
+   */
+  readonly linkRows: ReadonlyMap<string, RowImpl>;
+
+  constructor(dialect: Dialect, table: FilterTable, filters: unknown) {
+    this.#dialect = dialect;
+    this.#table = table;
+    this.#filters = filters;
+    const names = equalityColumns(table, filters);
+    const linkRows = new Map<string, RowImpl>();
+    if (names) {
+      const values = filters as Record<string, unknown>;
+      const params = names.map((name) => {
+        const column = table.byName.get(name)!;
+        const value = values[name];
+        const param = dialect.toDb(column.kind, storedValue(table.name, column, value));
+        if (column.kind === "link" && (value as RowImpl)[VALUES]) {
+          linkRows.set(name, value as RowImpl);
+        }
+        return param;
+      });
+      this.shape = { key: names.join(","), names, params };
+      this.#condition = undefined;
+    } else {
+      this.shape = null;
+      this.#condition = compileFilters(dialect, table, filters);
+    }
+    this.linkRows = linkRows;
+  }
+
+  /** The WHERE condition with the values in it, or null for "every row". */
+  get condition(): Condition | null {
+    if (this.#condition === undefined) {
+      const names = this.shape!.names;
+      this.#condition = names.length
+        ? new FilterCompiler(this.#dialect, this.#table).top(this.#filters)
+        : null;
+    }
+    return this.#condition;
+  }
+}
+
+/**
+ * `a = ? and b = ?` for the shape's columns, with the parameters' positions as values: the
+ * condition compiled once per shape, whose parameters are replaced on each run.
+ */
+export function shapeCondition(names: readonly string[]): Condition | null {
+  if (!names.length) return null;
+  return and(names.map((name, i) => sql<SqlBool>`${sql.ref(name)} = ${i}`));
+}
+
+/** The column names of filters that are all equalities on plain columns, else null. */
+function equalityColumns(table: FilterTable, filters: unknown): string[] | null {
+  if (filters === undefined || filters === null) return [];
+  if (typeof filters !== "object" || isQuery(filters) || rowRef(filters)) return null;
+  const proto = Object.getPrototypeOf(filters);
+  if (proto !== Object.prototype && proto !== null) return null;
+  const names = Object.keys(filters);
+  for (const name of names) {
+    const column = table.byName.get(name);
+    const value = (filters as Record<string, unknown>)[name];
+    if (!column || column.kind === "links" || column.kind === "media") return null;
+    if (value === undefined || value === null || isQuery(value)) return null;
+  }
+  return names;
 }
 
 class FilterCompiler {

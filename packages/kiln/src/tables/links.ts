@@ -1,4 +1,5 @@
 import { type RowImpl, VALUES } from "./row.ts";
+import type { ColumnSchema } from "./schema.ts";
 import type { TableImpl } from "./table.ts";
 
 /**
@@ -8,12 +9,12 @@ import type { TableImpl } from "./table.ts";
  * ids stay until the row is next written.
  */
 export async function resolveLinks(
-  table: TableImpl,
+  linkColumns: readonly ColumnSchema[],
   rows: readonly RowImpl[],
   tableNamed: (name: string) => TableImpl,
 ): Promise<void> {
   const wanted = new Map<TableImpl, Set<number>>();
-  for (const column of table.linkColumns) {
+  for (const column of linkColumns) {
     const target = tableNamed(column.target!);
     const ids = wanted.get(target) ?? new Set<number>();
     wanted.set(target, ids);
@@ -28,7 +29,7 @@ export async function resolveLinks(
   for (const [target, ids] of wanted) {
     found.set(target, ids.size ? await target.rowsByIds([...ids]) : new Map());
   }
-  for (const column of table.linkColumns) {
+  for (const column of linkColumns) {
     const linked = found.get(tableNamed(column.target!))!;
     for (const row of rows) {
       const values = row[VALUES]!;

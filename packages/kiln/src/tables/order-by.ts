@@ -48,6 +48,11 @@ export function sortKeys(table: FilterTable, orderBy: unknown): SortKey[] {
   return keys;
 }
 
+/** The keys as text, part of a cache key: `title-,id+`. */
+export function sortKeysKey(keys: readonly SortKey[]): string {
+  return keys.map((k) => `${k.column}${k.ascending ? "+" : "-"}`).join(",");
+}
+
 /**
  * ORDER BY for the keys. Null sorts as the smallest value on every backend (first when
  * ascending, last when descending), which SQLite does by default and PostgreSQL must be told.

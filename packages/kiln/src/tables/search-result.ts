@@ -1,9 +1,9 @@
-import type { RawBuilder, SqlBool } from "kysely";
 import type { Media } from "../http/media.ts";
 import { BlobMedia } from "../http/media.ts";
 import { csvHeader, csvRow } from "./csv.ts";
 import { TableError } from "./errors.ts";
-import { afterClause, orderByClause, type SortKey } from "./order-by.ts";
+import type { SearchFilter } from "./filters.ts";
+import type { SortKey } from "./order-by.ts";
 import type { RowImpl } from "./row.ts";
 import type { TableImpl } from "./table.ts";
 import type { Row, SearchResult } from "./types.ts";
@@ -14,30 +14,41 @@ import type { Row, SearchResult } from "./types.ts";
  */
 export const PAGE_SIZE = 500;
 
+/** One page of rows, and where the search stands after it. */
+interface Page {
+  readonly rows: RowImpl[];
+  /** The database values of the last row (the next page starts after it), or null. */
+  readonly last: Record<string, unknown> | null;
+  /** The page's size: fewer rows than this means there is no next page. */
+  readonly size: number;
+  /** Rows the search may still give, this page's included. */
+  readonly remaining: number;
+}
+
 /** The lazy result of `search`: nothing is read until it is iterated, counted or collected. */
 export class SearchResultImpl implements SearchResult {
   readonly #table: TableImpl;
-  readonly #where: RawBuilder<SqlBool> | null;
+  readonly #filter: SearchFilter;
   readonly #keys: readonly SortKey[];
   readonly #limit: number | undefined;
   readonly #offset: number;
 
   constructor(
     table: TableImpl,
-    where: RawBuilder<SqlBool> | null,
+    filter: SearchFilter,
     keys: readonly SortKey[],
     limit: number | undefined,
     offset: number,
   ) {
     this.#table = table;
-    this.#where = where;
+    this.#filter = filter;
     this.#keys = keys;
     this.#limit = limit;
     this.#offset = offset;
   }
 
   count(): Promise<number> {
-    return this.#table.countRows(this.#where, this.#limit, this.#offset);
+    return this.#table.countRows(this.#filter.condition, this.#limit, this.#offset);
   }
 
   get length(): Promise<number> {
@@ -50,26 +61,47 @@ export class SearchResultImpl implements SearchResult {
 
   /** The matching rows a page at a time (keyset paging, see order-by.ts). */
   async *pages(pageSize = PAGE_SIZE): AsyncGenerator<RowImpl[]> {
-    let remaining = this.#limit ?? Number.POSITIVE_INFINITY;
-    let offset = this.#offset;
-    let after: RawBuilder<SqlBool> | null = null;
-    const order = orderByClause(this.#keys);
-    while (remaining > 0) {
-      const size = Math.min(pageSize, remaining);
-      const conditions = [this.#where, after].filter((c) => c !== null);
-      const { rows, last } = await this.#table.selectPage(conditions, order, size, offset);
-      if (rows.length) yield rows;
-      if (rows.length < size || !last) return;
-      remaining -= rows.length;
-      offset = 0;
-      after = afterClause(this.#keys, last);
+    for (let page = await this.#next(null, pageSize); page; ) {
+      if (page.rows.length) yield page.rows;
+      page = await this.#next(page, pageSize);
     }
   }
 
   async toArray(): Promise<Row[]> {
+    // Most results fit one page, which SQLite often reads synchronously: no await then.
+    let next = this.#next(null, PAGE_SIZE);
+    let page = next instanceof Promise ? await next : next;
+    if (page && !this.#hasNext(page)) return page.rows as unknown as Row[];
     const all: RowImpl[] = [];
-    for await (const page of this.pages()) all.push(...page);
+    while (page) {
+      all.push(...page.rows);
+      next = this.#next(page, PAGE_SIZE);
+      page = next instanceof Promise ? await next : next;
+    }
     return all as unknown as Row[];
+  }
+
+  #hasNext(page: Page): boolean {
+    return page.rows.length === page.size && page.last !== null && page.remaining > page.size;
+  }
+
+  /** The page after `previous` (null: the first page), or null when the search is done. */
+  #next(previous: Page | null, pageSize: number): Page | null | Promise<Page | null> {
+    let remaining = this.#limit ?? Number.POSITIVE_INFINITY;
+    let offset = this.#offset;
+    let after: Record<string, unknown> | null = null;
+    if (previous) {
+      if (!this.#hasNext(previous)) return null;
+      remaining = previous.remaining - previous.rows.length;
+      offset = 0;
+      after = previous.last;
+    }
+    if (remaining <= 0) return null;
+    const size = Math.min(pageSize, remaining);
+    const found = this.#table.selectPage(this.#filter, this.#keys, after, size, offset);
+    if (found instanceof Promise)
+      return found.then(({ rows, last }) => ({ rows, last, size, remaining }));
+    return { rows: found.rows, last: found.last, size, remaining };
   }
 
   /** A search is lazy, so it cannot become JSON by itself: say what to do instead of `{}`. */

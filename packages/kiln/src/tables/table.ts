@@ -3,14 +3,14 @@ import type { Media } from "../http/media.ts";
 import { describe, storedValue } from "./column-values.ts";
 import type { Dialect } from "./dialect.ts";
 import { TableError } from "./errors.ts";
-import { compileFilters } from "./filters.ts";
+import { SearchFilter, shapeCondition } from "./filters.ts";
 import { resolveLinks } from "./links.ts";
 import { physicalTable } from "./names.ts";
-import { sortKeys } from "./order-by.ts";
+import { afterClause, orderByClause, type SortKey, sortKeys, sortKeysKey } from "./order-by.ts";
 import { isQuery } from "./query.ts";
 import { type RowImpl, VALUES } from "./row.ts";
 import { RowMaker, shownValue } from "./row-maker.ts";
-import { parseRowId, rowRef } from "./row-ref.ts";
+import { parseRowId, type RowRef, rowRef } from "./row-ref.ts";
 import type { ColumnSchema, InternalColumn } from "./schema.ts";
 import { SearchResultImpl } from "./search-result.ts";
 import { runInTransaction } from "./transaction.ts";
@@ -32,6 +32,9 @@ const PARAMS_PER_INSERT = 10_000;
 const IDS_PER_QUERY = 500;
 /** Past the end of any table: OFFSET without LIMIT is not valid SQLite. */
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
+/** Compiled queries kept per table; past this (searches of ever new shapes) the cache starts over. */
+const MAX_COMPILED = 1000;
+const NO_LINK_ROWS: ReadonlyMap<string, RowImpl> = new Map();
 
 /**
  * A data table. Every query goes through Kysely with names from the schema and values as
@@ -180,11 +183,11 @@ export class TableImpl implements Table {
   }
 
   search(filters?: unknown, options: SearchOptions = {}): SearchResult {
-    const where = compileFilters(this.#context.dialect, this, filters);
+    const filter = new SearchFilter(this.#context.dialect, this, filters);
     const keys = sortKeys(this, options.orderBy);
     const limit = count(this.name, "limit", options.limit);
     const offset = count(this.name, "offset", options.offset) ?? 0;
-    return new SearchResultImpl(this, where, keys, limit, offset);
+    return new SearchResultImpl(this, filter, keys, limit, offset);
   }
 
   async get(filters: unknown): Promise<Row | null> {
@@ -195,8 +198,8 @@ export class TableImpl implements Table {
         { table: this.name },
       );
     }
-    const where = compileFilters(this.#context.dialect, this, filters);
-    const found = await new SearchResultImpl(this, where, sortKeys(this, null), 2, 0).toArray();
+    const filter = new SearchFilter(this.#context.dialect, this, filters);
+    const found = await new SearchResultImpl(this, filter, sortKeys(this, null), 2, 0).toArray();
     if (found.length > 1) {
       throw new TableError(
         "KILN_MULTIPLE_ROWS",
@@ -265,19 +268,49 @@ export class TableImpl implements Table {
     await this.#run(compiled, [rowRef(row)!.rowId]);
   }
 
-  /** One page of a search: rows, and the database values of the last one (for the next page). */
-  async selectPage(
-    conditions: readonly RawBuilder<SqlBool>[],
-    order: RawBuilder<unknown>,
+  /**
+   * One page of a search: rows, and the database values of the last one (for the next page).
+   * The first page of a search by equalities (see SearchFilter.shape) runs SQL compiled once
+   * per shape, synchronously when the dialect can: a repeated search builds no query at all.
+   */
+  selectPage(
+    filter: SearchFilter,
+    keys: readonly SortKey[],
+    after: Record<string, unknown> | null,
     size: number,
     offset: number,
-  ): Promise<{ rows: RowImpl[]; last: Record<string, unknown> | null }> {
-    let query = this.#db.selectFrom(this.#physical).select(this.#selected);
-    for (const condition of conditions) query = query.where(condition);
-    query = query.orderBy(order).limit(size);
-    if (offset) query = query.offset(offset);
-    const raws = await this.#rows(query.compile());
-    return { rows: await this.loadRows(raws), last: raws[raws.length - 1] ?? null };
+  ): Maybe<{ rows: RowImpl[]; last: Record<string, unknown> | null }> {
+    let run: Maybe<QueryResult<unknown>>;
+    const shape = filter.shape;
+    if (shape && !after) {
+      const compiled = this.#compile(
+        `page:${shape.key}:${sortKeysKey(keys)}:${offset ? "offset" : ""}`,
+        () => {
+          const where = shapeCondition(shape.names);
+          let query = this.#db.selectFrom(this.#physical).select(this.#selected);
+          if (where) query = query.where(where);
+          query = query.orderBy(orderByClause(keys)).limit(-1);
+          return offset ? query.offset(-2) : query;
+        },
+      );
+      const params = [...shape.params, size];
+      if (offset) params.push(offset);
+      run = this.#run(compiled, params);
+    } else {
+      let query = this.#db.selectFrom(this.#physical).select(this.#selected);
+      if (filter.condition) query = query.where(filter.condition);
+      if (after) query = query.where(afterClause(keys, after));
+      query = query.orderBy(orderByClause(keys)).limit(size);
+      if (offset) query = query.offset(offset);
+      run = this.#execute(query.compile());
+    }
+    const page = (result: QueryResult<unknown>) => {
+      const raws = result.rows as Record<string, unknown>[];
+      const last = raws[raws.length - 1] ?? null;
+      const rows = this.loadRows(raws, filter.linkRows);
+      return rows instanceof Promise ? rows.then((r) => ({ rows: r, last })) : { rows, last };
+    };
+    return run instanceof Promise ? run.then(page) : page(run);
   }
 
   async countRows(where: RawBuilder<SqlBool> | null, limit?: number, offset = 0): Promise<number> {
@@ -301,11 +334,19 @@ export class TableImpl implements Table {
     const found = new Map<number, RowImpl>();
     for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
       const chunk = ids.slice(i, i + IDS_PER_QUERY);
-      const query = this.#db
-        .selectFrom(this.#physical)
-        .select(this.#selected)
-        .where("id", "in", chunk);
-      for (const raw of await this.#rows(query.compile())) {
+      const compiled = this.#compile(`byIds:${chunk.length}`, () =>
+        this.#db
+          .selectFrom(this.#physical)
+          .select(this.#selected)
+          .where(
+            "id",
+            "in",
+            chunk.map(() => 0),
+          ),
+      );
+      const run = this.#run(compiled, chunk);
+      const result = run instanceof Promise ? await run : run;
+      for (const raw of result.rows as Record<string, unknown>[]) {
         const row = this.#maker.fromDb(raw);
         this.#maker.stubLinks(row);
         found.set(rowRef(row)!.rowId, row);
@@ -319,11 +360,28 @@ export class TableImpl implements Table {
     return this.#maker.stub(rowId);
   }
 
-  /** Rows from database values, with their links followed one level (a query, if any). */
-  loadRows(raws: readonly Record<string, unknown>[]): Maybe<RowImpl[]> {
+  /**
+   * Rows from database values, with their links followed one level (a query, if any). A link
+   * column in `linkRows` (the search's filters fixed it to that row) takes that row as is.
+   */
+  loadRows(
+    raws: readonly Record<string, unknown>[],
+    linkRows: ReadonlyMap<string, RowImpl> = NO_LINK_ROWS,
+  ): Maybe<RowImpl[]> {
     const rows = raws.map((raw) => this.#maker.fromDb(raw));
-    if (!this.linkColumns.length) return rows;
-    return resolveLinks(this, rows, (name) => this.#context.table(name)).then(() => rows);
+    let columns = this.linkColumns;
+    if (linkRows.size) columns = columns.filter((c) => !this.#useLinkRow(c, linkRows, rows));
+    if (!columns.length) return rows;
+    return resolveLinks(columns, rows, (name) => this.#context.table(name)).then(() => rows);
+  }
+
+  /** Sets a link column of every row to the row the filters fixed it to, if it is one. */
+  #useLinkRow(column: ColumnSchema, linkRows: ReadonlyMap<string, RowImpl>, rows: RowImpl[]) {
+    const linked = linkRows.get(column.name);
+    const ref: RowRef | null = rowRef(linked);
+    if (!linked || ref?.tableId !== this.#context.table(column.target!).tableId) return false;
+    for (const row of rows) row[VALUES]![column.name] = linked;
+    return true;
   }
 
   /** Checks values for a write: database parameters, plus the values the row will show. */
@@ -361,6 +419,7 @@ export class TableImpl implements Table {
     let compiled = this.#compiled.get(key);
     if (!compiled) {
       compiled = build().compile();
+      if (this.#compiled.size >= MAX_COMPILED) this.#compiled.clear();
       this.#compiled.set(key, compiled);
     }
     return compiled;

@@ -70,6 +70,45 @@ for (const dialect of await testDialects()) {
       expect(await titles({ tags: null })).toEqual(["3"]);
     });
 
+    it("a search by a loaded linked row gives that row as the link; each search its own values", async () => {
+      await tablesApp(dialect, SCHEMA);
+      const ada = await tables.users.addRow({ email: "ada@example.com" });
+      const bob = await tables.users.addRow({ email: "bob@example.com" });
+      for (const [title, owner] of [
+        ["a1", ada],
+        ["b1", bob],
+        ["a2", ada],
+        ["b2", bob],
+        ["a3", ada],
+      ] as const) {
+        await tables.tasks.addRow({ title, owner });
+      }
+      const found = await tables.tasks.search({ owner: ada }).toArray();
+      expect(found.map((t) => t.title)).toEqual(["a1", "a2", "a3"]);
+      expect(found.every((t) => t.owner === ada)).toBe(true);
+      expect(found[0]!.toJSON().owner).toBe(ada.id);
+      // The same shape again (its SQL is kept): other values, offset, limit, order, columns.
+      const titles = async (filters: unknown, options = {}) =>
+        (await tables.tasks.search(filters as never, options).toArray()).map((r) => r.title);
+      expect(await titles({ owner: bob })).toEqual(["b1", "b2"]);
+      expect(await titles({ owner: ada }, { offset: 1 })).toEqual(["a2", "a3"]);
+      expect(await titles({ owner: ada }, { offset: 1, limit: 1 })).toEqual(["a2"]);
+      expect(await titles({ owner: bob }, { offset: 1, limit: 1 })).toEqual(["b2"]);
+      expect(await titles({ owner: ada, title: "a2" })).toEqual(["a2"]);
+      expect(await titles({ title: "b1", owner: bob })).toEqual(["b1"]);
+      expect(
+        await titles({ owner: ada }, { orderBy: { column: "title", ascending: false } }),
+      ).toEqual(["a3", "a2", "a1"]);
+      expect(await tables.tasks.search({ owner: ada }, { limit: 2 }).count()).toBe(2);
+      // A row reached through two links is not loaded: the link is then read from the database.
+      const parent = await tables.tasks.get({ title: "a1" });
+      const child = await tables.tasks.addRow({ title: "c", parent });
+      const stub = ((await tables.tasks.getById(child.id))!.parent as Row).owner as Row;
+      expect(() => stub.email).toThrow(KilnError);
+      const viaStub = await tables.tasks.search({ owner: stub }).toArray();
+      expect(viaStub.map((t) => (t.owner as Row).email)).toEqual(Array(3).fill("ada@example.com"));
+    });
+
     it("a row of the wrong table, or no row, for a link is KILN_BAD_VALUE", async () => {
       await tablesApp(dialect, SCHEMA);
       const tag = await tables.tags.addRow({ name: "x" });
