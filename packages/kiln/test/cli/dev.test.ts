@@ -14,12 +14,13 @@ const SERVING = /kiln dev: serving at (http:\/\/\S+)/g;
 
 /** Waits for the `n`th "serving at" line of `kiln dev` and returns its URL. */
 async function nthServing(dev: ReturnType<typeof startKiln>, n: number): Promise<string> {
-  await dev.waitFor(new RegExp(`(?:kiln dev: serving at \\S+[\\s\\S]*){${n}}`), 20_000);
+  await dev.waitFor(new RegExp(`(?:kiln dev: serving at \\S+[\\s\\S]*){${n}}`), 60_000);
   const urls = [...dev.stderr.matchAll(SERVING)].map((m) => m[1] as string);
   return urls[n - 1] as string;
 }
 
-describe("kiln dev", () => {
+// Long timeouts: each reload starts a process, which a busy machine can make slow.
+describe("kiln dev", { timeout: 240_000 }, () => {
   it("reloads on a change to a server module or kiln.yaml, and keeps the last good version when a change fails to load", async () => {
     const dir = join(tmp.dir, "live");
     writeFiles(dir, {

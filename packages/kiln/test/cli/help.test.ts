@@ -7,7 +7,7 @@ function listedCommands(help: string): string[] {
   return [...section.matchAll(/^ {2}([a-z][\w-]*) /gm)].map((m) => m[1] as string);
 }
 
-describe("kiln --help and exit codes", () => {
+describe("kiln --help and exit codes", { timeout: 120_000 }, () => {
   it("kiln --help lists the commands and exits 0", async () => {
     const { code, stdout } = await runKiln(["--help"]);
     expect(code).toBe(0);

@@ -30,7 +30,7 @@ export function runKiln(
 ): Promise<Finished> {
   const child = spawnKiln(args, options);
   const output = collect(child);
-  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 20_000);
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
   return new Promise((done) => {
     child.on("close", (code) => {
       clearTimeout(timer);
@@ -44,7 +44,10 @@ export interface RunningKiln {
   child: ChildProcess;
   readonly stdout: string;
   readonly stderr: string;
-  /** Resolves when stderr (or stdout) matches; rejects after `timeoutMs` or on exit. */
+  /**
+   * Resolves when stderr (or stdout) matches; rejects after `timeoutMs` or on exit. The
+   * default is generous: a loaded 2-core machine can take many seconds to start a process.
+   */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
@@ -72,7 +75,7 @@ export function startKiln(
       return output.stderr;
     },
     exited,
-    waitFor(pattern, timeoutMs = 15_000) {
+    waitFor(pattern, timeoutMs = 45_000) {
       return new Promise((found, fail) => {
         const started = Date.now();
         const poll = () => {

@@ -1,7 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { get, runKiln, SERVING, startKiln, tempFolder, writeFiles } from "./run-kiln.ts";
 
@@ -11,7 +10,7 @@ beforeAll(() => {
 });
 afterAll(() => tmp.remove());
 
-describe("kiln new", () => {
+describe("kiln new", { timeout: 120_000 }, () => {
   it("scaffolds an app folder that kiln start serves as is", async () => {
     const created = await runKiln(["new", "my-api"], { cwd: tmp.dir });
     expect(created.code).toBe(0);
@@ -55,7 +54,7 @@ describe("kiln new", () => {
   });
 });
 
-describe("kiln start", () => {
+describe("kiln start", { timeout: 120_000 }, () => {
   const app = () => join(tmp.dir, "served");
   beforeAll(() => {
     writeFiles(app(), {
@@ -63,6 +62,7 @@ describe("kiln start", () => {
       "server/endpoints.ts": `import { httpEndpoint } from "kiln";
 httpEndpoint("/hello", () => ({ hello: "world" }));
 httpEndpoint("/slow", async () => {
+  console.error("slow request started");
   await new Promise((resolve) => setTimeout(resolve, 1500));
   return "finished";
 });
@@ -127,7 +127,7 @@ httpEndpoint("/slow", async () => {
     const server = startKiln(["start", app(), "--port", "0"]);
     const [, url] = await server.waitFor(SERVING);
     const slow = get(`${url}/slow`);
-    await sleep(300); // the slow request is in its handler now
+    await server.waitFor(/slow request started/);
     server.child.kill("SIGTERM");
     await server.waitFor(/Stopping: finishing in-flight requests/);
     await expect(get(`${url}/hello`)).rejects.toMatchObject({ code: "ECONNREFUSED" });
@@ -137,7 +137,9 @@ httpEndpoint("/slow", async () => {
 });
 
 // These spawn short-lived processes that never serve: run them side by side.
-describe.concurrent("kiln start refuses to start with a one-line error and exit code 1", () => {
+describe.concurrent("kiln start refuses to start with a one-line error and exit code 1", {
+  timeout: 120_000,
+}, () => {
   const app = () => join(tmp.dir, "served");
 
   it("a missing folder", async () => {
