@@ -9,6 +9,7 @@ import {
   sql,
 } from "kysely";
 import pg from "pg";
+import { KilnError } from "../../errors.ts";
 import type { AnyDB, Dialect } from "../dialect.ts";
 import type { ColumnKind } from "../schema.ts";
 import { TransactionDriver } from "../transaction-driver.ts";
@@ -48,7 +49,7 @@ const typeParsers = {
  * and deadlocks are retried by inTransaction.
  */
 export function postgresDialect(url: string): Dialect {
-  const pool = new pg.Pool({ connectionString: url, types: typeParsers });
+  const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: poolSize() });
   // An idle connection dropped by the server must not crash the process; the next query
   // reconnects (and a failing database shows in GET /_/health).
   pool.on("error", () => undefined);
@@ -103,6 +104,24 @@ export function postgresDialect(url: string): Dialect {
     linksIndexMethod: "gin",
     close: () => db.destroy(),
   };
+}
+
+/**
+ * Connections each process may open: `KILN_PG_POOL_SIZE`, default 10 (pg's own default).
+ * Every process has its own pool, so processes × this must stay under the server's
+ * max_connections (README "Scaling out").
+ */
+function poolSize(): number {
+  const raw = process.env.KILN_PG_POOL_SIZE;
+  if (raw === undefined || raw === "") return 10;
+  const size = Number(raw);
+  if (!Number.isInteger(size) || size < 1 || size > 10_000) {
+    throw new KilnError(
+      "KILN_BAD_CONFIG",
+      `KILN_PG_POOL_SIZE must be a whole number of connections from 1 up, got "${raw}"`,
+    );
+  }
+  return size;
 }
 
 function pgCode(error: unknown): string {
