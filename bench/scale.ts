@@ -1,0 +1,238 @@
+/**
+ * Scaling out: the To-Do example under load on SQLite and on PostgreSQL, served by one process
+ * and by `kiln start --workers 2`, in one run. Two endpoints, each with Basic auth (the
+ * credential memory makes that cheap after the first request):
+ *   - GET  /_/api/tasks     the caller's 20 tasks (a read: the users row, then the tasks);
+ *   - POST /_/api/new_task  {"title": ...} (a write: one INSERT, committed, per request).
+ * Each server runs in its own process tree; autocannon drives it from this one over loopback.
+ * Prints req/s and latency (p50, p99) per backend, worker count and endpoint, and how many
+ * PostgreSQL connections the app held (pool size per process x processes).
+ *
+ *   npm run bench:scale     (BENCH_SECONDS=5 after BENCH_WARMUP=2, BENCH_CONNECTIONS=20)
+ *
+ * Environment: BENCH_WORKERS (default "1,2"), BENCH_BACKENDS (default "sqlite,postgres"),
+ * BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/test; the run works in a schema
+ * of its own and drops it at the end). Without a reachable PostgreSQL the PostgreSQL rows are
+ * skipped, with one line saying so.
+ *
+ * Read the figures with the machine in mind: the load generator, every worker and PostgreSQL
+ * share its cores. On 2 cores, a second worker cannot double anything: the figure to watch is
+ * that it costs nothing and that PostgreSQL keeps up. See README "Scaling out".
+ */
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { type Figure, type LoadOptions, measure } from "./lib/load.ts";
+import { machine, printTable, writeReport } from "./lib/report.ts";
+import { startServer } from "./lib/server-process.ts";
+import { BENCH_EMAIL, BENCH_PASSWORD, BENCH_TASKS } from "./peers/todo-seed.ts";
+
+const root = join(import.meta.dirname, "..");
+const kilnBin = join(root, "packages/kiln/bin/kiln.js");
+const todo = join(root, "examples/todo");
+const settings = {
+  seconds: Number(process.env.BENCH_SECONDS ?? 5),
+  warmupSeconds: Number(process.env.BENCH_WARMUP ?? 2),
+  connections: Number(process.env.BENCH_CONNECTIONS ?? 20),
+  workers: (process.env.BENCH_WORKERS ?? "1,2").split(",").map(Number),
+  backends: (process.env.BENCH_BACKENDS ?? "sqlite,postgres").split(","),
+};
+const PG_URL = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+// The writer is another account, so the reader's list stays at 20 tasks however many are added.
+const WRITER = "writer@example.com";
+
+const basic = (email: string) =>
+  `Basic ${Buffer.from(`${email}:${BENCH_PASSWORD}`).toString("base64")}`;
+
+interface Backend {
+  name: "sqlite" | "postgres";
+  env: Record<string, string>;
+  /** Connections the app holds now (PostgreSQL), else null. */
+  connections(): Promise<number | null>;
+  drop(): Promise<void>;
+}
+
+interface Row {
+  backend: string;
+  workers: number;
+  endpoint: string;
+  figure: Figure;
+  pgConnections: number | null;
+}
+
+async function adminQuery(text: string, values: unknown[] = []) {
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  await client.connect();
+  try {
+    return await client.query(text, values);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh place for the app's data: a temp folder, and for PostgreSQL a schema of its own. */
+async function openBackend(name: string): Promise<Backend | null> {
+  if (name === "sqlite") {
+    return { name, env: {}, connections: async () => null, drop: async () => {} };
+  }
+  const schema = `kiln_bench_${randomBytes(4).toString("hex")}`;
+  try {
+    await adminQuery(`create schema ${schema}`);
+  } catch (error) {
+    console.log(`PostgreSQL skipped: ${PG_URL} unreachable (${(error as Error).message})`);
+    return null;
+  }
+  // application_name tells this app's connections apart from everything else on the server.
+  const url = new URL(PG_URL);
+  url.searchParams.set("options", `-c search_path=${schema}`);
+  url.searchParams.set("application_name", schema);
+  return {
+    name: "postgres",
+    env: { DATABASE_URL: url.toString() },
+    connections: async () =>
+      Number(
+        (
+          await adminQuery(
+            "select count(*) as n from pg_stat_activity where application_name = $1",
+            [schema],
+          )
+        ).rows[0].n,
+      ),
+    drop: async () => {
+      await adminQuery(`drop schema if exists ${schema} cascade`);
+    },
+  };
+}
+
+function kilnCli(args: string[], env: Record<string, string>): void {
+  const run = spawnSync(process.execPath, [kilnBin, ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+  });
+  if (run.status !== 0) throw new Error(`kiln ${args.join(" ")} failed: ${run.stderr}`);
+}
+
+function startKiln(data: string, backend: Backend, workers: number) {
+  return startServer({
+    args: [
+      kilnBin,
+      "start",
+      todo,
+      "--port",
+      "0",
+      "--data",
+      data,
+      ...(workers > 1 ? ["--workers", String(workers)] : []),
+    ],
+    ready: /is serving at (http:\/\/\S+?)\/_\/api/,
+    cwd: root,
+    env: { ...backend.env, LOG_LEVEL: "info" },
+  });
+}
+
+/** Two accounts, and the reader's 20 tasks added through the API. */
+async function seed(data: string, backend: Backend): Promise<void> {
+  for (const email of [BENCH_EMAIL, WRITER]) {
+    kilnCli(
+      ["users", "add", email, "--password", BENCH_PASSWORD, "--app", todo, "--data", data],
+      backend.env,
+    );
+  }
+  const server = await startKiln(data, backend, 1);
+  try {
+    const headers = { authorization: basic(BENCH_EMAIL), "content-type": "application/json" };
+    for (const task of BENCH_TASKS) {
+      const res = await fetch(`${server.url}/_/api/new_task`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ title: task.title }),
+      });
+      if (res.status !== 200) throw new Error(`seeding: ${res.status} ${await res.text()}`);
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+async function run(backend: Backend, data: string, workers: number): Promise<Row[]> {
+  const server = await startKiln(data, backend, workers);
+  const rows: Row[] = [];
+  try {
+    const list = `${server.url}/_/api/tasks`;
+    const check = await fetch(list, { headers: { authorization: basic(BENCH_EMAIL) } });
+    const tasks = (await check.json()) as unknown[];
+    if (check.status !== 200 || tasks.length !== BENCH_TASKS.length) {
+      throw new Error(`expected 20 tasks, got ${check.status} ${JSON.stringify(tasks)}`);
+    }
+    const loads: { endpoint: string; options: LoadOptions }[] = [
+      {
+        endpoint: "GET /_/api/tasks (20)",
+        options: { url: list, headers: { authorization: basic(BENCH_EMAIL) } },
+      },
+      {
+        endpoint: "POST /_/api/new_task",
+        options: {
+          url: `${server.url}/_/api/new_task`,
+          method: "POST",
+          headers: { authorization: basic(WRITER), "content-type": "application/json" },
+          body: JSON.stringify({ title: "a task added under load" }),
+        },
+      },
+    ];
+    for (const { endpoint, options } of loads) {
+      const figure = await measure({
+        ...options,
+        seconds: settings.seconds,
+        warmupSeconds: settings.warmupSeconds,
+        connections: settings.connections,
+      });
+      const pgConnections = await backend.connections();
+      rows.push({ backend: backend.name, workers, endpoint, figure, pgConnections });
+      console.log(
+        `${backend.name.padEnd(8)} workers ${workers}  ${endpoint.padEnd(22)} ${String(figure.requestsPerSecond).padStart(6)} req/s  p50 ${figure.p50Ms} ms  p99 ${figure.p99Ms} ms${pgConnections === null ? "" : `  (${pgConnections} PostgreSQL connections)`}`,
+      );
+    }
+  } finally {
+    await server.stop();
+  }
+  return rows;
+}
+
+const { cores, cpu } = machine();
+console.log(
+  `To-Do example, Basic auth; ${settings.warmupSeconds} s warm-up + ${settings.seconds} s per run, ` +
+    `${settings.connections} connections; ${cores} cores (${cpu}); load generator on the same machine\n`,
+);
+const rows: Row[] = [];
+for (const name of settings.backends) {
+  const data = mkdtempSync(join(tmpdir(), `kiln-bench-scale-${name}-`));
+  const backend = await openBackend(name);
+  if (!backend) continue;
+  try {
+    await seed(data, backend);
+    for (const workers of settings.workers) rows.push(...(await run(backend, data, workers)));
+  } finally {
+    await backend.drop();
+    rmSync(data, { recursive: true, force: true });
+  }
+}
+
+console.log("");
+printTable([
+  ["backend", "workers", "endpoint", "req/s", "p50 ms", "p99 ms", "PG conns"],
+  ...rows.map((r) => [
+    r.backend,
+    r.workers,
+    r.endpoint,
+    r.figure.requestsPerSecond,
+    r.figure.p50Ms,
+    r.figure.p99Ms,
+    r.pgConnections ?? "-",
+  ]),
+]);
+const file = writeReport("scale", { settings, rows });
+console.log(`report: ${file}`);
