@@ -5,7 +5,9 @@
  *   - GET  /_/api/tasks     the caller's 20 tasks (a read: the users row, then the tasks);
  *   - POST /_/api/new_task  {"title": ...} (a write: one INSERT, committed, per request).
  * Each server runs in its own process tree; autocannon drives it from this one over loopback.
- * Prints req/s and latency (p50, p99) per backend, worker count and endpoint, and how many
+ * Prints req/s and latency (p50, p99) per backend, worker count and endpoint; the CPU time one
+ * request costs in the Kiln processes (primary and workers) and in the app's PostgreSQL
+ * backends (steady on a busy machine, and what capacity planning needs); and how many
  * PostgreSQL connections the app held (pool size per process x processes).
  *
  *   npm run bench:scale     (BENCH_SECONDS=5 after BENCH_WARMUP=2, BENCH_CONNECTIONS=20)
@@ -21,7 +23,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -50,8 +52,8 @@ const basic = (email: string) =>
 interface Backend {
   name: "sqlite" | "postgres";
   env: Record<string, string>;
-  /** Connections the app holds now (PostgreSQL), else null. */
-  connections(): Promise<number | null>;
+  /** Process ids of the app's PostgreSQL connections (server backends); none for SQLite. */
+  backendPids(): Promise<number[]>;
   drop(): Promise<void>;
 }
 
@@ -60,7 +62,52 @@ interface Row {
   workers: number;
   endpoint: string;
   figure: Figure;
+  /** CPU µs per request: the Kiln processes, and the app's PostgreSQL backends. */
+  kilnCpuUs: number | null;
+  pgCpuUs: number | null;
   pgConnections: number | null;
+}
+
+/** CPU time (user + system, all threads) of a process, in ms, from /proc; null if gone. */
+function cpuMs(pid: number): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks * 10 : null; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
+
+/** A process and its descendants (the primary and its workers), from /proc. */
+function processTree(pid: number): number[] {
+  const found = [pid];
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
+      for (const child of children ? children.split(" ") : []) {
+        found.push(...processTree(Number(child)));
+      }
+    }
+  } catch {}
+  return found;
+}
+
+/** CPU ms of each process now. */
+function cpuOf(pids: number[]): Map<number, number> {
+  const used = new Map<number, number>();
+  for (const pid of pids) {
+    const ms = cpuMs(pid);
+    if (ms !== null) used.set(pid, ms);
+  }
+  return used;
+}
+
+/** CPU ms used between two snapshots (a process that appeared meanwhile counts from 0). */
+function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
+  return total;
 }
 
 async function adminQuery(text: string, values: unknown[] = []) {
@@ -76,7 +123,7 @@ async function adminQuery(text: string, values: unknown[] = []) {
 /** A fresh place for the app's data: a temp folder, and for PostgreSQL a schema of its own. */
 async function openBackend(name: string): Promise<Backend | null> {
   if (name === "sqlite") {
-    return { name, env: {}, connections: async () => null, drop: async () => {} };
+    return { name, env: {}, backendPids: async () => [], drop: async () => {} };
   }
   const schema = `kiln_bench_${randomBytes(4).toString("hex")}`;
   try {
@@ -92,15 +139,10 @@ async function openBackend(name: string): Promise<Backend | null> {
   return {
     name: "postgres",
     env: { DATABASE_URL: url.toString() },
-    connections: async () =>
-      Number(
-        (
-          await adminQuery(
-            "select count(*) as n from pg_stat_activity where application_name = $1",
-            [schema],
-          )
-        ).rows[0].n,
-      ),
+    backendPids: async () =>
+      (
+        await adminQuery("select pid from pg_stat_activity where application_name = $1", [schema])
+      ).rows.map((row) => Number(row.pid)),
     drop: async () => {
       await adminQuery(`drop schema if exists ${schema} cascade`);
     },
@@ -184,16 +226,28 @@ async function run(backend: Backend, data: string, workers: number): Promise<Row
       },
     ];
     for (const { endpoint, options } of loads) {
-      const figure = await measure({
-        ...options,
-        seconds: settings.seconds,
-        warmupSeconds: settings.warmupSeconds,
-        connections: settings.connections,
-      });
-      const pgConnections = await backend.connections();
-      rows.push({ backend: backend.name, workers, endpoint, figure, pgConnections });
+      const load = { ...options, connections: settings.connections, warmupSeconds: 0 };
+      await measure({ ...load, seconds: settings.warmupSeconds }); // warm-up
+      const kilnPids = processTree(server.child.pid!);
+      const pgBefore = cpuOf(await backend.backendPids());
+      const kilnBefore = cpuOf(kilnPids);
+      const figure = await measure({ ...load, seconds: settings.seconds });
+      const kilnAfter = cpuOf(kilnPids);
+      const pgPids = await backend.backendPids();
+      const pgAfter = cpuOf(pgPids);
+      const perRequest = (ms: number) => Math.round((ms * 1000) / figure.requests);
+      const row: Row = {
+        backend: backend.name,
+        workers,
+        endpoint,
+        figure,
+        kilnCpuUs: perRequest(cpuBetween(kilnBefore, kilnAfter)),
+        pgCpuUs: backend.name === "postgres" ? perRequest(cpuBetween(pgBefore, pgAfter)) : null,
+        pgConnections: backend.name === "postgres" ? pgPids.length : null,
+      };
+      rows.push(row);
       console.log(
-        `${backend.name.padEnd(8)} workers ${workers}  ${endpoint.padEnd(22)} ${String(figure.requestsPerSecond).padStart(6)} req/s  p50 ${figure.p50Ms} ms  p99 ${figure.p99Ms} ms${pgConnections === null ? "" : `  (${pgConnections} PostgreSQL connections)`}`,
+        `${backend.name.padEnd(8)} workers ${workers}  ${endpoint.padEnd(22)} ${String(figure.requestsPerSecond).padStart(6)} req/s  p50 ${figure.p50Ms} ms  p99 ${figure.p99Ms} ms  CPU/req: Kiln ${row.kilnCpuUs} µs${row.pgCpuUs === null ? "" : `, PostgreSQL ${row.pgCpuUs} µs (${row.pgConnections} connections)`}`,
       );
     }
   } finally {
@@ -223,7 +277,17 @@ for (const name of settings.backends) {
 
 console.log("");
 printTable([
-  ["backend", "workers", "endpoint", "req/s", "p50 ms", "p99 ms", "PG conns"],
+  [
+    "backend",
+    "workers",
+    "endpoint",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "Kiln µs/req",
+    "PG µs/req",
+    "PG conns",
+  ],
   ...rows.map((r) => [
     r.backend,
     r.workers,
@@ -231,8 +295,15 @@ printTable([
     r.figure.requestsPerSecond,
     r.figure.p50Ms,
     r.figure.p99Ms,
+    r.kilnCpuUs ?? "-",
+    r.pgCpuUs ?? "-",
     r.pgConnections ?? "-",
   ]),
 ]);
+console.log(
+  "\nCPU per request is user + system time of the server processes divided by requests served;\n" +
+    "one core serves about 1,000,000 / (Kiln µs/req) requests a second, and the database\n" +
+    "about 1,000,000 / (PG µs/req) per core it has (README: Scaling out).",
+);
 const file = writeReport("scale", { settings, rows });
 console.log(`report: ${file}`);

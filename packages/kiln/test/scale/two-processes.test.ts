@@ -14,7 +14,8 @@ import {
 /*
  * Two `kiln start` processes on two ports against one PostgreSQL schema, as two machines
  * behind a load balancer would run: each has its own data folder, and they share only
- * DATABASE_URL and KILN_SECRET (which keys the session cookies). Accounts are managed with
+ * DATABASE_URL and KILN_SECRET (which keys the encrypted cookies; a session cookie is a random
+ * token looked up in the database). Accounts are managed with
  * the `kiln users` CLI against the same database. Whatever one process (or the CLI) changes,
  * the other must honour on its very next request.
  */
@@ -66,6 +67,12 @@ describe.skipIf(!runPg)("postgres: two kiln processes, one database", () => {
     expect(signup.status).toBe(200);
     const bob = await call(`${a.api}/me`, { headers: cookieFrom(signup) });
     expect(bob).toMatchObject({ status: 200, body: { email: "bob@example.com" } });
+  });
+
+  it("an encrypted cookie set by one process reads on the other (they share KILN_SECRET)", async () => {
+    const set = await call(`${a.api}/cookie?value=blue`);
+    const read = await call(`${b.api}/cookie`, { headers: cookieFrom(set) });
+    expect(read).toMatchObject({ status: 200, body: { value: "blue" } });
   });
 
   it("Basic credentials work on both, and rows written on one are read on the other", async () => {

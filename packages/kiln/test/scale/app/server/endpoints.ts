@@ -1,4 +1,4 @@
-import { httpEndpoint, request, tables, users } from "kiln";
+import { cookies, httpEndpoint, request, tables, users } from "kiln";
 
 /*
  * Endpoints that let the scale tests see which process answered (`pid`) and drive the shared
@@ -47,4 +47,10 @@ httpEndpoint("/notes", { ...auth, methods: ["GET", "POST"] }, async ({ text }) =
   }
   const notes = await tables.notes.search({ owner }).toArray();
   return notes.map((note) => note.text);
+});
+
+/** An encrypted cookie (keyed by KILN_SECRET): set by one process, read by another. */
+httpEndpoint("/cookie", async ({ value }) => {
+  if (value !== undefined) cookies.local.set("remembered", value);
+  return { value: cookies.local.get("remembered") ?? null, pid };
 });
