@@ -42,8 +42,11 @@ export interface Dialect {
    * Kysely's executor, for queries compiled once and run many times.
    */
   execute(query: CompiledQuery): Promise<QueryResult<unknown>>;
-  /** The result at once, when the database can run the query synchronously now; else undefined. */
-  executeNow(query: CompiledQuery): QueryResult<unknown> | undefined;
+  /**
+   * The result at once, when the database can run the query synchronously now; else undefined.
+   * `rowsAsArrays`: rows are arrays of values in select order instead of objects (cheaper).
+   */
+  executeNow(query: CompiledQuery, rowsAsArrays?: boolean): QueryResult<unknown> | undefined;
   /**
    * Runs fn in one real transaction (no retry); queries on `db` inside fn join it. The
    * migration asks for `read committed`: after waiting for the migration lock it must see

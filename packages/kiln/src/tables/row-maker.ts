@@ -35,12 +35,24 @@ export class RowMaker {
   /** A row from the values the database returned. */
   fromDb(raw: Record<string, unknown>): RowImpl {
     const values: Record<string, unknown> = {};
-    for (const column of this.#table.columns) {
-      const value = this.#dialect.fromDb(column.kind, raw[column.name]);
-      values[column.name] =
-        column.kind === "media" && value !== null ? decodeMedia(value as Uint8Array) : value;
-    }
+    for (const column of this.#table.columns)
+      values[column.name] = this.#value(column, raw[column.name]);
     return this.#make(Number(raw.id), values);
+  }
+
+  /** A row from the database's values as an array: the id, then the columns in order. */
+  fromDbArray(raw: readonly unknown[]): RowImpl {
+    const values: Record<string, unknown> = {};
+    const columns = this.#table.columns;
+    for (let i = 0; i < columns.length; i++) {
+      values[columns[i]!.name] = this.#value(columns[i]!, raw[i + 1]);
+    }
+    return this.#make(Number(raw[0]), values);
+  }
+
+  #value(column: ColumnSchema, raw: unknown): unknown {
+    const value = this.#dialect.fromDb(column.kind, raw);
+    return column.kind === "media" && value !== null ? decodeMedia(value as Uint8Array) : value;
   }
 
   /** The row just added: the values as written (see shownValue), the others empty. */

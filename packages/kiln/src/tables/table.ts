@@ -228,10 +228,11 @@ export class TableImpl implements Table {
     const compiled = this.#compile(`by:${column}`, () =>
       this.#db.selectFrom(this.#physical).select(this.#selected).where(column, "=", ""),
     );
-    const result = await this.#run(compiled, [value]);
-    if (!result.rows.length) return null;
-    const [row] = await this.loadRows(result.rows as Record<string, unknown>[]);
-    return row as unknown as Row;
+    const result = this.#run(compiled, [value]);
+    const found = result instanceof Promise ? await result : result;
+    if (!found.rows.length) return null;
+    const rows = this.loadRows(found.rows as Record<string, unknown>[]);
+    return ((rows instanceof Promise ? await rows : rows)[0] ?? null) as unknown as Row;
   }
 
   async deleteAllRows(): Promise<void> {
@@ -295,7 +296,7 @@ export class TableImpl implements Table {
       );
       const params = [...shape.params, size];
       if (offset) params.push(offset);
-      run = this.#run(compiled, params);
+      run = this.#run(compiled, params, true);
     } else {
       let query = this.#db.selectFrom(this.#physical).select(this.#selected);
       if (filter.condition) query = query.where(filter.condition);
@@ -305,9 +306,14 @@ export class TableImpl implements Table {
       run = this.#execute(query.compile());
     }
     const page = (result: QueryResult<unknown>) => {
-      const raws = result.rows as Record<string, unknown>[];
-      const last = raws[raws.length - 1] ?? null;
-      const rows = this.loadRows(raws, filter.linkRows);
+      // Arrays when SQLite ran the query at once (see Dialect.executeNow), else objects.
+      const raws = result.rows as (Record<string, unknown> | unknown[])[];
+      const made = raws.map((raw) =>
+        Array.isArray(raw) ? this.#maker.fromDbArray(raw) : this.#maker.fromDb(raw),
+      );
+      const lastRaw = raws[raws.length - 1];
+      const last = Array.isArray(lastRaw) ? this.#named(lastRaw) : (lastRaw ?? null);
+      const rows = this.#linked(made, filter.linkRows);
       return rows instanceof Promise ? rows.then((r) => ({ rows: r, last })) : { rows, last };
     };
     return run instanceof Promise ? run.then(page) : page(run);
@@ -368,7 +374,21 @@ export class TableImpl implements Table {
     raws: readonly Record<string, unknown>[],
     linkRows: ReadonlyMap<string, RowImpl> = NO_LINK_ROWS,
   ): Maybe<RowImpl[]> {
-    const rows = raws.map((raw) => this.#maker.fromDb(raw));
+    return this.#linked(
+      raws.map((raw) => this.#maker.fromDb(raw)),
+      linkRows,
+    );
+  }
+
+  /** The database values of a row given as an array, by column name. */
+  #named(raw: readonly unknown[]): Record<string, unknown> {
+    const named: Record<string, unknown> = {};
+    for (let i = 0; i < this.#selected.length; i++) named[this.#selected[i]!] = raw[i];
+    return named;
+  }
+
+  /** Rows with their links followed (see loadRows). */
+  #linked(rows: RowImpl[], linkRows: ReadonlyMap<string, RowImpl>): Maybe<RowImpl[]> {
     let columns = this.linkColumns;
     if (linkRows.size) columns = columns.filter((c) => !this.#useLinkRow(c, linkRows, rows));
     if (!columns.length) return rows;
@@ -429,14 +449,19 @@ export class TableImpl implements Table {
    * Runs a query compiled once, with new parameters: synchronously when the dialect can
    * (SQLite with the connection free), which is most of the hot paths' speed.
    */
-  #run(compiled: CompiledQuery, parameters: readonly unknown[]): Maybe<QueryResult<unknown>> {
-    return this.#execute({ ...compiled, parameters });
+  #run(
+    compiled: CompiledQuery,
+    parameters: readonly unknown[],
+    rowsAsArrays = false,
+  ): Maybe<QueryResult<unknown>> {
+    return this.#execute({ ...compiled, parameters }, rowsAsArrays);
   }
 
-  #execute(query: CompiledQuery): Maybe<QueryResult<unknown>> {
+  /** Runs a query; `rowsAsArrays` asks for array rows when it runs at once (executeNow). */
+  #execute(query: CompiledQuery, rowsAsArrays = false): Maybe<QueryResult<unknown>> {
     const dialect = this.#context.dialect;
     try {
-      const now = dialect.executeNow(query);
+      const now = dialect.executeNow(query, rowsAsArrays);
       if (now) return now;
     } catch (error) {
       throw this.#context.mapError(error, this);

@@ -13,6 +13,7 @@ export interface ImmediateDriver extends Driver {
   runNow(
     query: CompiledQuery,
     held: DatabaseConnection | undefined,
+    rowsAsArrays?: boolean,
   ): QueryResult<unknown> | undefined;
 }
 
@@ -106,9 +107,9 @@ export class TransactionDriver implements Driver {
   }
 
   /** The query's result at once when the driver can run it synchronously now, else undefined. */
-  executeNow(query: CompiledQuery): QueryResult<unknown> | undefined {
+  executeNow(query: CompiledQuery, rowsAsArrays = false): QueryResult<unknown> | undefined {
     const runNow = (this.#inner as Partial<ImmediateDriver>).runNow;
-    return runNow?.call(this.#inner, query, this.#held()?.connection);
+    return runNow?.call(this.#inner, query, this.#held()?.connection, rowsAsArrays);
   }
 
   /** Initialises the inner driver once, whoever asks first (Kysely, or Kiln's own paths). */

@@ -98,15 +98,17 @@ export class GuessingDefence {
   /**
    * Records a success that did not go through `guard` (a remembered credential), at most once
    * an hour per (account, address) and process: it keeps the owner's address "known".
+   * Returns the write's promise, or nothing when there is nothing to write (most requests:
+   * no promise to make and catch then).
    */
-  async noteSuccess(account: string, address: string): Promise<void> {
+  noteSuccess(account: string, address: string): Promise<void> | undefined {
     const key = `${address} ${account}`;
     const now = this.#now();
     const last = this.#noted.get(key);
-    if (last !== undefined && now - last < 3_600_000) return;
+    if (last !== undefined && now - last < 3_600_000) return undefined;
     if (this.#noted.size >= 10_000) this.#noted.clear();
     this.#noted.set(key, now);
-    await this.#recordSuccess(account, address, now);
+    return this.#recordSuccess(account, address, now);
   }
 
   /**

@@ -88,7 +88,7 @@ export class UsersService implements KilnService {
     const user = await this.#store.findByEmail(account);
     const hash = usable(user);
     if (hash && !user!.nPasswordFailures && this.#memory.recall(account, password, hash)) {
-      this.#defence.noteSuccess(account, address).catch((error) => this.#logError(error));
+      this.#defence.noteSuccess(account, address)?.catch((error) => this.#logError(error));
       return { status: "ok", user: user! };
     }
     const outcome = await this.#defence.guard(account, address, async () => {

@@ -52,9 +52,10 @@ export class SqliteDriver implements ImmediateDriver {
   runNow(
     query: CompiledQuery,
     held: DatabaseConnection | undefined,
+    rowsAsArrays = false,
   ): QueryResult<unknown> | undefined {
     if (held !== this.#connection && this.#mutex.locked) return undefined;
-    return this.#connection.run(query);
+    return this.#connection.run(query, rowsAsArrays);
   }
 
   async destroy(): Promise<void> {
@@ -74,12 +75,14 @@ class SqliteConnection implements DatabaseConnection {
     this.#db = db;
   }
 
-  #prepare(sql: string): Statement {
-    let statement = this.#statements.get(sql);
+  #prepare(sql: string, rowsAsArrays: boolean): Statement {
+    const key = rowsAsArrays ? `arrays:${sql}` : sql;
+    let statement = this.#statements.get(key);
     if (!statement) {
       statement = this.#db.prepare(sql);
+      if (rowsAsArrays && statement.reader) statement.raw(true);
       if (this.#statements.size >= MAX_CACHED_STATEMENTS) this.#statements.clear();
-      this.#statements.set(sql, statement);
+      this.#statements.set(key, statement);
     }
     return statement;
   }
@@ -92,8 +95,12 @@ class SqliteConnection implements DatabaseConnection {
     }
   }
 
-  run(query: CompiledQuery): QueryResult<unknown> {
-    const statement = this.#prepare(query.sql);
+  /**
+   * Runs a query. `rowsAsArrays`: each row is an array of its values in select order, which
+   * better-sqlite3 makes markedly faster than an object (no column name per value and row).
+   */
+  run(query: CompiledQuery, rowsAsArrays = false): QueryResult<unknown> {
+    const statement = this.#prepare(query.sql, rowsAsArrays);
     const parameters = query.parameters as unknown[];
     if (statement.reader) return { rows: statement.all(parameters) };
     const { changes, lastInsertRowid } = statement.run(parameters);

@@ -122,7 +122,7 @@ export function sqliteDialect(file: string): Dialect {
     isUniqueViolation: (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_UNIQUE",
     errorsAbortTransaction: false,
     execute: (query) => driver.execute(query),
-    executeNow: (query) => driver.executeNow(query),
+    executeNow: (query, rowsAsArrays) => driver.executeNow(query, rowsAsArrays),
     transaction: (fn, settings) => driver.transaction(fn, settings),
     inTransaction: () => driver.inTransaction(),
     // The migration's BEGIN IMMEDIATE already makes a second process wait for the first.
