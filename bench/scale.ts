@@ -10,7 +10,8 @@
  * backends (steady on a busy machine, and what capacity planning needs); and how many
  * PostgreSQL connections the app held (pool size per process x processes).
  *
- *   npm run bench:scale     (BENCH_SECONDS=5 after BENCH_WARMUP=2, BENCH_CONNECTIONS=20)
+ *   npm run bench:scale     (BENCH_SECONDS=5 after BENCH_WARMUP=2, BENCH_CONNECTIONS=20,
+ *                            BENCH_ROUNDS=2: the table shows each figure's best round)
  *
  * Environment: BENCH_WORKERS (default "1,2"), BENCH_BACKENDS (default "sqlite,postgres"),
  * BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/test; the run works in a schema
@@ -41,6 +42,7 @@ const settings = {
   connections: Number(process.env.BENCH_CONNECTIONS ?? 20),
   workers: (process.env.BENCH_WORKERS ?? "1,2").split(",").map(Number),
   backends: (process.env.BENCH_BACKENDS ?? "sqlite,postgres").split(","),
+  rounds: Number(process.env.BENCH_ROUNDS ?? 2),
 };
 const PG_URL = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 // The writer is another account, so the reader's list stays at 20 tasks however many are added.
@@ -262,20 +264,51 @@ console.log(
     `${settings.connections} connections; ${cores} cores (${cpu}); load generator on the same machine\n`,
 );
 const rows: Row[] = [];
-for (const name of settings.backends) {
-  const data = mkdtempSync(join(tmpdir(), `kiln-bench-scale-${name}-`));
-  const backend = await openBackend(name);
-  if (!backend) continue;
-  try {
+const opened: { backend: Backend; data: string }[] = [];
+try {
+  for (const name of settings.backends) {
+    const backend = await openBackend(name);
+    if (!backend) continue;
+    const data = mkdtempSync(join(tmpdir(), `kiln-bench-scale-${name}-`));
+    opened.push({ backend, data });
     await seed(data, backend);
-    for (const workers of settings.workers) rows.push(...(await run(backend, data, workers)));
-  } finally {
+  }
+  for (let round = 1; round <= settings.rounds; round++) {
+    if (settings.rounds > 1) console.log(`round ${round}`);
+    for (const { backend, data } of opened) {
+      for (const workers of settings.workers) rows.push(...(await run(backend, data, workers)));
+    }
+  }
+} finally {
+  for (const { backend, data } of opened) {
     await backend.drop();
     rmSync(data, { recursive: true, force: true });
   }
 }
 
-console.log("");
+/**
+ * Per backend, worker count and endpoint: the round with the most req/s (the one least
+ * disturbed by other work on a shared machine), with the least CPU per request of any round.
+ */
+function best(all: Row[]): Row[] {
+  const byKey = new Map<string, Row>();
+  for (const row of all) {
+    const key = `${row.backend} ${row.workers} ${row.endpoint}`;
+    const seen = byKey.get(key);
+    const min = (a: number | null, b: number | null) =>
+      a === null ? b : b === null ? a : Math.min(a, b);
+    const faster = !seen || row.figure.requestsPerSecond > seen.figure.requestsPerSecond;
+    const kept = faster ? row : seen;
+    byKey.set(key, {
+      ...kept,
+      kilnCpuUs: min(row.kilnCpuUs, seen?.kilnCpuUs ?? null),
+      pgCpuUs: min(row.pgCpuUs, seen?.pgCpuUs ?? null),
+    });
+  }
+  return [...byKey.values()];
+}
+
+console.log(settings.rounds > 1 ? `\nbest of ${settings.rounds} rounds:` : "");
 printTable([
   [
     "backend",
@@ -288,7 +321,7 @@ printTable([
     "PG µs/req",
     "PG conns",
   ],
-  ...rows.map((r) => [
+  ...best(rows).map((r) => [
     r.backend,
     r.workers,
     r.endpoint,
@@ -305,5 +338,5 @@ console.log(
     "one core serves about 1,000,000 / (Kiln µs/req) requests a second, and the database\n" +
     "about 1,000,000 / (PG µs/req) per core it has (README: Scaling out).",
 );
-const file = writeReport("scale", { settings, rows });
+const file = writeReport("scale", { settings, rows, best: best(rows) });
 console.log(`report: ${file}`);

@@ -19,8 +19,8 @@ const PASSWORD = "migrations keep data";
 const runPg = await pgTestsEnabled();
 
 describe.skipIf(!runPg)("postgres: several processes starting at once", () => {
-  const folder = tempDir("kiln-scale-migrate-");
-  const app = join(folder.dir, "app");
+  let folder: { dir: string; remove(): void };
+  let app: string;
   const v1 = readFileSync(join(SCALE_APP, "kiln.yaml"), "utf8");
   let db: pg.Client;
   let env: Record<string, string>;
@@ -52,6 +52,8 @@ describe.skipIf(!runPg)("postgres: several processes starting at once", () => {
   }
 
   beforeAll(async () => {
+    folder = tempDir("kiln-scale-migrate-");
+    app = join(folder.dir, "app");
     const schema = await createPgSchema();
     drop = schema.drop;
     env = { DATABASE_URL: schema.url, KILN_SECRET: "shared by every process" };
@@ -67,7 +69,7 @@ describe.skipIf(!runPg)("postgres: several processes starting at once", () => {
     await Promise.all(running.map((served) => served.kiln.stop()));
     await db?.end();
     await drop?.();
-    folder.remove();
+    folder?.remove();
   });
 
   it("all come up on an empty schema, which one of them migrates in one transaction", async () => {

@@ -31,17 +31,18 @@ describe.skipIf(!runPg)("postgres: two kiln processes, one database", () => {
   let b: Served;
   let env: Record<string, string>;
   const cleanups: (() => unknown)[] = [];
+  let dataA: string;
   const users = (...args: string[]) =>
-    cli(["users", ...args, "--app", SCALE_APP, "--data", dataA.dir], env);
-  const dataA = tempDir("kiln-scale-a-");
-  const dataB = tempDir("kiln-scale-b-");
+    cli(["users", ...args, "--app", SCALE_APP, "--data", dataA], env);
 
   beforeAll(async () => {
     const schema = await createPgSchema();
-    cleanups.push(schema.drop, dataA.remove, dataB.remove);
+    const [folderA, folderB] = [tempDir("kiln-scale-a-"), tempDir("kiln-scale-b-")];
+    cleanups.push(schema.drop, folderA.remove, folderB.remove);
+    dataA = folderA.dir;
     env = { DATABASE_URL: schema.url, KILN_SECRET: "one secret for every process of the app" };
     expect(await users("add", EMAIL, "--password", FIRST)).toMatch(/^Added ada@example\.com/);
-    [a, b] = await Promise.all([serve({ data: dataA.dir, env }), serve({ data: dataB.dir, env })]);
+    [a, b] = await Promise.all([serve({ data: dataA, env }), serve({ data: folderB.dir, env })]);
   }, 90_000);
 
   afterAll(async () => {
