@@ -20,7 +20,15 @@
  * their count after warm-up). Exits 1 otherwise. Writes bench/results/soak.json.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,6 +61,7 @@ interface Window {
   p99: number;
   rssMiB: number;
   fds: number;
+  sockets: number;
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
@@ -109,13 +118,31 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function processStats(pid: number): { rssMiB: number; fds: number } {
+/**
+ * The server's resident memory and open descriptors: `fds` are files, pipes and the like,
+ * `sockets` its connections (which come and go with the clients' keep-alive pool).
+ */
+function processStats(pid: number): { rssMiB: number; fds: number; sockets: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return {
-    rssMiB: Math.round((rssKiB / 1024) * 10) / 10,
-    fds: readdirSync(`/proc/${pid}/fd`).length,
-  };
+  let fds = 0;
+  let sockets = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith("socket:")) sockets++;
+      else fds++;
+    } catch {
+      // closed while we looked
+    }
+  }
+  return { rssMiB: Math.round((rssKiB / 1024) * 10) / 10, fds, sockets };
+}
+
+/** Stats once every client connection is closed: what the server holds for itself. */
+async function quietStats(pid: number) {
+  agent.destroy();
+  await new Promise((settle) => setTimeout(settle, 1000));
+  return processStats(pid);
 }
 
 async function pgAdmin(query: string): Promise<void> {
@@ -238,7 +265,8 @@ async function main(): Promise<number> {
   console.log(
     `Soak: ${DURATION_S} s at ${RATE} operations/s (${USERS} users, ${ON_PG ? "PostgreSQL" : "SQLite"}), server pid ${pid}`,
   );
-  console.log("   t(s)   req  unexpected  p50(ms)  p99(ms)  RSS(MiB)  fds");
+  const baseline = await quietStats(pid);
+  console.log("   t(s)   req  unexpected  p50(ms)  p99(ms)  RSS(MiB)  fds  sockets");
   const windows: Window[] = [];
   const started = performance.now();
   let sent = 0;
@@ -268,7 +296,7 @@ async function main(): Promise<number> {
       unexpected = 0;
       if (!SHORT && atS % 30 !== 0 && atS < DURATION_S) return;
       console.log(
-        `${String(atS).padStart(7)} ${String(w.requests).padStart(5)} ${String(w.unexpected).padStart(11)} ${String(w.p50).padStart(8)} ${String(w.p99).padStart(8)} ${String(w.rssMiB).padStart(9)} ${String(w.fds).padStart(4)}`,
+        `${String(atS).padStart(7)} ${String(w.requests).padStart(5)} ${String(w.unexpected).padStart(11)} ${String(w.p50).padStart(8)} ${String(w.p99).padStart(8)} ${String(w.rssMiB).padStart(9)} ${String(w.fds).padStart(4)} ${String(w.sockets).padStart(8)}`,
       );
       if (atS >= DURATION_S) {
         clearInterval(sampler);
@@ -279,10 +307,10 @@ async function main(): Promise<number> {
   });
   await new Promise((settle) => setTimeout(settle, 2000)); // let the last requests finish
   unexpectedTotal += unexpected;
+  const end = await quietStats(pid);
 
   server.signal("SIGTERM");
   const exit = await server.exited;
-  agent.destroy();
   rmSync(data, { recursive: true, force: true });
   if (ON_PG) await pgAdmin(`DROP DATABASE IF EXISTS ${pgName} WITH (FORCE)`);
 
@@ -295,8 +323,8 @@ async function main(): Promise<number> {
   const warm = windows.find((w) => w.atS >= WARMUP_S) ?? windows[0]!;
   const endRss = median(windows.slice(-3).map((w) => w.rssMiB));
   const rssGrowth = (endRss - warm.rssMiB) / warm.rssMiB;
-  const fdValues = measured.map((w) => w.fds);
-  const fdDrift = Math.max(...fdValues.map((fd) => Math.abs(fd - warm.fds)));
+  const fdDrift = Math.max(...measured.map((w) => Math.abs(w.fds - warm.fds)));
+  const leftOver = end.fds + end.sockets - (baseline.fds + baseline.sockets);
   const checks = [
     { name: "no unexpected answers", ok: unexpectedTotal === 0, figure: `${unexpectedTotal}` },
     {
@@ -310,9 +338,9 @@ async function main(): Promise<number> {
       figure: `${warm.rssMiB} MiB -> ${endRss} MiB (${(rssGrowth * 100).toFixed(1)}%)`,
     },
     {
-      name: "open file descriptors flat (within 2)",
-      ok: fdDrift <= 2,
-      figure: `${warm.fds} (max drift ${fdDrift})`,
+      name: "open file descriptors flat (within 2 during the run; none left once clients go)",
+      ok: fdDrift <= 2 && leftOver <= 0,
+      figure: `${warm.fds} non-socket (max drift ${fdDrift}); ${baseline.fds}+${baseline.sockets} sockets before, ${end.fds}+${end.sockets} after`,
     },
     { name: "SIGTERM exits 0", ok: exit.code === 0, figure: `${exit.code ?? exit.signal}` },
   ];
