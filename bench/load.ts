@@ -6,10 +6,11 @@
  *
  *   npm run bench:load                      both backends (PostgreSQL skipped if unreachable)
  *   npm run bench:load -- --only sqlite     one backend
- *   npm run bench:load -- --quick           shorter steps (2 s), for a smoke run
+ *   npm run bench:load -- --quick           one 2 s try per rate, for a smoke run
  *
  * Method: autocannon at a fixed overall rate (it corrects for coordinated omission), one
- * connection per 25 requests/s (8 to 128), STEP seconds per rate. A rate passes when p99 < 50 ms, every answer is a 2xx,
+ * connection per 25 requests/s (8 to 128), three tries of 4 s per rate, judged by the median
+ * try. A rate passes when p99 < 50 ms, every answer is a 2xx,
  * and at least 95% of the asked rate was delivered. Rates double from 250 until one fails,
  * then a bisection narrows the boundary to within ~6%. Server and load generator share the
  * machine, so the figures are for this machine only; the comparison is what carries over.
@@ -17,7 +18,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
 import pg from "pg";
@@ -32,7 +33,8 @@ import { BENCH_EMAIL, BENCH_PASSWORD, BENCH_TASKS } from "./peers/todo-seed.ts";
 
 const QUICK = process.argv.includes("--quick");
 const ONLY = process.argv[process.argv.indexOf("--only") + 1];
-const STEP_SECONDS = QUICK ? 2 : 5;
+const STEP_SECONDS = QUICK ? 2 : 4;
+const TRIES = QUICK ? 1 : 3;
 const MAX_CONNECTIONS = 128;
 const P99_LIMIT_MS = 50;
 const PG_URL = process.env.KILN_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -55,7 +57,7 @@ interface Result {
   steps: Step[];
 }
 
-async function step(url: string, headers: Record<string, string>, rate: number): Promise<Step> {
+async function once(url: string, headers: Record<string, string>, rate: number): Promise<Step> {
   const result = await autocannon({
     url,
     headers,
@@ -74,6 +76,19 @@ async function step(url: string, headers: Record<string, string>, rate: number):
   };
   const ok = s.p99 < P99_LIMIT_MS && s.non2xx === 0 && s.errors === 0 && s.achieved >= 0.95 * rate;
   return { ...s, ok };
+}
+
+/**
+ * A rate, tried TRIES times; the verdict and figures are the median try's (by p99). On a
+ * small shared machine one hiccup elsewhere can push a single p99 over any limit; the median
+ * of three is what the server sustains.
+ */
+async function step(url: string, headers: Record<string, string>, rate: number): Promise<Step> {
+  const tries: Step[] = [];
+  for (let i = 0; i < TRIES; i++) tries.push(await once(url, headers, rate));
+  const failed = tries.find((t) => t.non2xx > 0 || t.errors > 0);
+  if (failed) return { ...failed, ok: false }; // an error answer is never noise
+  return tries.sort((a, b) => a.p99 - b.p99)[Math.floor(TRIES / 2)]!;
 }
 
 /**
@@ -265,7 +280,7 @@ const dir = mkdtempSync(join(tmpdir(), "kiln-bench-load-"));
 const results: Result[] = [];
 try {
   console.log(
-    `Largest rate with p99 < ${P99_LIMIT_MS} ms, GET the caller's 20 tasks (${cpus().length} CPUs, ${STEP_SECONDS} s per step)\n`,
+    `Largest rate with p99 < ${P99_LIMIT_MS} ms, GET the caller's 20 tasks (${cpus().length} CPUs, ${TRIES} x ${STEP_SECONDS} s per rate, load average ${loadavg()[0]!.toFixed(1)})\n`,
   );
   if (ONLY !== "postgres") results.push(...(await onSqlite(dir)));
   if (ONLY !== "sqlite") {
@@ -282,7 +297,7 @@ try {
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   writeFileSync(
     join(ROOT, "bench/results/load.json"),
-    `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, stepSeconds: STEP_SECONDS, results }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, stepSeconds: STEP_SECONDS, tries: TRIES, results }, null, 2)}\n`,
   );
 } finally {
   rmSync(dir, { recursive: true, force: true });
