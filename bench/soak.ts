@@ -18,7 +18,7 @@
  * connection error); p99 of the last third no worse than 1.5x the first third's + 5 ms (the
  * machine's load average is printed beside it: other work shows up there first); server CPU
  * per request in the last third no more than 1.2x the first third's (drift that other work on
- * the machine cannot fake); median RSS of the last third less than 10% above the first
+ * the machine cannot fake); peak RSS of the last third less than 10% above the first
  * third's; non-socket descriptors flat, and none left once the clients disconnect. Exits 1
  * otherwise. Writes bench/results/soak*.json.
  */
@@ -390,8 +390,11 @@ async function main(): Promise<number> {
   const firstP99 = median(measured.slice(0, third).map((w) => w.p99));
   const lastP99 = median(measured.slice(-third).map((w) => w.p99));
   const warm = windows.find((w) => w.atS >= WARMUP_S) ?? windows[0]!;
-  const firstRss = median(measured.slice(0, third).map((w) => w.rssMiB));
-  const endRss = median(measured.slice(-third).map((w) => w.rssMiB));
+  // RSS swings by tens of MiB with no trend: each failed login's scrypt allocates 32 MiB
+  // outside the JS heap, on a thread-pool thread, and malloc returns it to the system when
+  // it pleases. A leak lifts the whole band, so the band's top is compared.
+  const firstRss = Math.max(...measured.slice(0, third).map((w) => w.rssMiB));
+  const endRss = Math.max(...measured.slice(-third).map((w) => w.rssMiB));
   const rssGrowth = (endRss - firstRss) / firstRss;
   const firstCpu = median(measured.slice(0, third).map((w) => w.cpuMsPerRequest));
   const lastCpu = median(measured.slice(-third).map((w) => w.cpuMsPerRequest));
@@ -410,7 +413,7 @@ async function main(): Promise<number> {
       figure: `${firstCpu} ms -> ${lastCpu} ms`,
     },
     {
-      name: "RSS growth after warm-up < 10% (median of first and last thirds)",
+      name: "RSS growth after warm-up < 10% (peak of the last third vs the first)",
       ok: rssGrowth < 0.1,
       figure: `${firstRss} MiB -> ${endRss} MiB (${(rssGrowth * 100).toFixed(1)}%)`,
     },

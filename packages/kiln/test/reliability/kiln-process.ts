@@ -23,6 +23,8 @@ export interface StartOptions {
   data: string;
   env?: NodeJS.ProcessEnv;
   args?: string[];
+  /** Flags for node itself (before the script), e.g. `--trace-gc`. */
+  nodeArgs?: string[];
 }
 
 /**
@@ -33,6 +35,7 @@ export function startKiln(options: StartOptions): Promise<KilnProcess> {
   const child = spawn(
     process.execPath,
     [
+      ...(options.nodeArgs ?? []),
       KILN_BIN,
       "start",
       options.app ?? TODO_APP,
