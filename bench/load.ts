@@ -185,7 +185,7 @@ async function startSeededKiln(data: string, env: NodeJS.ProcessEnv): Promise<Ki
     ],
     env,
   );
-  const server = await startKiln({ data, env });
+  const server = await startKiln({ data, env, keepOutput: false });
   const headers = { authorization: AUTH, "content-type": "application/json" };
   for (const task of BENCH_TASKS) {
     const res = await fetch(`${server.url}/_/api/new_task`, {

@@ -234,7 +234,7 @@ async function main(): Promise<number> {
       env,
     );
   }
-  const server = await startKiln({ data, env });
+  const server = await startKiln({ data, env, keepOutput: false });
   const base = new URL(server.url);
   const pid = server.pid; // kiln start serves from the process it starts (no workers)
   const auth = emails.map((email) => basicAuth(email, PASSWORD));

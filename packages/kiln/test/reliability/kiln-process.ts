@@ -25,6 +25,12 @@ export interface StartOptions {
   args?: string[];
   /** Flags for node itself (before the script), e.g. `--trace-gc`. */
   nodeArgs?: string[];
+  /**
+   * Keep everything the server prints for `output()` (default true). A benchmark passes false:
+   * at thousands of requests a second the log would grow the load generator's heap by tens of
+   * megabytes and its garbage collection would show up as server latency.
+   */
+  keepOutput?: boolean;
 }
 
 /**
@@ -56,11 +62,16 @@ export function startKiln(options: StartOptions): Promise<KilnProcess> {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) =>
     child.once("exit", (code, signal) => done({ code, signal })),
   );
+  const keep = options.keepOutput ?? true;
+  let started = false;
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer) => {
+      if (started && !keep) return; // still read, so the server never blocks on a full pipe
       seen += chunk.toString("utf8");
+      if (started) return;
       const match = /serving at (http:\/\/[\w.:[\]-]+)/.exec(seen);
       if (match && child.pid !== undefined) {
+        started = true;
         resolve({
           url: match[1]!,
           pid: child.pid,
