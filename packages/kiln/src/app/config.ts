@@ -66,7 +66,39 @@ export function parseKilnYaml(text: string, file = "kiln.yaml"): KilnYaml {
       `${where(["api", "prefix"])}: api.prefix must be "" or start with "/" (got ${JSON.stringify(prefix)})`,
     );
   }
+  const bodyLimit = (config.settings as { bodyLimit?: unknown } | undefined)?.bodyLimit;
+  if (bodyLimit !== undefined && bodyLimit !== null) {
+    bodyLimitBytes(bodyLimit, `${where(["settings", "bodyLimit"])}: `);
+  }
   return { name: "kiln-app", ...config } as KilnYaml;
+}
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)$/i;
+const UNIT_BYTES: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/**
+ * `settings.bodyLimit` in bytes: a whole number of bytes, or a size with a unit (b, kb, mb, gb,
+ * in any case; 1 kb = 1024 bytes). Anything else is a KILN_BAD_CONFIG naming `where`, rather
+ * than a limit silently left at its default.
+ * @example bodyLimitBytes("1.5mb") // 1572864
+ */
+export function bodyLimitBytes(value: unknown, where = ""): number {
+  const match = typeof value === "string" ? SIZE.exec(value.trim()) : null;
+  const bytes = match
+    ? Math.floor(Number(match[1]) * (UNIT_BYTES[match[2]!.toLowerCase()] ?? Number.NaN))
+    : value;
+  if (typeof bytes !== "number" || !Number.isSafeInteger(bytes) || bytes < 1) {
+    throw new KilnError(
+      "KILN_BAD_CONFIG",
+      `${where}settings.bodyLimit must be a number of bytes or a size with a unit, b, kb, mb or gb, such as "512kb" or "1.5mb" (got ${shown(value)})`,
+    );
+  }
+  return bytes;
+}
+
+/** A value as a message shows it: strings quoted, and NaN not turned into null by JSON. */
+function shown(value: unknown): string {
+  return typeof value === "number" ? String(value) : (JSON.stringify(value) ?? String(value));
 }
 
 function isMapping(value: unknown): boolean {

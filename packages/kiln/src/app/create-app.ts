@@ -4,7 +4,7 @@ import { KilnError } from "../errors.ts";
 import { defineEndpoint, type EndpointDefinition } from "../http/endpoint.ts";
 import { buildServer, DEFAULT_LIMITS, type ServerLimits } from "../http/server.ts";
 import { globalState } from "../runtime/global-state.ts";
-import type { KilnYaml } from "./config.ts";
+import { bodyLimitBytes, type KilnYaml } from "./config.ts";
 import { createLogger, type LoggerOptions } from "./logger.ts";
 import { loadSecret } from "./secret.ts";
 import type { KilnService } from "./service.ts";
@@ -51,7 +51,9 @@ export class KilnApp {
     this.prefix = config.api?.prefix ?? "/_/api";
     this.limits = { ...DEFAULT_LIMITS, ...config.limits };
     const bodyLimit = config.settings?.bodyLimit;
-    if (typeof bodyLimit === "number") this.limits.bodySize = bodyLimit;
+    if (bodyLimit !== undefined && bodyLimit !== null) {
+      this.limits.bodySize = bodyLimitBytes(bodyLimit);
+    }
   }
 
   /** Registers an endpoint on this app (same arguments as the top-level `httpEndpoint`). */

@@ -86,6 +86,31 @@ httpEndpoint("/admin/stats", () => ({ ok: true }));
     expect(error.message).toMatch(/kiln\.yaml:4: api\.prefix must be "" or start with "\/"/);
   });
 
+  it("kiln.yaml's bodyLimit takes a unit; a bad one is KILN_BAD_CONFIG with its line", async () => {
+    appFolder({ "kiln.yaml": "name: x\nsettings:\n  bodyLimit: 1KB\n" });
+    const loaded = await loadApp(dir, { logger: false });
+    app = loaded;
+    loaded.httpEndpoint("/echo", () => "ok");
+    const post = (size: number) =>
+      loaded.inject({
+        method: "POST",
+        url: "/_/api/echo",
+        headers: { "content-type": "application/json" },
+        payload: JSON.stringify("x".repeat(size - 2)),
+      });
+    expect((await post(1024)).statusCode).toBe(200);
+    expect((await post(2048)).statusCode).toBe(413);
+    await loaded.close();
+    app = undefined;
+    rmSync(dir, { recursive: true, force: true });
+
+    appFolder({ "kiln.yaml": "name: x\n\nsettings:\n  bodyLimit: 10 megs\n" });
+    const error = await loadError(dir);
+    expect(error.code).toBe("KILN_BAD_CONFIG");
+    expect(error.message).toMatch(/kiln\.yaml:4: settings\.bodyLimit must be a number of bytes /);
+    expect(error.message).toContain('(got "10 megs")');
+  });
+
   it("a server module that throws is KILN_MODULE_LOAD_FAILED naming the file", async () => {
     appFolder({
       "kiln.yaml": "name: x\n",

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { request } from "../../src/index.ts";
+import { createApp, KilnError, request } from "../../src/index.ts";
 import { multipart, testApp } from "./test-app.ts";
 
 let app: ReturnType<typeof testApp>;
@@ -224,5 +224,44 @@ describe("body size limit", () => {
     app.httpEndpoint("/x", () => "ok");
     const res = await app.inject({ method: "POST", url: "/_/api/x", payload: "x".repeat(11) });
     expect(res.statusCode).toBe(413);
+  });
+
+  it("settings.bodyLimit may be a size with a unit, in any case; 1 kb is 1024 bytes", async () => {
+    const sendJson = (size: number) =>
+      app.inject({
+        method: "POST",
+        url: "/_/api/x",
+        headers: { "content-type": "application/json" },
+        payload: JSON.stringify("x".repeat(size - 2)),
+      });
+    app = testApp({ settings: { bodyLimit: "1kb" } });
+    app.httpEndpoint("/x", () => "ok");
+    expect((await sendJson(100)).statusCode).toBe(200);
+    expect((await sendJson(1024)).statusCode).toBe(200);
+    expect((await sendJson(1025)).statusCode).toBe(413);
+    const tooBig = await sendJson(2048);
+    expect(tooBig.statusCode).toBe(413);
+    expect(tooBig.json()).toEqual({ error: "Request body is too large" });
+    await app.cleanup();
+    app = testApp({ settings: { bodyLimit: "1.5KB" } });
+    app.httpEndpoint("/x", () => "ok");
+    expect((await sendJson(1536)).statusCode).toBe(200);
+    expect((await sendJson(1537)).statusCode).toBe(413);
+  });
+
+  it("a settings.bodyLimit that is neither bytes nor a size with a unit is KILN_BAD_CONFIG", () => {
+    for (const bodyLimit of ["10 megabytes", "1024", "10tb", "-1kb", "0kb", 0, -5, 1.5, true]) {
+      let error: unknown;
+      try {
+        createApp({ name: "bad", logger: false, secret: "test", settings: { bodyLimit } as never });
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error, JSON.stringify(bodyLimit)).toBeInstanceOf(KilnError);
+      expect((error as KilnError).code).toBe("KILN_BAD_CONFIG");
+      expect((error as KilnError).message).toBe(
+        `settings.bodyLimit must be a number of bytes or a size with a unit, b, kb, mb or gb, such as "512kb" or "1.5mb" (got ${JSON.stringify(bodyLimit)})`,
+      );
+    }
   });
 });
