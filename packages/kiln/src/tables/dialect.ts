@@ -62,5 +62,7 @@ export interface Dialect {
   lockForMigration(): Promise<void>;
   /** The index method for a `links` column (a JSON list), or null when it cannot be indexed. */
   readonly linksIndexMethod: string | null;
+  /** Whether the index exists (in the app's schema, on PostgreSQL), so migration can log what it adds. */
+  hasIndex(name: string): Promise<boolean>;
   close(): Promise<void>;
 }

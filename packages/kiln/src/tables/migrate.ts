@@ -26,6 +26,15 @@ export interface PendingChange {
   readonly description: string;
 }
 
+/** A table, column or index the migration added (each is one info line in the app's log). */
+export interface SchemaChange {
+  readonly kind: "created-table" | "added-column" | "created-index";
+  readonly table: string;
+  readonly column?: string;
+  /** What changed, in words: `added column "due" (date)`, `created index on "owner"`. */
+  readonly description: string;
+}
+
 export interface MigrationResult {
   /** Table name → table id, for every declared table. */
   readonly tableIds: ReadonlyMap<string, number>;
@@ -35,6 +44,8 @@ export interface MigrationResult {
   readonly pending: readonly PendingChange[];
   /** What was done, in words (tables and columns added, destructive changes applied). */
   readonly done: readonly string[];
+  /** The tables, columns and indexes added; empty when the schema was already current. */
+  readonly changes: readonly SchemaChange[];
 }
 
 /**
@@ -54,22 +65,25 @@ export async function migrate(
     await ensureMetadataTables(dialect);
     const stored = await loadMetadata(dialect);
     const done: string[] = [];
+    const changes: SchemaChange[] = [];
     const tableIds = new Map<string, number>();
     for (const table of schema.values()) {
       const existing = stored.get(table.name);
-      const id = existing ? existing.id : await createTable(dialect, table, done);
+      const id = existing ? existing.id : await createTable(dialect, table, done, changes);
       tableIds.set(table.name, id);
-      if (existing) await addColumns(dialect, table, existing, done);
-      await createIndexes(dialect, table, id);
+      if (existing) await addColumns(dialect, table, existing, done, changes);
+      // A new table's indexes are part of its "created" change.
+      await createIndexes(dialect, table, id, existing ? changes : null);
     }
     const pending = pendingChanges(schema, stored);
     if (options.apply) {
       for (const change of pending) {
-        await applyChange(dialect, schema, stored, change, done);
+        await applyChange(dialect, schema, stored, change, done, changes);
       }
     }
     const remaining = options.apply ? [] : pending;
-    return { tableIds, keptTypes: keptTypes(schema, remaining), pending: remaining, done };
+    const kept = keptTypes(schema, remaining);
+    return { tableIds, keptTypes: kept, pending: remaining, done, changes };
   };
   return dialect.transaction(migration, { isolationLevel: "read committed" });
 }
@@ -81,7 +95,12 @@ function declaredColumns(table: TableSchema): Map<string, string> {
   return columns;
 }
 
-async function createTable(dialect: Dialect, table: TableSchema, done: string[]): Promise<number> {
+async function createTable(
+  dialect: Dialect,
+  table: TableSchema,
+  done: string[],
+  changes: SchemaChange[],
+): Promise<number> {
   const columns = declaredColumns(table);
   let builder = dialect.db.schema
     .createTable(physicalTable(table.name))
@@ -93,6 +112,12 @@ async function createTable(dialect: Dialect, table: TableSchema, done: string[])
   const id = await registerTable(dialect, table.name);
   for (const [name, type] of columns) await registerColumn(dialect, id, name, type);
   done.push(`created table ${table.name}`);
+  const listed = table.columns.map((c) => `"${c.name}" (${c.type})`).join(", ");
+  changes.push({
+    kind: "created-table",
+    table: table.name,
+    description: `created with columns ${listed}`,
+  });
   return id;
 }
 
@@ -101,6 +126,7 @@ async function addColumns(
   table: TableSchema,
   stored: StoredTable,
   done: string[],
+  changes: SchemaChange[],
 ): Promise<void> {
   for (const [name, type] of declaredColumns(table)) {
     if (stored.columns.has(name)) continue;
@@ -111,6 +137,12 @@ async function addColumns(
     await registerColumn(dialect, stored.id, name, type);
     stored.columns.set(name, type);
     done.push(`added column ${table.name}.${name} (${type})`);
+    changes.push({
+      kind: "added-column",
+      table: table.name,
+      column: name,
+      description: `added column "${name}" (${type})`,
+    });
   }
 }
 
@@ -118,27 +150,38 @@ async function addColumns(
  * Indexes: every `link` column (finding a user's tasks is the common query) and every column
  * declared with `index: true`; `links` columns only where the dialect can index a JSON list.
  * Indexes are created if missing and never dropped (an extra index costs only write time).
+ * With `changes`, each index created is recorded there (null: the table is new, so all are).
  */
-async function createIndexes(dialect: Dialect, table: TableSchema, tableId: number) {
+async function createIndexes(
+  dialect: Dialect,
+  table: TableSchema,
+  tableId: number,
+  changes: SchemaChange[] | null,
+) {
   const physical = physicalTable(table.name);
+  const recordIfNew = async (name: string, column: string, unique: boolean) => {
+    if (!changes || (await dialect.hasIndex(name))) return;
+    changes.push({
+      kind: "created-index",
+      table: table.name,
+      column,
+      description: `created ${unique ? "unique " : ""}index on "${column}"`,
+    });
+  };
   for (const column of table.columns) {
     if (!column.indexed || typeof column.kind !== "string") continue;
     const method = column.kind === "links" ? dialect.linksIndexMethod : "btree";
     if (!method) continue;
-    let index = dialect.db.schema
-      .createIndex(indexName(tableId, column.name, false))
-      .ifNotExists()
-      .on(physical)
-      .column(column.name);
+    const name = indexName(tableId, column.name, false);
+    await recordIfNew(name, column.name, false);
+    let index = dialect.db.schema.createIndex(name).ifNotExists().on(physical).column(column.name);
     if (column.kind === "links") index = index.using(method);
     await index.execute();
   }
   for (const internal of table.internals) {
-    let index = dialect.db.schema
-      .createIndex(indexName(tableId, internal.name, internal.unique))
-      .ifNotExists()
-      .on(physical)
-      .column(internal.name);
+    const name = indexName(tableId, internal.name, internal.unique);
+    await recordIfNew(name, internal.name, internal.unique);
+    let index = dialect.db.schema.createIndex(name).ifNotExists().on(physical).column(internal.name);
     if (internal.unique) index = index.unique();
     await index.execute();
   }
@@ -188,6 +231,7 @@ async function applyChange(
   stored: Map<string, StoredTable>,
   change: PendingChange,
   done: string[],
+  changes: SchemaChange[],
 ): Promise<void> {
   const table = stored.get(change.table)!;
   const physical = physicalTable(change.table);
@@ -208,7 +252,7 @@ async function applyChange(
     const to = schema.get(change.table)!.byName.get(column)!;
     const lost = await retypeColumn(dialect, table.id, change.table, from, to);
     await setColumnType(dialect, table.id, column, to.type);
-    await createIndexes(dialect, schema.get(change.table)!, table.id);
+    await createIndexes(dialect, schema.get(change.table)!, table.id, changes);
     if (lost)
       done.push(`${change.table}.${column}: ${lost} values did not convert and are now null`);
   }

@@ -9,7 +9,12 @@ import { exportCsv, importCsv } from "./csv-transfer.ts";
 import type { AnyDB, Dialect } from "./dialect.ts";
 import { sqliteDialect } from "./dialects/sqlite.ts";
 import { TableError } from "./errors.ts";
-import { type MigrationResult, migrate, type PendingChange } from "./migrate.ts";
+import {
+  type MigrationResult,
+  migrate,
+  type PendingChange,
+  type SchemaChange,
+} from "./migrate.ts";
 import { parseSchema, type Schema } from "./schema.ts";
 import { TableImpl, type TablesContext } from "./table.ts";
 import { runInTransaction } from "./transaction.ts";
@@ -72,6 +77,7 @@ export async function openTables(options: TablesOptions): Promise<TablesService>
   const dialect = await openDialect(options);
   try {
     const migration = await migrate(dialect, schema, { apply: options.apply });
+    for (const change of migration.changes) logChange(options.log, change);
     for (const change of migration.pending) warnPending(options.log, change);
     return new Tables(dialect, schema, migration);
   } catch (error) {
@@ -108,6 +114,13 @@ async function openDialect(options: TablesOptions): Promise<Dialect> {
   if (options.dataDir === null) return sqliteDialect(":memory:");
   mkdirSync(options.dataDir, { recursive: true });
   return sqliteDialect(join(options.dataDir, "app.db"));
+}
+
+function logChange(log: TablesOptions["log"], change: SchemaChange): void {
+  log?.info(
+    { table: change.table, column: change.column, change: change.kind },
+    `table "${change.table}": ${change.description}`,
+  );
 }
 
 function warnPending(log: TablesOptions["log"], change: PendingChange): void {

@@ -12,6 +12,7 @@ interface LogLine {
   msg: string;
   table?: string;
   column?: string;
+  change?: string;
 }
 
 for (const dialect of await testDialects()) {
@@ -28,6 +29,47 @@ for (const dialect of await testDialects()) {
       await read!.update({ done: true });
       await tables.notes.addRow({ text: "new table works" });
       expect(await tables.notes.search().count()).toBe(1);
+    });
+
+    it("logs one info line per table, column and index it adds, and none when current", async () => {
+      const logs: LogLine[] = [];
+      const schemaLines = () => logs.splice(0).filter((l) => l.change !== undefined);
+      const first = await tablesApp(
+        dialect,
+        { tasks: { title: "text", owner: "link users" } },
+        { logs, logLevel: "info" },
+      );
+      const created = schemaLines();
+      // A new table's indexes (tasks.owner) come with it, not as lines of their own.
+      expect(created.map((l) => l.msg).sort()).toEqual([
+        'table "tasks": created with columns "title" (text), "owner" (link users)',
+        expect.stringMatching(/^table "users": created with columns "email" \(text\)/),
+      ]);
+      expect(created.every((l) => l.level === 30)).toBe(true);
+
+      const tasks = {
+        tasks: { title: { type: "text", index: true }, owner: "link users", due: "date" },
+      };
+      const second = await first.reopen(tasks);
+      expect(schemaLines()).toMatchObject([
+        {
+          level: 30,
+          table: "tasks",
+          column: "due",
+          change: "added-column",
+          msg: 'table "tasks": added column "due" (date)',
+        },
+        {
+          level: 30,
+          table: "tasks",
+          column: "title",
+          change: "created-index",
+          msg: 'table "tasks": created index on "title"',
+        },
+      ]);
+
+      await second.reopen(tasks);
+      expect(schemaLines()).toEqual([]);
     });
 
     it("a removed column is reported, left alone, and its values return if it is declared again", async () => {

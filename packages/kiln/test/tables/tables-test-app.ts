@@ -6,8 +6,9 @@ import type { TestDatabase, TestDialect } from "../support/dialects.ts";
 export interface TablesAppOptions {
   /** Reuse this database (a restart) instead of a fresh one. */
   database?: TestDatabase;
-  /** Collects the app's log lines at level warn and above. */
+  /** Collects the app's log lines at `logLevel` (default warn) and above. */
   logs?: unknown[];
+  logLevel?: "info" | "warn";
   /** Registers endpoints before the app starts. */
   setup?(app: KilnApp): void;
 }
@@ -39,7 +40,7 @@ export async function tablesApp(
   tables: Record<string, unknown>,
   options: TablesAppOptions = {},
 ): Promise<TablesTestApp> {
-  const { database, logs } = options;
+  const { database, logs, logLevel = "warn" } = options;
   const db = database ?? (await dialect.freshDatabase());
   const app = createApp({
     name: "tables-test",
@@ -47,7 +48,7 @@ export async function tablesApp(
     dataDir: db.dataDir,
     databaseUrl: db.databaseUrl,
     logger: logs
-      ? { level: "warn", destination: { write: (line: string) => logs.push(JSON.parse(line)) } }
+      ? { level: logLevel, destination: { write: (line: string) => logs.push(JSON.parse(line)) } }
       : false,
   });
   // The database is removed with the first app that opened it.

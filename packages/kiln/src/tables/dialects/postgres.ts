@@ -102,6 +102,13 @@ export function postgresDialect(url: string): Dialect {
       );
     },
     linksIndexMethod: "gin",
+    hasIndex: async (name) => {
+      const { rows } =
+        await sql`select 1 from pg_indexes where schemaname = current_schema() and indexname = ${name}`.execute(
+          db,
+        );
+      return rows.length > 0;
+    },
     close: () => db.destroy(),
   };
 }

@@ -128,6 +128,11 @@ export function sqliteDialect(file: string): Dialect {
     // The migration's BEGIN IMMEDIATE already makes a second process wait for the first.
     lockForMigration: async () => {},
     linksIndexMethod: null,
+    hasIndex: async (name) => {
+      const { rows } =
+        await sql`select 1 from sqlite_master where type = 'index' and name = ${name}`.execute(db);
+      return rows.length > 0;
+    },
     close: () => db.destroy(),
   };
 }
