@@ -181,7 +181,11 @@ async function createIndexes(
   for (const internal of table.internals) {
     const name = indexName(tableId, internal.name, internal.unique);
     await recordIfNew(name, internal.name, internal.unique);
-    let index = dialect.db.schema.createIndex(name).ifNotExists().on(physical).column(internal.name);
+    let index = dialect.db.schema
+      .createIndex(name)
+      .ifNotExists()
+      .on(physical)
+      .column(internal.name);
     if (internal.unique) index = index.unique();
     await index.execute();
   }

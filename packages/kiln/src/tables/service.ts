@@ -9,12 +9,7 @@ import { exportCsv, importCsv } from "./csv-transfer.ts";
 import type { AnyDB, Dialect } from "./dialect.ts";
 import { sqliteDialect } from "./dialects/sqlite.ts";
 import { TableError } from "./errors.ts";
-import {
-  type MigrationResult,
-  migrate,
-  type PendingChange,
-  type SchemaChange,
-} from "./migrate.ts";
+import { type MigrationResult, migrate, type PendingChange, type SchemaChange } from "./migrate.ts";
 import { parseSchema, type Schema } from "./schema.ts";
 import { TableImpl, type TablesContext } from "./table.ts";
 import { runInTransaction } from "./transaction.ts";
