@@ -61,9 +61,11 @@ export const errorCatalogue = {
   KILN_DUPLICATE_VALUE:
     "A write would give two rows the same value of a unique column (users' email).",
   KILN_DATABASE_BUSY:
-    "The database stayed locked or a transaction kept conflicting, after retries.",
+    "The database stayed locked or a transaction kept conflicting, after retries. Thrown inside an endpoint, it answers 503.",
   KILN_DATABASE_ERROR:
     "The database failed an operation (disk, connection); the cause is attached.",
+  KILN_DATABASE_UNAVAILABLE:
+    "PostgreSQL could not be reached, refused the connection, or no connection came free within KILN_PG_CONNECT_TIMEOUT_MS. Thrown inside an endpoint, it answers 503.",
   KILN_NOT_READY: "Data tables were used before the app was ready (its database not open yet).",
   KILN_BAD_CSV: "A CSV file given to `kiln tables import` is malformed or has a bad cell.",
   KILN_BAD_COOKIE: "A cookie name, value (not JSON-serialisable) or maxAge is invalid.",

@@ -5,12 +5,14 @@ import { isHttpError } from "../errors.ts";
 export interface ErrorAnswer {
   status: number;
   body: Record<string, unknown>;
+  headers?: Record<string, string>;
 }
 
 /**
  * Turns anything thrown during a request into an answer. HttpErrors and Fastify's own 4xx
- * errors (body too large, bad encoding) keep their status and message; anything else is a 500
- * whose body carries only an id, while the full error (with stack) is logged under that id.
+ * errors (body too large, bad encoding) keep their status and message; a database that is down
+ * or overloaded is a 503; anything else is a 500. A 503 or 500 body carries only an id, while
+ * the full error (with stack) is logged under that id.
  */
 export function errorAnswer(error: unknown, log: Logger): ErrorAnswer {
   if (isHttpError(error)) {
@@ -18,10 +20,22 @@ export function errorAnswer(error: unknown, log: Logger): ErrorAnswer {
       error.details && typeof error.details === "object" ? (error.details as object) : {};
     return { status: error.status, body: { error: error.message, ...details } };
   }
-  if ((error as { code?: unknown })?.code === "KILN_BAD_VALUE") {
+  const code = (error as { code?: unknown })?.code;
+  if (code === "KILN_BAD_VALUE") {
     // A value that does not fit its column almost always came from the request (a title that
     // is a number, text holding U+0000): the client's to fix, and the message says how.
     return { status: 400, body: { error: (error as Error).message } };
+  }
+  if (code === "KILN_DATABASE_UNAVAILABLE" || code === "KILN_DATABASE_BUSY") {
+    // Not the request's fault and not a bug: the database is down or overloaded. 503 tells
+    // clients and load balancers to retry; the cause is logged (under the id) for operators.
+    const id = randomBytes(6).toString("hex");
+    log.error({ err: error, errorId: id }, "Database unavailable %s", id);
+    return {
+      status: 503,
+      body: { error: "The database is unavailable; try again shortly", id },
+      headers: { "retry-after": "1" },
+    };
   }
   const status = (error as { statusCode?: unknown })?.statusCode;
   if (typeof status === "number" && status >= 400 && status < 500) {

@@ -62,6 +62,7 @@ export function compileEndpoint(endpoint: EndpointDefinition, options: PipelineO
   const fail = (ctx: RequestContext, error: unknown): void | Promise<void> => {
     const answer = errorAnswer(error, options.log);
     ctx.reply.code(answer.status);
+    if (answer.headers) ctx.reply.headers(answer.headers);
     ctx.result = answer.body;
     return finish(ctx);
   };

@@ -101,6 +101,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
 
   server.setErrorHandler((error, _req, reply) => {
     const answer = errorAnswer(error, log);
+    if (answer.headers) reply.headers(answer.headers);
     return reply.code(answer.status).send(answer.body);
   });
   server.setNotFoundHandler((req, reply) =>
@@ -108,7 +109,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   );
 
   server.get("/_/health", async (_req, reply) => {
-    const healthy = await options.health().catch(() => false);
+    const healthy = await within(HEALTH_TIMEOUT_MS, options.health());
     return reply.code(healthy ? 200 : 503).send({ status: healthy ? "ok" : "unavailable" });
   });
 
@@ -173,6 +174,22 @@ function closeConnectionsWhenIdle(server: FastifyInstance): void {
 function requestLogger(log: Logger): Logger {
   const stream = (log as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym];
   return stream ? pino({ level: log.level, base: undefined }, stream) : log;
+}
+
+/**
+ * A health check answers within this, whatever the database does: a load balancer polls it
+ * with its own short timeout, and a check that hangs (a database host dropping packets) would
+ * otherwise read as "the app is down" only after the balancer's patience, not as a 503.
+ */
+const HEALTH_TIMEOUT_MS = 3_000;
+
+/** `check`'s verdict, or false if it fails or takes longer than `ms`. */
+function within(ms: number, check: Promise<boolean>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  return Promise.race([check.catch(() => false), late]).finally(() => clearTimeout(timer));
 }
 
 /** Kiln's `:name*` catch-all is Fastify's `*`. */

@@ -31,6 +31,8 @@ export interface Dialect {
   isRetryable(error: unknown): boolean;
   /** A unique index refused the write. */
   isUniqueViolation(error: unknown): boolean;
+  /** The database could not be reached or refused the connection (a PostgreSQL outage). */
+  isUnavailable(error: unknown): boolean;
   /**
    * After a failed statement, the rest of the transaction fails too (PostgreSQL). Kiln then
    * wraps writes that can fail (unique columns) in a savepoint, so that catching the error

@@ -196,6 +196,14 @@ class Tables implements TablesService, TablesContext {
         { cause: error },
       );
     }
+    if (this.dialect.isUnavailable(error)) {
+      return new TableError(
+        "KILN_DATABASE_UNAVAILABLE",
+        `The database could not be reached during an operation on ${table.name}: ${message}`,
+        { table: table.name },
+        { cause: error },
+      );
+    }
     if (this.dialect.isRetryable(error)) {
       return new TableError(
         "KILN_DATABASE_BUSY",

@@ -49,10 +49,23 @@ const typeParsers = {
  * and deadlocks are retried by inTransaction.
  */
 export function postgresDialect(url: string): Dialect {
-  const pool = new pg.Pool({ connectionString: url, types: typeParsers, max: poolSize() });
+  const pool = new pg.Pool({
+    connectionString: url,
+    types: typeParsers,
+    max: poolSize(),
+    // Without it, a database host that drops packets holds every request (and /_/health)
+    // until the kernel gives up on the TCP connection, minutes later. It also bounds the
+    // wait for a free connection when all of the pool's are busy.
+    connectionTimeoutMillis: connectTimeoutMs(),
+  });
   // An idle connection dropped by the server must not crash the process; the next query
   // reconnects (and a failing database shows in GET /_/health).
   pool.on("error", () => undefined);
+  // A connection cut while a query runs on it (a server restart, a failover, a proxy) fails
+  // that query, which is answered as KILN_DATABASE_UNAVAILABLE, and pg also emits "error" on
+  // the client. The pool listens only while a client is idle: a checked-out client with no
+  // listener would throw it as an uncaught exception and take the whole process down.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   const driver = new TransactionDriver(new PostgresDriver({ pool }), {
     isolationLevel: "serializable",
   });
@@ -89,6 +102,7 @@ export function postgresDialect(url: string): Dialect {
     },
     isRetryable: (error) => ["40001", "40P01"].includes(pgCode(error)),
     isUniqueViolation: (error) => pgCode(error) === "23505",
+    isUnavailable,
     errorsAbortTransaction: true,
     execute: (query) => driver.execute(query),
     executeNow: () => undefined,
@@ -129,6 +143,49 @@ function poolSize(): number {
     );
   }
   return size;
+}
+
+/**
+ * How long a query waits for a connection (a new one, or a free one from the pool):
+ * `KILN_PG_CONNECT_TIMEOUT_MS`, default 10 s. Past it the query fails with
+ * KILN_DATABASE_UNAVAILABLE (a 503 from an endpoint).
+ */
+function connectTimeoutMs(): number {
+  const raw = process.env.KILN_PG_CONNECT_TIMEOUT_MS;
+  if (raw === undefined || raw === "") return 10_000;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 1) {
+    throw new KilnError(
+      "KILN_BAD_CONFIG",
+      `KILN_PG_CONNECT_TIMEOUT_MS must be a whole number of milliseconds from 1 up, got "${raw}"`,
+    );
+  }
+  return ms;
+}
+
+/** Errors of the connection rather than of the query: the server is down, unreachable or full. */
+const UNAVAILABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+  "53300", // too_many_connections
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now (starting up, or connections not allowed)
+  "3D000", // the database does not exist (dropped, or not yet restored)
+]);
+
+function isUnavailable(error: unknown): boolean {
+  const code = pgCode(error);
+  if (UNAVAILABLE_CODES.has(code) || code.startsWith("08")) return true; // 08: connection_exception
+  // pg's own connection failures carry no code, only these messages.
+  const message = (error as Error | null)?.message ?? "";
+  return /^(timeout exceeded when trying to connect|Connection terminated)/.test(message);
 }
 
 function pgCode(error: unknown): string {

@@ -120,6 +120,7 @@ export function sqliteDialect(file: string): Dialect {
     },
     isRetryable: (error) => sqliteCode(error).startsWith("SQLITE_BUSY"),
     isUniqueViolation: (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_UNIQUE",
+    isUnavailable: () => false, // an embedded file: its failures are errors, not outages
     errorsAbortTransaction: false,
     execute: (query) => driver.execute(query),
     executeNow: (query, rowsAsArrays) => driver.executeNow(query, rowsAsArrays),
