@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { BlobMedia, HttpError, HttpResponse, KilnError } from "../../src/index.ts";
+import {
+  BlobMedia,
+  HttpError,
+  HttpResponse,
+  inTransaction,
+  KilnError,
+  tables,
+} from "../../src/index.ts";
 import { logCapture, testApp } from "./test-app.ts";
 
 let app: ReturnType<typeof testApp>;
@@ -215,6 +222,32 @@ describe("errors", () => {
     const err = logged?.err as { message: string; stack: string };
     expect(err.message).toBe("database password is hunter2");
     expect(err.stack).toMatch(/responses\.test\.ts/);
+  });
+
+  it("a transaction that keeps conflicting (KILN_DATABASE_BUSY) is a 503 with Retry-After and an id", async () => {
+    const logs = logCapture();
+    app = testApp({ tables: { notes: { text: "text" } }, logger: { destination: logs.stream } });
+    let runs = 0;
+    app.httpEndpoint("/busy", () =>
+      inTransaction(async () => {
+        runs++;
+        await tables.notes.addRow({ text: `attempt ${runs}` });
+        // What better-sqlite3 throws when another process holds the write lock past busy_timeout.
+        throw Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" });
+      }),
+    );
+    const res = await app.inject({ url: "/_/api/busy" });
+    expect(runs).toBeGreaterThan(1); // retried before giving up
+    expect(res.statusCode).toBe(503);
+    expect(res.headers["retry-after"]).toBe("1");
+    const body = res.json();
+    expect(body).toEqual({
+      error: "The database is unavailable; try again shortly",
+      id: expect.stringMatching(/^[0-9a-f]{12}$/),
+    });
+    const logged = logs.lines.find((line) => line.errorId === body.id);
+    expect(logged).toMatchObject({ level: 50, err: { code: "KILN_DATABASE_BUSY" } });
+    expect(await tables.notes.search().count()).toBe(0); // every attempt rolled back
   });
 
   it("each 500 gets its own id", async () => {
