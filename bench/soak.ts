@@ -6,6 +6,8 @@
  *   npm run bench:soak -- --short       60 seconds
  *   npm run bench:soak -- --pg          on PostgreSQL (a throwaway database) instead of SQLite
  *   npm run bench:soak -- --rate 300    operations per second (default 150, about 220 requests)
+ *   npm run bench:soak -- --trace-gc    also report the server's JS heap after each full GC
+ *                                       (RSS alone mixes the heap with malloc's arenas)
  *
  * Operations: 75% reads of the caller's task list (20 tasks), 24% writes (add a task, mark it
  * done, delete it: three requests, and the table stays the same size), 1% authentication
@@ -46,6 +48,7 @@ import {
 const argv = process.argv.slice(2);
 const SHORT = argv.includes("--short");
 const ON_PG = argv.includes("--pg");
+const TRACE_GC = argv.includes("--trace-gc");
 const RATE = Number(argv[argv.indexOf("--rate") + 1]) || 150;
 const DURATION_S = SHORT ? 60 : 600;
 const WARMUP_S = SHORT ? 15 : 60;
@@ -56,6 +59,18 @@ const PG_URL = process.env.KILN_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:54
 
 type Kind = "read" | "write" | "authFailure";
 
+let lastHeapAfterGc = 0;
+let partialLine = "";
+/** Reads `--trace-gc` lines: "Mark-Compact 30.1 (45.2) -> 25.3 (46.0) MB, ...". */
+function heapAfterFullGc(text: string): void {
+  const lines = (partialLine + text).split("\n");
+  partialLine = lines.pop() ?? "";
+  for (const line of lines) {
+    const match = /Mark-Compact[^>]*-> ([\d.]+) \(/.exec(line);
+    if (match) lastHeapAfterGc = Number(match[1]);
+  }
+}
+
 interface Window {
   atS: number;
   requests: number;
@@ -63,6 +78,8 @@ interface Window {
   p50: number;
   p99: number;
   rssMiB: number;
+  /** With --trace-gc: the JS heap after the latest full (mark-compact) GC, in MB. */
+  heapAfterGcMB?: number;
   fds: number;
   sockets: number;
   /** Server CPU time (user + system) per request in this window: noise-robust drift check. */
@@ -234,7 +251,12 @@ async function main(): Promise<number> {
       env,
     );
   }
-  const server = await startKiln({ data, env, keepOutput: false });
+  const server = await startKiln({
+    data,
+    env,
+    keepOutput: false,
+    ...(TRACE_GC ? { nodeArgs: ["--trace-gc"], onOutput: heapAfterFullGc } : {}),
+  });
   const base = new URL(server.url);
   const pid = server.pid; // kiln start serves from the process it starts (no workers)
   const auth = emails.map((email) => basicAuth(email, PASSWORD));
@@ -355,6 +377,7 @@ async function main(): Promise<number> {
         p50: Math.round(percentile(sorted, 50) * 10) / 10,
         p99: Math.round(percentile(sorted, 99) * 10) / 10,
         ...stats,
+        ...(TRACE_GC ? { heapAfterGcMB: lastHeapAfterGc } : {}),
         cpuMsPerRequest: Math.round(((cpuMs - lastCpuMs) / Math.max(1, sorted.length)) * 100) / 100,
         load: Math.round(loadavg()[0]! * 10) / 10,
       };
@@ -365,7 +388,7 @@ async function main(): Promise<number> {
       unexpected = 0;
       if (!SHORT && atS % 30 !== 0 && atS < DURATION_S) return;
       console.log(
-        `${String(atS).padStart(7)} ${String(w.requests).padStart(5)} ${String(w.unexpected).padStart(11)} ${String(w.p50).padStart(8)} ${String(w.p99).padStart(8)} ${String(w.rssMiB).padStart(9)} ${String(w.fds).padStart(4)} ${String(w.sockets).padStart(8)} ${String(w.cpuMsPerRequest).padStart(11)} ${String(w.load).padStart(5)}`,
+        `${String(atS).padStart(7)} ${String(w.requests).padStart(5)} ${String(w.unexpected).padStart(11)} ${String(w.p50).padStart(8)} ${String(w.p99).padStart(8)} ${String(w.rssMiB).padStart(9)} ${String(w.fds).padStart(4)} ${String(w.sockets).padStart(8)} ${String(w.cpuMsPerRequest).padStart(11)} ${String(w.load).padStart(5)}${TRACE_GC ? `  heap ${w.heapAfterGcMB} MB` : ""}`,
       );
       if (atS >= DURATION_S) {
         clearInterval(sampler);
@@ -430,6 +453,12 @@ async function main(): Promise<number> {
   );
   for (const c of checks) console.log(`${c.ok ? "PASS" : "FAIL"}  ${c.name}: ${c.figure}`);
   console.log(`keep-alive races retried once (see send): ${keepAliveRetries}`);
+  if (TRACE_GC) {
+    const heap = (ws: Window[]) => Math.max(...ws.map((w) => w.heapAfterGcMB ?? 0));
+    console.log(
+      `JS heap after full GC (peak of the first third -> last third): ${heap(measured.slice(0, third))} MB -> ${heap(measured.slice(-third))} MB`,
+    );
+  }
   for (const sample of unexpectedSamples) console.log(`  unexpected: ${sample}`);
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   writeFileSync(

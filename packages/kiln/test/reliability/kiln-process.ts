@@ -31,6 +31,8 @@ export interface StartOptions {
    * megabytes and its garbage collection would show up as server latency.
    */
   keepOutput?: boolean;
+  /** Called with everything the server prints (stdout and stderr), chunk by chunk. */
+  onOutput?: (text: string) => void;
 }
 
 /**
@@ -66,6 +68,7 @@ export function startKiln(options: StartOptions): Promise<KilnProcess> {
   let started = false;
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer) => {
+      options.onOutput?.(chunk.toString("utf8"));
       if (started && !keep) return; // still read, so the server never blocks on a full pipe
       seen += chunk.toString("utf8");
       if (started) return;
