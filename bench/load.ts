@@ -12,12 +12,14 @@
  * and each latency counts from the time it was due, so a stall is paid by every request that
  * queued behind it. One keep-alive connection per 25 requests/s (8 to 128), three tries of 4 s
  * per rate, judged by the median try. A rate passes when p99 < 50 ms, every answer is a 2xx,
- * and at least 95% of the asked rate was answered within the try.
- * (autocannon's `overallRate` is not used: it sends each connection's quota for a second in a
+ * and at least 95% of the asked rate was answered within the try. Rates double from 250 until
+ * one fails, then a bisection narrows the boundary to within ~6%. Server and load generator
+ * share the machine, so the figures are for this machine only; the comparison is what carries
+ * over.
+ *
+ * autocannon's `overallRate` is not used: it sends each connection's quota for a second in a
  * burst at the top of the second, so its p99 measured the burst, not the rate. Until
- * 2026-11-26 this bench used it, and Kiln's figure came out at 1,375-4,000 req/s run to run.) Rates double from 250 until one fails,
- * then a bisection narrows the boundary to within ~6%. Server and load generator share the
- * machine, so the figures are for this machine only; the comparison is what carries over.
+ * 2026-11-26 this bench used it, and Kiln's figure came out at 1,375-4,000 req/s run to run.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";

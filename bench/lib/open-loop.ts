@@ -144,7 +144,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
     p50: at(0.5),
     p90: at(0.9),
     p99: at(0.99),
-    max: answered === 0 ? Number.NaN : round(sorted[answered - 1]!),
+    max: at(1),
     non2xx,
     errors: errors + unanswered,
   };

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import { isHttpError } from "../errors.ts";
 
@@ -6,6 +7,16 @@ export interface ErrorAnswer {
   status: number;
   body: Record<string, unknown>;
   headers?: Record<string, string>;
+}
+
+/** Puts `answer`'s status and headers on `reply`; returns the body to send. */
+export function applyErrorAnswer(
+  reply: FastifyReply,
+  answer: ErrorAnswer,
+): Record<string, unknown> {
+  reply.code(answer.status);
+  if (answer.headers) reply.headers(answer.headers);
+  return answer.body;
 }
 
 /**

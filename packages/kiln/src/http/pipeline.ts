@@ -4,7 +4,7 @@ import { globalState } from "../runtime/global-state.ts";
 import { decodeBody } from "./body.ts";
 import type { RequestContext } from "./context.ts";
 import type { EndpointDefinition } from "./endpoint.ts";
-import { errorAnswer } from "./errors-response.ts";
+import { applyErrorAnswer, errorAnswer } from "./errors-response.ts";
 import { flattenQuery, mergeParams } from "./params.ts";
 import { sendResult } from "./respond.ts";
 import { validatePart } from "./validate.ts";
@@ -60,10 +60,7 @@ export function compileEndpoint(endpoint: EndpointDefinition, options: PipelineO
     send(ctx);
   };
   const fail = (ctx: RequestContext, error: unknown): void | Promise<void> => {
-    const answer = errorAnswer(error, options.log);
-    ctx.reply.code(answer.status);
-    if (answer.headers) ctx.reply.headers(answer.headers);
-    ctx.result = answer.body;
+    ctx.result = applyErrorAnswer(ctx.reply, errorAnswer(error, options.log));
     return finish(ctx);
   };
   const run = (ctx: RequestContext): void | Promise<void> => {

@@ -3,7 +3,7 @@ import pino, { type DestinationStream, type Logger } from "pino";
 import { KilnError } from "../errors.ts";
 import { clientErrorHandler } from "./client-errors.ts";
 import { allowedMethods, type EndpointDefinition, HTTP_METHODS } from "./endpoint.ts";
-import { errorAnswer } from "./errors-response.ts";
+import { applyErrorAnswer, errorAnswer } from "./errors-response.ts";
 import { compileEndpoint, type PipelineFeature } from "./pipeline.ts";
 
 export interface ServerLimits {
@@ -83,8 +83,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // A bad percent-encoding or an overlong parameter is answered here, before routing: without
     // this, Fastify writes its own body and no log line; with it, the same JSON error shape.
     frameworkErrors: (error, req: FastifyRequest, reply: FastifyReply) => {
-      const answer = errorAnswer(error, log);
-      reply.code(answer.status).send(answer.body);
+      reply.send(applyErrorAnswer(reply, errorAnswer(error, log)));
       logRequest(req, reply); // no route, so no onResponse hook
     },
   });
@@ -100,9 +99,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   server.setErrorHandler((error, _req, reply) => {
-    const answer = errorAnswer(error, log);
-    if (answer.headers) reply.headers(answer.headers);
-    return reply.code(answer.status).send(answer.body);
+    return reply.send(applyErrorAnswer(reply, errorAnswer(error, log)));
   });
   server.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: `No endpoint at ${req.method} ${pathOf(req.url)}` }),

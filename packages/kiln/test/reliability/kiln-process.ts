@@ -68,9 +68,10 @@ export function startKiln(options: StartOptions): Promise<KilnProcess> {
   let started = false;
   return new Promise((resolve, reject) => {
     const onData = (chunk: Buffer) => {
-      options.onOutput?.(chunk.toString("utf8"));
+      const text = chunk.toString("utf8");
+      options.onOutput?.(text);
       if (started && !keep) return; // still read, so the server never blocks on a full pipe
-      seen += chunk.toString("utf8");
+      seen += text;
       if (started) return;
       const match = /serving at (http:\/\/[\w.:[\]-]+)/.exec(seen);
       if (match && child.pid !== undefined) {

@@ -134,15 +134,7 @@ export function postgresDialect(url: string): Dialect {
  */
 function poolSize(): number {
   const raw = process.env.KILN_PG_POOL_SIZE;
-  if (raw === undefined || raw === "") return 10;
-  const size = Number(raw);
-  if (!Number.isInteger(size) || size < 1 || size > 10_000) {
-    throw new KilnError(
-      "KILN_BAD_CONFIG",
-      `KILN_PG_POOL_SIZE must be a whole number of connections from 1 up, got "${raw}"`,
-    );
-  }
-  return size;
+  return wholeNumberSetting("KILN_PG_POOL_SIZE", raw, 10, "connections", 10_000);
 }
 
 /**
@@ -152,15 +144,30 @@ function poolSize(): number {
  */
 function connectTimeoutMs(): number {
   const raw = process.env.KILN_PG_CONNECT_TIMEOUT_MS;
-  if (raw === undefined || raw === "") return 10_000;
-  const ms = Number(raw);
-  if (!Number.isInteger(ms) || ms < 1) {
+  return wholeNumberSetting("KILN_PG_CONNECT_TIMEOUT_MS", raw, 10_000, "milliseconds");
+}
+
+/**
+ * The whole number from 1 (up to `max`) that environment variable `name` holds as `raw`;
+ * unset or empty is `fallback`. (Callers read `process.env.NAME` themselves: the error-code
+ * check in test/errors-doc.test.ts tells variables from codes by that spelling.)
+ */
+function wholeNumberSetting(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  unit: string,
+  max = Number.POSITIVE_INFINITY,
+): number {
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
     throw new KilnError(
       "KILN_BAD_CONFIG",
-      `KILN_PG_CONNECT_TIMEOUT_MS must be a whole number of milliseconds from 1 up, got "${raw}"`,
+      `${name} must be a whole number of ${unit} from 1 up, got "${raw}"`,
     );
   }
-  return ms;
+  return value;
 }
 
 /** Errors of the connection rather than of the query: the server is down, unreachable or full. */
