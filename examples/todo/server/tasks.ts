@@ -1,4 +1,4 @@
-import { HttpError, httpEndpoint, type Row, request, tables, users } from "kiln";
+import { HttpError, httpEndpoint, type Row, request, tables, users } from "kilnjs";
 
 httpEndpoint("/hello", () => ({ "the answer is": 42 }));
 

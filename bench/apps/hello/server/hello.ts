@@ -1,3 +1,3 @@
-import { httpEndpoint } from "kiln";
+import { httpEndpoint } from "kilnjs";
 
 httpEndpoint("/hello", () => ({ hello: "world" }));

@@ -49,7 +49,7 @@ tables:
     text: text
     created: datetime
 `,
-    "server/hello.ts": `import { httpEndpoint } from "kiln";
+    "server/hello.ts": `import { httpEndpoint } from "kilnjs";
 
 httpEndpoint("/hello", () => ({ "the answer is": 42 }));
 
@@ -61,7 +61,7 @@ httpEndpoint("/hello/:name", ({ name }) => \`Hello, \${name}!\`);
         private: true,
         type: "module",
         scripts: { start: "kiln start .", dev: "kiln dev ." },
-        dependencies: { kiln: "^0.1.0" },
+        dependencies: { kilnjs: "^0.1.0" },
       },
       null,
       2,

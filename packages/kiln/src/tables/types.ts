@@ -6,7 +6,7 @@ import type { Query } from "./query.ts";
  * fills it in from kiln.yaml (module augmentation), so that `tables.tasks` rows have typed
  * columns and a misspelled column is a compile error.
  * @example
- * declare module "kiln" {
+ * declare module "kilnjs" {
  *   interface KilnTables {
  *     tasks: { title: "text"; done: "bool"; owner: "link users" };
  *   }

@@ -25,7 +25,7 @@ describe("kiln dev", { timeout: 240_000 }, () => {
     const dir = join(tmp.dir, "live");
     writeFiles(dir, {
       "kiln.yaml": "name: live\n",
-      "server/hello.ts": `import { httpEndpoint } from "kiln";
+      "server/hello.ts": `import { httpEndpoint } from "kilnjs";
 httpEndpoint("/hello", () => ({ version: 1 }));
 `,
     });
@@ -43,7 +43,7 @@ httpEndpoint("/hello", () => ({ version: 1 }));
 
       // 1. A change to a server module is served on the same port.
       writeFiles(dir, {
-        "server/hello.ts": `import { httpEndpoint } from "kiln";
+        "server/hello.ts": `import { httpEndpoint } from "kilnjs";
 httpEndpoint("/hello", () => ({ version: 2 }));
 `,
       });
@@ -63,7 +63,7 @@ httpEndpoint("/hello", () => ({ version: 2 }));
 
       // 2. A new module in a new sub-folder is picked up.
       writeFiles(dir, {
-        "server/admin/ping.ts": `import { httpEndpoint } from "kiln";
+        "server/admin/ping.ts": `import { httpEndpoint } from "kilnjs";
 httpEndpoint("/admin/ping", () => "pong");
 `,
       });
@@ -78,7 +78,7 @@ httpEndpoint("/admin/ping", () => "pong");
 
       // 4. Fixing it and changing kiln.yaml (the API prefix) both take effect.
       writeFiles(dir, {
-        "server/hello.ts": `import { httpEndpoint } from "kiln";
+        "server/hello.ts": `import { httpEndpoint } from "kilnjs";
 httpEndpoint("/hello", () => ({ version: 3 }));
 `,
         "kiln.yaml": "name: live\napi:\n  prefix: /v2\n",
@@ -111,7 +111,7 @@ httpEndpoint("/hello", () => ({ version: 3 }));
       const [line] = await dev.waitFor(/kiln dev: the app failed to start \(.*\); waiting.*/);
       expect(line).toMatch(/not yet/);
       writeFiles(dir, {
-        "server/hello.ts": `import { httpEndpoint } from "kiln";\nhttpEndpoint("/hello", () => "fixed");\n`,
+        "server/hello.ts": `import { httpEndpoint } from "kilnjs";\nhttpEndpoint("/hello", () => "fixed");\n`,
       });
       const url = await nthServing(dev, 1);
       expect((await get(`${url}/_/api/hello`)).body).toBe("fixed");

@@ -127,11 +127,11 @@ function collect(child: ChildProcess): { stdout: string; stderr: string } {
   return output;
 }
 
-/** A temp folder; `node_modules/kiln` links to this package so apps can `import "kiln"`. */
+/** A temp folder; `node_modules/kiln` links to this package so apps can `import "kilnjs"`. */
 export function tempFolder(): { dir: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), "kiln-cli-"));
   mkdirSync(join(dir, "node_modules"));
-  symlinkSync(KILN_PACKAGE, join(dir, "node_modules", "kiln"), "dir");
+  symlinkSync(KILN_PACKAGE, join(dir, "node_modules", "kilnjs"), "dir");
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

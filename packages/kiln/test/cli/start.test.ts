@@ -59,7 +59,7 @@ describe("kiln start", { timeout: 120_000 }, () => {
   beforeAll(() => {
     writeFiles(app(), {
       "kiln.yaml": "name: served\n",
-      "server/endpoints.ts": `import { httpEndpoint } from "kiln";
+      "server/endpoints.ts": `import { httpEndpoint } from "kilnjs";
 httpEndpoint("/hello", () => ({ hello: "world" }));
 httpEndpoint("/slow", async () => {
   console.error("slow request started");

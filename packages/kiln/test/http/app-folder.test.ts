@@ -14,11 +14,11 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Writes an app folder (files by relative path) whose modules can `import ... from "kiln"`. */
+/** Writes an app folder (files by relative path) whose modules can `import ... from "kilnjs"`. */
 function appFolder(files: Record<string, string>): string {
   dir = mkdtempSync(join(tmpdir(), "kiln-app-"));
   mkdirSync(join(dir, "node_modules"));
-  symlinkSync(KILN_PACKAGE, join(dir, "node_modules", "kiln"), "dir");
+  symlinkSync(KILN_PACKAGE, join(dir, "node_modules", "kilnjs"), "dir");
   for (const [file, text] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, file)), { recursive: true });
     writeFileSync(join(dir, file), text);
@@ -39,12 +39,12 @@ describe("an app folder", () => {
   it("loads kiln.yaml and every TypeScript module under server/, nested ones too, without a build", async () => {
     appFolder({
       "kiln.yaml": "name: notes\napi:\n  prefix: /api\n",
-      "server/hello.ts": `import { httpEndpoint } from "kiln";
+      "server/hello.ts": `import { httpEndpoint } from "kilnjs";
 interface Greeting { hello: string }
 const greet = (who: string): Greeting => ({ hello: who });
 httpEndpoint("/hello/:who", ({ who }) => greet(who));
 `,
-      "server/admin/stats.ts": `import { httpEndpoint } from "kiln";
+      "server/admin/stats.ts": `import { httpEndpoint } from "kilnjs";
 httpEndpoint("/admin/stats", () => ({ ok: true }));
 `,
       "server/hello.test.ts": `throw new Error("test files are not server modules");`,

@@ -10,7 +10,7 @@ const REPO = resolve(import.meta.dirname, "../../../..");
 const dir = mkdtempSync(join(tmpdir(), "kiln-types-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const GOOD = `import { q, tables } from "kiln";
+const GOOD = `import { q, tables } from "kilnjs";
 
 export async function good() {
   const task = await tables.tasks.addRow({ title: "x", done: false, due: "2025-01-01", owner: null });
@@ -28,7 +28,7 @@ export async function good() {
 `;
 
 // Each line from 4 on has exactly one mistake the compiler must catch.
-const BAD = `import { tables } from "kiln";
+const BAD = `import { tables } from "kilnjs";
 export async function bad() {
   const task = await tables.tasks.addRow({ title: "x" });
   task.titel;
@@ -67,7 +67,7 @@ describe("kiln types", () => {
           allowImportingTsExtensions: true,
           types: ["node"],
           typeRoots: [join(REPO, "node_modules/@types")],
-          paths: { kiln: [join(REPO, "packages/kiln/src/index.ts")] },
+          paths: { kilnjs: [join(REPO, "packages/kiln/src/index.ts")] },
         },
         include: ["server", "kiln-env.d.ts"],
       }),

@@ -1,4 +1,4 @@
-import { cookies, httpEndpoint, request, tables, users } from "kiln";
+import { cookies, httpEndpoint, request, tables, users } from "kilnjs";
 
 /*
  * Endpoints that let the scale tests see which process answered (`pid`) and drive the shared
