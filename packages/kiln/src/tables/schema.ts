@@ -1,7 +1,7 @@
 import { KilnError } from "../errors.ts";
 import { usersTableColumns, usersTableInternals } from "./system-tables.ts";
 
-/** The kinds of column a data table can have (SPEC §4). */
+/** The kinds of column a data table can have. */
 export type ColumnKind =
   | "text"
   | "number"

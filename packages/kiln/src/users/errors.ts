@@ -2,7 +2,7 @@ import { HttpError } from "../errors.ts";
 
 /**
  * Wrong email or password, an unknown email, or a disabled account: one error for all, so
- * the answer never tells which (SPEC §5). Uncaught in a handler it answers 401.
+ * the answer never tells which. Uncaught in a handler it answers 401.
  * @example
  * try { await users.loginWithEmail(email, password) }
  * catch (e) { if (e instanceof AuthenticationFailed) return new HttpResponse({ status: 401 }) }

@@ -30,7 +30,7 @@ const EMAIL = /^[^\s@]+@[^\s@]+$/;
 const MAX_PASSWORD = 1024;
 
 /**
- * The Users service (SPEC §5): accounts in the `users` data table, passwords hashed with
+ * The Users service (docs/users.md): accounts in the `users` data table, passwords hashed with
  * scrypt, Basic credentials checked with a guessing defence and a memory of recent successes.
  */
 export class UsersService implements KilnService {

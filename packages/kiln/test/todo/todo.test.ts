@@ -38,7 +38,7 @@ async function newTask(headers: Record<string, string>, title: string): Promise<
   return res.json().id;
 }
 
-describe("examples/todo (SPEC §7)", () => {
+describe("examples/todo: the To-Do API of the README walkthrough", () => {
   it("GET /hello answers the answer, without authentication", async () => {
     const res = await app.inject("/_/api/hello");
     expect(res.statusCode).toBe(200);

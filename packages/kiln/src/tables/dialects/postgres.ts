@@ -130,7 +130,7 @@ export function postgresDialect(url: string): Dialect {
 /**
  * Connections each process may open: `KILN_PG_POOL_SIZE`, default 10 (pg's own default).
  * Every process has its own pool, so processes × this must stay under the server's
- * max_connections (README "Scaling out").
+ * max_connections (docs/deployment.md, "Scaling out").
  */
 function poolSize(): number {
   const raw = process.env.KILN_PG_POOL_SIZE;
