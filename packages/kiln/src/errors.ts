@@ -55,6 +55,8 @@ export const errorCatalogue = {
     "A value does not fit its column's type (the message names table, column, type); text must be valid Unicode without U+0000. Thrown inside an endpoint, it answers 400 with this message.",
   KILN_BAD_QUERY:
     "A search is malformed: an operator on a column type it does not fit, bad options.",
+  KILN_QUERY_TOO_LARGE:
+    "A search is too large for the database: a q.fullTextMatch of more than 64 words, more values than the database binds in one statement, a pattern or value over one of its size limits. Thrown inside an endpoint, it answers 400 with this message.",
   KILN_MULTIPLE_ROWS: "table.get() matched more than one row.",
   KILN_ROW_DELETED: "A row was updated after it had been deleted.",
   KILN_ROW_NOT_LOADED: "A column was read on a row reached through two links (not loaded).",

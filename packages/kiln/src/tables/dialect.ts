@@ -34,6 +34,14 @@ export interface Dialect {
   /** The database could not be reached or refused the connection (a PostgreSQL outage). */
   isUnavailable(error: unknown): boolean;
   /**
+   * The database refused the statement for its size: too many parameters, an expression
+   * nested too deep, a pattern or value over its limit. Such queries come from request input
+   * (a huge search), so they are the client's to fix: KILN_QUERY_TOO_LARGE, a 400.
+   */
+  isTooLarge(error: unknown): boolean;
+  /** Most bound parameters one statement may carry (checked before the query is sent). */
+  readonly maxParameters: number;
+  /**
    * After a failed statement, the rest of the transaction fails too (PostgreSQL). Kiln then
    * wraps writes that can fail (unique columns) in a savepoint, so that catching the error
    * inside `inTransaction` leaves the transaction usable, as on SQLite.

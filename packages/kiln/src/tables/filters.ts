@@ -18,6 +18,12 @@ type Condition = RawBuilder<SqlBool>;
 const TRUE: Condition = sql<SqlBool>`1 = 1`;
 const FALSE: Condition = sql<SqlBool>`1 = 0`;
 const ORDERED = new Set(["text", "number", "date", "datetime"]);
+/**
+ * Most words in one `q.fullTextMatch`: each is a LIKE over the column, so the work grows with
+ * the words, and a search box holding a megabyte would build a statement that SQLite refuses
+ * (expression too deep) after PostgreSQL has scanned with thousands of patterns.
+ */
+export const MAX_FULL_TEXT_WORDS = 64;
 
 /**
  * Turns search filters into a WHERE condition, or null for "every row". Filters are
@@ -219,6 +225,13 @@ class FilterCompiler {
         this.expect(column, query, ["text"]);
         if (typeof a !== "string") throw badValue(this.table.name, column, a);
         const words = a.match(/[\p{L}\p{N}]+/gu) ?? [];
+        if (words.length > MAX_FULL_TEXT_WORDS) {
+          throw new TableError(
+            "KILN_QUERY_TOO_LARGE",
+            `q.fullTextMatch on ${this.table.name}.${column.name} takes at most ${MAX_FULL_TEXT_WORDS} words (got ${words.length})`,
+            details(this.table.name, column),
+          );
+        }
         return and(words.map((word) => this.dialect.like(ref, `%${word}%`, false)));
       }
       case "greaterThan":

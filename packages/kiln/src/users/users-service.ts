@@ -5,7 +5,7 @@ import type { Row } from "../tables/types.ts";
 import { authenticateFeature } from "./authenticate.ts";
 import { CredentialMemory } from "./credential-memory.ts";
 import { InvalidCredentials, UserExists } from "./errors.ts";
-import { GuessingDefence } from "./guessing-defence.ts";
+import { accountKey, GuessingDefence } from "./guessing-defence.ts";
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
 import { readUsersSettings, type UsersSettings } from "./users-config.ts";
 
@@ -27,7 +27,9 @@ export type CredentialCheckResult =
   | { status: "throttled"; retryAfterSeconds: number };
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
-const MAX_PASSWORD = 1024;
+/** Longest email address (RFC 5321's path limit) and password Kiln accepts anywhere. */
+export const MAX_EMAIL = 254;
+export const MAX_PASSWORD = 1024;
 
 /**
  * The Users service (docs/users.md): accounts in the `users` data table, passwords hashed with
@@ -78,20 +80,26 @@ export class UsersService implements KilnService {
    * email, a wrong password and a disabled account all come to "denied", in the same time: a
    * missing user is checked against a dummy hash. A credential verified in the last few
    * minutes is accepted without scrypt while the account sees no failures.
+   *
+   * An email over 254 characters or a password over 1024 throws InvalidCredentials (400)
+   * before any lookup or counting: no such account can exist, and an unauthenticated request
+   * must not make the database store (or scrypt hash) whatever size it sends.
    */
   async checkCredentials(
     email: string,
     password: string,
     address: string,
   ): Promise<CredentialCheckResult> {
+    checkLengths(email, password);
     const account = email.trim().toLowerCase();
+    const key = accountKey(account);
     const user = await this.#store.findByEmail(account);
     const hash = usable(user);
     if (hash && !user!.nPasswordFailures && this.#memory.recall(account, password, hash)) {
-      this.#defence.noteSuccess(account, address)?.catch((error) => this.#logError(error));
+      this.#defence.noteSuccess(key, address)?.catch((error) => this.#logError(error));
       return { status: "ok", user: user! };
     }
-    const outcome = await this.#defence.guard(account, address, async () => {
+    const outcome = await this.#defence.guard(key, address, async () => {
       // Only a correct password can be remembered, so a wrong one always pays the full hash.
       if (hash && this.#memory.recall(account, password, hash)) return true;
       this.#dummy ??= dummyHash(this.settings.scrypt);
@@ -105,7 +113,7 @@ export class UsersService implements KilnService {
       } else if (!user) {
         // A known account's failure costs one more committed write (the row above): an
         // unknown email makes an equivalent one, or the answer's time would tell them apart.
-        await this.#defence.equivalentWrite(account);
+        await this.#defence.equivalentWrite(key);
       }
       return { status: "denied" };
     }
@@ -210,9 +218,19 @@ function usable(user: Row | null): string | null {
   return typeof user.passwordHash === "string" && user.passwordHash ? user.passwordHash : null;
 }
 
+/** A login's email and password within the lengths any account can have, else a 400. */
+function checkLengths(email: string, password: string): void {
+  if (email.length > MAX_EMAIL) {
+    throw new InvalidCredentials(`An email address has at most ${MAX_EMAIL} characters`);
+  }
+  if (password.length > MAX_PASSWORD) {
+    throw new InvalidCredentials(`A password has at most ${MAX_PASSWORD} characters`);
+  }
+}
+
 function checkEmail(email: string): string {
   const clean = typeof email === "string" ? email.trim() : "";
-  if (!EMAIL.test(clean) || clean.length > 254) {
+  if (!EMAIL.test(clean) || clean.length > MAX_EMAIL) {
     throw new InvalidCredentials(`Not an email address: ${JSON.stringify(email)}`);
   }
   return clean;

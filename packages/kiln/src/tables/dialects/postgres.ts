@@ -103,6 +103,11 @@ export function postgresDialect(url: string): Dialect {
     isRetryable: (error) => ["40001", "40P01"].includes(pgCode(error)),
     isUniqueViolation: (error) => pgCode(error) === "23505",
     isUnavailable,
+    // Class 54, program_limit_exceeded: statement too complex, too many arguments, a value
+    // over an index's row size.
+    isTooLarge: (error) => pgCode(error).startsWith("54"),
+    // The protocol counts parameters in 16 bits: pg would send a wrapped-around count.
+    maxParameters: 65_535,
     errorsAbortTransaction: true,
     execute: (query) => driver.execute(query),
     executeNow: () => undefined,

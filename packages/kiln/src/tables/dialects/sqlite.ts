@@ -121,6 +121,12 @@ export function sqliteDialect(file: string): Dialect {
     isRetryable: (error) => sqliteCode(error).startsWith("SQLITE_BUSY"),
     isUniqueViolation: (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_UNIQUE",
     isUnavailable: () => false, // an embedded file: its failures are errors, not outages
+    isTooLarge: (error) =>
+      sqliteCode(error) === "SQLITE_TOOBIG" ||
+      (sqliteCode(error) === "SQLITE_ERROR" &&
+        TOO_LARGE_MESSAGES.test((error as Error).message ?? "")),
+    // SQLite's SQLITE_MAX_VARIABLE_NUMBER (32766 since 3.32).
+    maxParameters: 32_766,
     errorsAbortTransaction: false,
     execute: (query) => driver.execute(query),
     executeNow: (query, rowsAsArrays) => driver.executeNow(query, rowsAsArrays),
@@ -137,6 +143,10 @@ export function sqliteDialect(file: string): Dialect {
     close: () => db.destroy(),
   };
 }
+
+/** SQLite's SQLITE_ERROR messages for a statement over one of its size limits. */
+const TOO_LARGE_MESSAGES =
+  /^(too many SQL variables|Expression tree is too large|LIKE or GLOB pattern too complex|parser stack overflow|too many arguments on function|too many terms in compound SELECT)/;
 
 function sqliteCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
