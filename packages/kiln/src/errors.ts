@@ -49,6 +49,10 @@ export const errorCatalogue = {
   KILN_APP_NOT_FOUND: "The app folder or its kiln.yaml does not exist.",
   KILN_MODULE_LOAD_FAILED: "A server module threw or failed to compile while loading.",
   KILN_NO_APP: "A Kiln service (tables, users) was used before any app was created.",
+  KILN_TWO_COPIES:
+    "Two copies of kiln whose shared state differs (two versions) were loaded in one process.",
+  KILN_NO_USER:
+    "An `authenticateUsers` handler was about to run without a user; refused with a 500 (a bug, never the client's doing).",
   KILN_UNKNOWN_TABLE: "A data table was named that the app does not declare.",
   KILN_UNKNOWN_COLUMN: "A column was named (in values, filters or orderBy) that the table lacks.",
   KILN_BAD_VALUE:

@@ -7,7 +7,8 @@ import type { CookiesService } from "./cookies-service.ts";
 import { RequestSession } from "./request-session.ts";
 import { isCrossSite } from "./xsrf.ts";
 
-const STATE = Symbol("kiln.cookies.request");
+// Registered, like every per-request key: another copy of kiln must find the same state.
+const STATE = Symbol.for("kiln.cookies.request.v1");
 
 /**
  * Per-request cookie and session state, made on first use: a request whose handler never
