@@ -81,6 +81,8 @@ export const errorCatalogue = {
     "The database stayed locked or a transaction kept conflicting, after retries. Thrown inside an endpoint, it answers 503.",
   KILN_DATABASE_ERROR:
     "The database failed an operation (disk, connection); the cause is attached.",
+  KILN_DATABASE_CONNECT_FAILED:
+    "At start, PostgreSQL refused the connection, was not found, refused the role or password, or has no such database.",
   KILN_DATABASE_UNAVAILABLE:
     "PostgreSQL could not be reached, refused the connection, or no connection came free within KILN_PG_CONNECT_TIMEOUT_MS. Thrown inside an endpoint, it answers 503.",
   KILN_NOT_READY: "Data tables were used before the app was ready (its database not open yet).",

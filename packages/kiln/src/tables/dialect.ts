@@ -1,4 +1,5 @@
 import type { CompiledQuery, Kysely, QueryResult, RawBuilder, SqlBool } from "kysely";
+import type { KilnError } from "../errors.ts";
 import type { ColumnKind } from "./schema.ts";
 
 /** Kysely's view of Kiln's database: table and column names come from the validated schema. */
@@ -33,6 +34,11 @@ export interface Dialect {
   isUniqueViolation(error: unknown): boolean;
   /** The database could not be reached or refused the connection (a PostgreSQL outage). */
   isUnavailable(error: unknown): boolean;
+  /**
+   * At start, the one-line KILN_DATABASE_CONNECT_FAILED for a database that cannot be used
+   * (refused, bad role, missing database), or null for any other error.
+   */
+  connectFailure?(error: unknown): KilnError | null;
   /**
    * After a failed statement, the rest of the transaction fails too (PostgreSQL). Kiln then
    * wraps writes that can fail (unique columns) in a savepoint, so that catching the error

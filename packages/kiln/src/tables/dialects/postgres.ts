@@ -13,6 +13,7 @@ import { KilnError } from "../../errors.ts";
 import type { AnyDB, Dialect } from "../dialect.ts";
 import type { ColumnKind } from "../schema.ts";
 import { TransactionDriver } from "../transaction-driver.ts";
+import { connectFailure } from "./postgres-connect-errors.ts";
 
 const TYPES: Record<ColumnKind, string> = {
   // "C": compare and sort by code point, exactly as SQLite does, whatever the server's locale.
@@ -103,6 +104,7 @@ export function postgresDialect(url: string): Dialect {
     isRetryable: (error) => ["40001", "40P01"].includes(pgCode(error)),
     isUniqueViolation: (error) => pgCode(error) === "23505",
     isUnavailable,
+    connectFailure: (error) => connectFailure(error, url),
     errorsAbortTransaction: true,
     execute: (query) => driver.execute(query),
     executeNow: () => undefined,
