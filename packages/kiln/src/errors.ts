@@ -13,6 +13,22 @@ export class KilnError extends Error {
   }
 }
 
+/**
+ * A KILN_BAD_CONFIG about one kiln.yaml key. `path` (`["services", "users", "scrypt"]`) lets
+ * the loader, which has the parsed file, name the line: `kiln.yaml:7: services.users...`.
+ */
+export class ConfigError extends KilnError {
+  readonly path: readonly string[];
+  /** The message without the file: what is wrong and how to fix it. */
+  readonly reason: string;
+  constructor(path: readonly string[], reason: string) {
+    super("KILN_BAD_CONFIG", `kiln.yaml: ${reason}`);
+    this.name = "KilnError";
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
 const HTTP_ERROR = Symbol.for("kiln.HttpError");
 
 /**
@@ -45,7 +61,8 @@ export const errorCatalogue = {
   KILN_NO_REQUEST: "`request` (or cookies/session) was used outside a request handler.",
   KILN_BAD_ENDPOINT: "An endpoint path or option is malformed (the message names it).",
   KILN_DUPLICATE_ENDPOINT: "Two endpoints were registered for the same path.",
-  KILN_BAD_CONFIG: "kiln.yaml (or the config given to createApp) is invalid.",
+  KILN_BAD_CONFIG:
+    "kiln.yaml (or the config given to createApp, or an environment variable such as `DATABASE_URL`) is invalid: a bad value, or a key Kiln does not know (a misspelling is never ignored).",
   KILN_APP_NOT_FOUND: "The app folder or its kiln.yaml does not exist.",
   KILN_MODULE_LOAD_FAILED: "A server module threw or failed to compile while loading.",
   KILN_NO_APP: "A Kiln service (tables, users) was used before any app was created.",
@@ -70,6 +87,8 @@ export const errorCatalogue = {
     "The database stayed locked or a transaction kept conflicting, after retries. Thrown inside an endpoint, it answers 503.",
   KILN_DATABASE_ERROR:
     "The database failed an operation (disk, connection); the cause is attached.",
+  KILN_DATABASE_CONNECT_FAILED:
+    "At start, PostgreSQL refused the connection, was not found, refused the role or password, or has no such database.",
   KILN_DATABASE_UNAVAILABLE:
     "PostgreSQL could not be reached, refused the connection, or no connection came free within KILN_PG_CONNECT_TIMEOUT_MS. Thrown inside an endpoint, it answers 503.",
   KILN_NOT_READY: "Data tables were used before the app was ready (its database not open yet).",

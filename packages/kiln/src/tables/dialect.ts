@@ -1,4 +1,5 @@
 import type { CompiledQuery, Kysely, QueryResult, RawBuilder, SqlBool } from "kysely";
+import type { KilnError } from "../errors.ts";
 import type { ColumnKind } from "./schema.ts";
 
 /** Kysely's view of Kiln's database: table and column names come from the validated schema. */
@@ -41,6 +42,10 @@ export interface Dialect {
   isTooLarge(error: unknown): boolean;
   /** Most bound parameters one statement may carry (checked before the query is sent). */
   readonly maxParameters: number;
+   * At start, the one-line KILN_DATABASE_CONNECT_FAILED for a database that cannot be used
+   * (refused, bad role, missing database), or null for any other error.
+   */
+  connectFailure?(error: unknown): KilnError | null;
   /**
    * After a failed statement, the rest of the transaction fails too (PostgreSQL). Kiln then
    * wraps writes that can fail (unique columns) in a savepoint, so that catching the error

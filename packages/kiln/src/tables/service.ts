@@ -77,7 +77,9 @@ export async function openTables(options: TablesOptions): Promise<TablesService>
     return new Tables(dialect, schema, migration);
   } catch (error) {
     await dialect.close().catch(() => undefined);
-    throw error;
+    // The migration is the first use of the database: a refused connection, a bad role or a
+    // missing database shows here, and deserves one line saying what to fix.
+    throw dialect.connectFailure?.(error) ?? error;
   }
 }
 

@@ -13,6 +13,7 @@ import { KilnError } from "../../errors.ts";
 import type { AnyDB, Dialect } from "../dialect.ts";
 import type { ColumnKind } from "../schema.ts";
 import { TransactionDriver } from "../transaction-driver.ts";
+import { connectFailure } from "./postgres-connect-errors.ts";
 
 const TYPES: Record<ColumnKind, string> = {
   // "C": compare and sort by code point, exactly as SQLite does, whatever the server's locale.
@@ -108,6 +109,7 @@ export function postgresDialect(url: string): Dialect {
     isTooLarge: (error) => pgCode(error).startsWith("54"),
     // The protocol counts parameters in 16 bits: pg would send a wrapped-around count.
     maxParameters: 65_535,
+    connectFailure: (error) => connectFailure(error, url),
     errorsAbortTransaction: true,
     execute: (query) => driver.execute(query),
     executeNow: () => undefined,
