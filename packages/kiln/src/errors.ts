@@ -101,4 +101,6 @@ export const errorCatalogue = {
   KILN_TOO_MANY_ATTEMPTS: "Too many failed logins for this account from this address, for now.",
   KILN_USER_EXISTS: "A sign-up used an email that already has an account (ignoring case).",
   KILN_INVALID_CREDENTIALS: "A sign-up or new password was refused: not an email, or too short.",
+  KILN_CROSS_SITE_REFUSED:
+    "A page on another site made the browser log in or send credentials (a forged form post, remembered Basic credentials) to an endpoint that does not list its origin in crossOrigin. Answers 403; no password is checked and nothing is counted.",
 } as const;

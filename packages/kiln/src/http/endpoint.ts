@@ -1,5 +1,6 @@
 import { KilnError } from "../errors.ts";
 import { globalState } from "../runtime/global-state.ts";
+import { type CrossOriginOption, checkCrossOrigin } from "./origins.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
 
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
@@ -50,9 +51,18 @@ export interface EndpointOptions<
   authenticateUsers?: boolean;
   /** Require Basic credentials; `true` leaves the check to the handler, a function does it. */
   requireAuth?: boolean | CredentialCheck;
-  /** Answer CORS preflights and let other origins read the responses. */
-  crossOrigin?: boolean;
-  /** Let cross-site requests use the browser's session and cookies (opts out of XSRF defence). */
+  /**
+   * Let other origins' scripts read the answers (CORS, preflights answered). `true`: any
+   * origin, without credentials. A list of origins (or a function deciding per origin): those
+   * origins read with credentials, and their requests run as the browser's user.
+   * @example crossOrigin: ["https://app.example.com", "http://localhost:5173"]
+   */
+  crossOrigin?: CrossOriginOption;
+  /**
+   * Let cross-site requests from *any* origin run as the browser's user (session, cookies,
+   * remembered Basic credentials): turns the XSRF defence off. Prefer listing the trusted
+   * origins in `crossOrigin`.
+   */
   crossSiteSession?: boolean;
   /** Largest accepted body in bytes; default the app's (10 MiB). */
   bodyLimit?: number;
@@ -118,6 +128,7 @@ export function defineEndpoint(path: string, a: unknown, b?: unknown): EndpointD
   if (typeof handler !== "function") {
     throw new KilnError("KILN_BAD_ENDPOINT", `Endpoint ${path} needs a handler function`);
   }
+  checkCrossOrigin(path, options.crossOrigin);
   for (const method of options.methods ?? []) {
     if (!(HTTP_METHODS as readonly string[]).includes(method)) {
       throw new KilnError("KILN_BAD_ENDPOINT", `Endpoint ${path}: unknown method ${method}`);

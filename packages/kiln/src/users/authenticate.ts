@@ -1,9 +1,10 @@
+import { isForeign } from "../cookies/xsrf.ts";
 import { HttpError } from "../errors.ts";
 import type { RequestContext } from "../http/context.ts";
 import type { CredentialCheck, EndpointDefinition } from "../http/endpoint.ts";
 import type { PipelineFeature, Stage } from "../http/pipeline.ts";
 import { basicChallenge, parseBasicAuth } from "./basic-auth.ts";
-import { TooManyAttempts } from "./errors.ts";
+import { CrossSiteRefused, TooManyAttempts } from "./errors.ts";
 import { addressKey } from "./guessing-defence.ts";
 import { sessionUserId } from "./login-state.ts";
 import { setRequestUser } from "./request-user.ts";
@@ -20,6 +21,12 @@ import type { UsersService } from "./users-service.ts";
  * - `requireAuth: fn`: `fn(username, password)` checks them; its result is `request.user`,
  *   and a falsy result is a 401.
  * A malformed Authorization header counts as no credentials: a 401, never a 500.
+ *
+ * A request from another site's page that the endpoint does not trust (see `isForeign`) is
+ * refused with 403 before anything else, with or without credentials: a browser attaches
+ * remembered Basic credentials by itself, so their presence proves nothing about who sent
+ * the request. No password is checked and no failure counted, and no `WWW-Authenticate` is
+ * sent, so a foreign page cannot make the browser prompt for (or replay) a password.
  */
 export function authenticateFeature(service: UsersService, realm: string): PipelineFeature {
   const challenge = basicChallenge(realm);
@@ -29,6 +36,7 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
   };
 
   const authenticateUser: Stage = async (ctx) => {
+    if (isForeign(ctx)) throw new CrossSiteRefused();
     const header = ctx.raw.headers.authorization;
     if (header === undefined) {
       const id = sessionUserId();
@@ -56,6 +64,7 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
 
   const requireCredentials = (check: CredentialCheck | null): Stage => {
     return async (ctx) => {
+      if (isForeign(ctx)) throw new CrossSiteRefused();
       const credentials = parseBasicAuth(ctx.raw.headers.authorization);
       if (!credentials) throw unauthorized(ctx, "Authentication required");
       ctx.username = credentials.username;

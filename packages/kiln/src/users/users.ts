@@ -1,8 +1,9 @@
 import { currentApp } from "../app/current-app.ts";
+import { isForeign } from "../cookies/xsrf.ts";
 import { KilnError } from "../errors.ts";
 import { maybeContext } from "../http/context.ts";
 import type { ColumnsOf, Row } from "../tables/types.ts";
-import { AuthenticationFailed, TooManyAttempts } from "./errors.ts";
+import { AuthenticationFailed, CrossSiteRefused, TooManyAttempts } from "./errors.ts";
 import { addressKey } from "./guessing-defence.ts";
 import { forgetLogin, rememberLogin, sessionUserId } from "./login-state.ts";
 import { requestUser, setRequestUser } from "./request-user.ts";
@@ -63,19 +64,23 @@ export const users = {
    * Checks the email and password and, inside a request, logs the user in (a fresh session
    * id, against fixation). Throws AuthenticationFailed (401) for a wrong password, an unknown
    * email or a disabled account alike, and TooManyAttempts (429) after repeated failures.
+   * Inside a request made by another site's page (a forged form post), it throws
+   * CrossSiteRefused (403) before checking anything: such attempts never count against the
+   * account, so a foreign page cannot lock its owner out.
    * @example
    * httpEndpoint("/login", { methods: ["POST"] }, async ({ email, password }) =>
    *   users.loginWithEmail(email ?? "", password ?? ""));
    */
   async loginWithEmail(email: string, password: string): Promise<UserRow> {
-    const address = addressKey(maybeContext()?.raw.ip);
+    const ctx = maybeContext();
+    if (ctx && isForeign(ctx)) throw new CrossSiteRefused();
+    const address = addressKey(ctx?.raw.ip);
     const result = await (await service()).checkCredentials(
       String(email),
       String(password),
       address,
     );
     if (result.status === "throttled") {
-      const ctx = maybeContext();
       if (ctx) ctx.responseHeaders["retry-after"] = String(result.retryAfterSeconds);
       throw new TooManyAttempts(result.retryAfterSeconds);
     }
