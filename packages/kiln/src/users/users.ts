@@ -9,8 +9,11 @@ import { forgetLogin, rememberLogin, sessionUserId } from "./login-state.ts";
 import { requestUser, setRequestUser } from "./request-user.ts";
 import type { UsersService } from "./users-service.ts";
 
-/** The built-in columns of every `users` row (the app's own come from kiln.yaml). */
-export interface UserColumns {
+/**
+ * The built-in columns of every `users` row (the app's own come from kiln.yaml). A type literal
+ * rather than an interface so that a `UserRow` is assignable to `Row` (see RowMethods).
+ */
+export type UserColumns = {
   readonly email: string | null;
   readonly enabled: boolean | null;
   /** Never in `toJSON()` or CSV exports. */
@@ -20,7 +23,7 @@ export interface UserColumns {
   readonly confirmedEmail: boolean | null;
   /** Recent failed logins on this account, from every address (0 when quiet). */
   readonly nPasswordFailures: number | null;
-}
+};
 
 /** A row of the `users` table: the built-in columns typed, the app's own typed by `kiln types`. */
 export type UserRow = Row<ColumnsOf<"users">> & UserColumns;
