@@ -24,6 +24,16 @@ export interface Dialect {
   fromDb(kind: ColumnKind, raw: unknown): unknown;
   /** `column LIKE pattern`, with `\` as the escape character, case-sensitive or not. */
   like(column: RawBuilder<unknown>, pattern: string, caseSensitive: boolean): RawBuilder<SqlBool>;
+  /**
+   * The column equals one of the values (already in the driver's form), whatever their number:
+   * one parameter holding them all, so a list of 40,000 ids stays under SQLite's 32,766
+   * variables and is one statement to plan.
+   */
+  inList(
+    column: RawBuilder<unknown>,
+    kind: ColumnKind | "id",
+    values: unknown[],
+  ): RawBuilder<SqlBool>;
   /** A `links` column (a JSON list of row ids) contains the row id. */
   linksContain(column: RawBuilder<unknown>, rowId: number): RawBuilder<SqlBool>;
   /** A `links` column is null or an empty list. */

@@ -96,7 +96,10 @@ export type RowValues<C extends ColumnTypes = UntypedColumns> = string extends k
   ? { readonly [column: string]: unknown }
   : { readonly [K in keyof C]?: ColumnInput<C[K]> };
 
-/** Search filters: `{ column: value }` (equality) or `{ column: q.operator(...) }`. */
+/**
+ * Search filters: `{ column: value }` (equality) or `{ column: q.operator(...) }`; `id` takes
+ * a row of the table or its id text (`{ id: q.anyOf(...ids) }` too).
+ */
 export type Filters<C extends ColumnTypes = UntypedColumns> = string extends keyof C
   ? { readonly [column: string]: unknown }
   : {
@@ -104,7 +107,7 @@ export type Filters<C extends ColumnTypes = UntypedColumns> = string extends key
         | ColumnInput<C[K]>
         | Query
         | (C[K] extends `links ${infer N}` ? Row<ColumnsOf<N>> : never);
-    };
+    } & { readonly id?: string | Row<C> | Query };
 
 /**
  * The methods every row has, whatever its columns. A type literal, not an interface, on

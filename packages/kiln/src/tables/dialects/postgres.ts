@@ -27,6 +27,19 @@ const TYPES: Record<ColumnKind, string> = {
   link: "bigint",
   links: "jsonb", // a JSON list of row ids; `@>` finds rows containing one, GIN-indexable
 };
+/** The array type of a parameter holding many values of a column kind (see Dialect.inList). */
+const ARRAY_TYPES: Record<ColumnKind | "id", string> = {
+  text: "text[]",
+  number: "double precision[]",
+  bool: "boolean[]",
+  date: "date[]",
+  datetime: "timestamptz[]",
+  object: "jsonb[]",
+  media: "bytea[]",
+  link: "bigint[]",
+  links: "jsonb[]",
+  id: "bigint[]",
+};
 const COLUMN_TYPES = Object.fromEntries(
   Object.entries(TYPES).map(([kind, type]) => [kind, sql.raw(type)]),
 ) as Record<ColumnKind, RawBuilder<unknown>>;
@@ -94,6 +107,9 @@ export function postgresDialect(url: string): Dialect {
         ? sql<SqlBool>`${column} like ${pattern} escape '\\'`
         : // The column's "C" collation would fold ASCII only; the database's own folds letters.
           sql<SqlBool>`${column} collate "default" ilike ${pattern} escape '\\'`;
+    },
+    inList(column, kind, values) {
+      return sql<SqlBool>`${column} = any(${values}::${sql.raw(ARRAY_TYPES[kind])})`;
     },
     linksContain(column, rowId) {
       return sql<SqlBool>`${column} @> ${JSON.stringify([rowId])}::jsonb`;

@@ -112,6 +112,9 @@ export function sqliteDialect(file: string): Dialect {
         ? sql<SqlBool>`${column} like ${pattern} escape '\\'`
         : sql<SqlBool>`kiln_lower(${column}) like kiln_lower(${pattern}) escape '\\'`;
     },
+    inList(column, _kind, values) {
+      return sql<SqlBool>`${column} in (select value from json_each(${JSON.stringify(values)}))`;
+    },
     linksContain(column, rowId) {
       return sql<SqlBool>`exists (select 1 from json_each(${column}) where value = ${rowId})`;
     },
