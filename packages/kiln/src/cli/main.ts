@@ -6,6 +6,7 @@ import { devCommand } from "./dev.ts";
 import { newCommand } from "./new.ts";
 import { startCommand } from "./start.ts";
 import { tablesCommand } from "./tables.ts";
+import { tokensCommand } from "./tokens.ts";
 import { typesCommand } from "./types.ts";
 import { usersCommand } from "./users.ts";
 
@@ -15,6 +16,7 @@ export const commands: Command[] = [
   devCommand,
   newCommand,
   usersCommand,
+  tokensCommand,
   tablesCommand,
   typesCommand,
 ];

@@ -52,6 +52,7 @@ export interface Dialect {
   isTooLarge(error: unknown): boolean;
   /** Most bound parameters one statement may carry (checked before the query is sent). */
   readonly maxParameters: number;
+  /**
    * At start, the one-line KILN_DATABASE_CONNECT_FAILED for a database that cannot be used
    * (refused, bad role, missing database), or null for any other error.
    */
