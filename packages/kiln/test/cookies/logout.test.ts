@@ -24,7 +24,11 @@ function gate() {
   const open = new Promise<void>((resolve) => {
     release = resolve;
   });
-  return { entered, release, wait: () => (arrived(), open) };
+  const wait = () => {
+    arrived();
+    return open;
+  };
+  return { entered, release, wait };
 }
 
 let slowGate = gate();
