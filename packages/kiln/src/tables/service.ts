@@ -1,8 +1,8 @@
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Kysely } from "kysely";
 import { sql } from "kysely";
 import type { Logger } from "pino";
+import { ensureDataDir, privateFile } from "../app/data-dir.ts";
 import type { KilnService, ServiceFactory } from "../app/service.ts";
 import { KilnError } from "../errors.ts";
 import { exportCsv, importCsv } from "./csv-transfer.ts";
@@ -107,8 +107,14 @@ async function openDialect(options: TablesOptions): Promise<Dialect> {
     );
   }
   if (options.dataDir === null) return sqliteDialect(":memory:");
-  mkdirSync(options.dataDir, { recursive: true });
-  return sqliteDialect(join(options.dataDir, "app.db"));
+  ensureDataDir(options.dataDir);
+  const file = join(options.dataDir, "app.db");
+  // 0600 before SQLite opens it, whatever the umask: SQLite creates its -wal and -shm files
+  // with the database file's mode.
+  privateFile(file, true);
+  privateFile(`${file}-wal`, false);
+  privateFile(`${file}-shm`, false);
+  return sqliteDialect(file);
 }
 
 function logChange(log: TablesOptions["log"], change: SchemaChange): void {
