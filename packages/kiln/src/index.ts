@@ -24,6 +24,7 @@ export { HttpResponse, type HttpResponseInit } from "./http/http-response.ts";
 export { BlobMedia, type Media, type MediaOptions } from "./http/media.ts";
 export type { StandardSchemaV1 } from "./http/standard-schema.ts";
 export {
+  type CsvOptions,
   inTransaction,
   type KilnTables,
   q,
