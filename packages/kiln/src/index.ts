@@ -22,9 +22,10 @@ export {
   type PathParams,
 } from "./http/endpoint.ts";
 export { HttpResponse, type HttpResponseInit } from "./http/http-response.ts";
-export { BlobMedia, type Media } from "./http/media.ts";
+export { BlobMedia, type Media, type MediaOptions } from "./http/media.ts";
 export type { StandardSchemaV1 } from "./http/standard-schema.ts";
 export {
+  type CsvOptions,
   inTransaction,
   type KilnTables,
   q,

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ensureDataDir, privateFile } from "./data-dir.ts";
 
 /**
  * The app's secret: `KILN_SECRET` (or the config) when given, else the key kept in the data
@@ -12,9 +13,11 @@ export function loadSecret(dataDir: string | null, given?: string): string {
   if (!dataDir) return randomBytes(32).toString("base64url");
   const file = join(dataDir, "secret.key");
   try {
-    return readFileSync(file, "utf8").trim();
+    const secret = readFileSync(file, "utf8").trim();
+    privateFile(file, false); // a key file left readable by others is tightened
+    return secret;
   } catch {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    ensureDataDir(dataDir);
     const secret = randomBytes(32).toString("base64url");
     try {
       // "wx": if another process created it meanwhile, read theirs instead of overwriting.

@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { readKilnYaml } from "../app/config.ts";
+import type { CsvOptions } from "../tables/csv.ts";
 import { openTables, type TablesService } from "../tables/index.ts";
 import type { TableImpl } from "../tables/table.ts";
 import { APP_OPTIONS, type Command, intOption, parseCommandArgs, UsageError } from "./command.ts";
@@ -14,10 +15,13 @@ kiln.yaml's schema as \`kiln start\` does (new tables and columns are added).
 Actions:
   list                         every table: rows and columns
   show NAME [--limit N]        the first N rows (default 20) of a table
-  export NAME [--csv] [--out FILE]
-                               the table as CSV with a header row, to standard output or FILE
-  import NAME FILE.csv         add the rows of a CSV file (header row first; an "id" column
-                               is ignored). All or nothing; progress on standard error
+  export NAME [--csv] [--out FILE] [--raw]
+                               the table as CSV with a header row, to standard output or FILE.
+                               Text starting with = + - @, a tab or CR gets a ' in front, so a
+                               spreadsheet shows it instead of running it; --raw leaves it out
+  import NAME FILE.csv [--raw] add the rows of a CSV file (header row first; an "id" column
+                               is ignored), taking away the ' that export added (--raw: keep
+                               text as it is). All or nothing; progress on standard error
   migrate [--apply]            show schema changes kiln.yaml asks for that could lose data
                                (removed or retyped columns, removed tables); --apply makes
                                them (removed ones are dropped, retyped ones converted)
@@ -31,8 +35,8 @@ Exit codes: 0 ok, 1 failure (unknown table, bad CSV line, database error), 2 usa
 const ACTIONS: Record<string, { args: number; usage: string }> = {
   list: { args: 0, usage: "kiln tables list" },
   show: { args: 1, usage: "kiln tables show NAME [--limit N]" },
-  export: { args: 1, usage: "kiln tables export NAME [--csv] [--out FILE]" },
-  import: { args: 2, usage: "kiln tables import NAME FILE.csv" },
+  export: { args: 1, usage: "kiln tables export NAME [--csv] [--out FILE] [--raw]" },
+  import: { args: 2, usage: "kiln tables import NAME FILE.csv [--raw]" },
   migrate: { args: 0, usage: "kiln tables migrate [--apply]" },
 };
 
@@ -47,13 +51,14 @@ export const tablesCommand: Command = {
       csv: { type: "boolean" },
       out: { type: "string" },
       apply: { type: "boolean" },
+      raw: { type: "boolean" },
     });
     const [action, ...args] = positionals;
     const spec = action ? ACTIONS[action] : undefined;
     if (!action || !spec)
       throw new UsageError(`expected an action: ${Object.keys(ACTIONS).join(", ")}`);
     if (args.length !== spec.args) throw new UsageError(`usage: ${spec.usage}`);
-    const misplaced = (["limit", "csv", "out", "apply"] as const).find(
+    const misplaced = (["limit", "csv", "out", "apply", "raw"] as const).find(
       (option) => values[option] !== undefined && !spec.usage.includes(`--${option}`),
     );
     if (misplaced) throw new UsageError(`--${misplaced} does not go with ${action}`);
@@ -66,9 +71,11 @@ export const tablesCommand: Command = {
         case "show":
           return await show(service.table(args[0]!), limit);
         case "export":
-          return await exportTable(service, args[0]!, values.out as string | undefined);
+          return await exportTable(service, args[0]!, values.out as string | undefined, {
+            raw: values.raw === true,
+          });
         case "import":
-          return await importTable(service, args[0]!, args[1]!);
+          return await importTable(service, args[0]!, args[1]!, { raw: values.raw === true });
         default:
           return migrateReport(service, values.apply === true);
       }
@@ -123,8 +130,13 @@ async function show(table: TableImpl, limit: number): Promise<number> {
   return 0;
 }
 
-async function exportTable(service: TablesService, name: string, out?: string): Promise<number> {
-  const chunks = service.exportCsv(name);
+async function exportTable(
+  service: TablesService,
+  name: string,
+  out: string | undefined,
+  options: CsvOptions,
+): Promise<number> {
+  const chunks = service.exportCsv(name, options);
   const stream: Writable = out ? createWriteStream(resolve(out)) : process.stdout;
   for await (const chunk of chunks) {
     if (!stream.write(chunk)) await new Promise((drained) => stream.once("drain", drained));
@@ -136,13 +148,22 @@ async function exportTable(service: TablesService, name: string, out?: string): 
   return 0;
 }
 
-async function importTable(service: TablesService, name: string, file: string): Promise<number> {
+async function importTable(
+  service: TablesService,
+  name: string,
+  file: string,
+  options: CsvOptions,
+): Promise<number> {
   const input = createReadStream(resolve(file));
   const started = Date.now();
-  const added = await service.importCsv(name, input, (rows) =>
-    console.error(
-      `kiln tables import: ${rows} rows so far (${((Date.now() - started) / 1000).toFixed(1)}s)`,
-    ),
+  const added = await service.importCsv(
+    name,
+    input,
+    (rows) =>
+      console.error(
+        `kiln tables import: ${rows} rows so far (${((Date.now() - started) / 1000).toFixed(1)}s)`,
+      ),
+    options,
   );
   console.error(`kiln tables import: added ${added} rows to ${name}`);
   return 0;

@@ -10,8 +10,10 @@ import type { SessionRecord } from "./session-store.ts";
  *
  * - nothing is written when the data did not change (a request that never touches the
  *   session creates no row and sends no cookie);
- * - an existing session is updated in place, never recreated, so a concurrent logout stays
- *   a logout;
+ * - an existing session is updated in place, never recreated, and only if nobody else saved
+ *   it since this request loaded it (the stored data is the version): otherwise this
+ *   request's own changes are applied to what is stored now, so a concurrent logout stays a
+ *   logout and a key another request deleted stays deleted;
  * - `regenerate()` (login) moves the data to a brand-new token and deletes the old row, so a
  *   token planted before login is worthless after it (no session fixation);
  * - a session whose data becomes empty (`clear()`, logout) is deleted and its cookie expired.
@@ -132,13 +134,58 @@ export class RequestSession {
     }
     const record = this.#record;
     if (changed) {
-      const updated = { ...record, data: this.#data, ...this.#times(record.createdAt, now) };
-      await store.update(this.#token, updated);
+      return this.#save(record, now);
     } else if (now - record.lastSeenAt >= this.#touchInterval()) {
       const { lastSeenAt, expiresAt } = this.#times(record.createdAt, now);
       await store.touch(this.#token, lastSeenAt, expiresAt);
     }
     return null;
+  }
+
+  /**
+   * Writes this request's data over the session it loaded, if nobody saved that session
+   * since. If someone did (another request, a logout), only the keys this request changed are
+   * applied to the data stored now; if the session is gone, nothing is written.
+   */
+  async #save(loaded: SessionRecord, now: number): Promise<string | null> {
+    const { store } = this.#runtime;
+    const token = this.#token!;
+    const original = JSON.parse(this.#original) as Record<string, unknown>;
+    let expected = original;
+    let data = this.#data;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const times = this.#times(loaded.createdAt, now);
+      if (Object.keys(data).length === 0) {
+        await store.delete(token);
+        return this.#expire();
+      }
+      if (await store.update(token, { ...loaded, data, ...times }, expected)) return null;
+      const fresh = await store.load(token, now);
+      if (!fresh) return null; // logged out (or expired) meanwhile: that stands
+      expected = fresh.data;
+      data = this.#ownChangesOn(original, fresh.data);
+    }
+    return null; // saved over and over by others meanwhile: theirs stands
+  }
+
+  /** `base` with the keys this request set or deleted (relative to `original`) applied. */
+  #ownChangesOn(
+    original: Record<string, unknown>,
+    base: Record<string, unknown>,
+  ): Record<string, unknown> {
+    let result = base;
+    for (const key of new Set([...Object.keys(original), ...Object.keys(this.#data)])) {
+      const mine = Object.hasOwn(this.#data, key);
+      if (mine && JSON.stringify(this.#data[key]) === JSON.stringify(original[key])) continue;
+      if (!mine && !Object.hasOwn(original, key)) continue;
+      // Spread and rest, not assignment: a key may be `__proto__`.
+      if (mine) result = { ...result, [key]: this.#data[key] };
+      else {
+        const { [key]: _removed, ...rest } = result;
+        result = rest;
+      }
+    }
+    return result;
   }
 
   async #create(now: number): Promise<string> {

@@ -20,9 +20,14 @@ export interface SessionStore {
   create(token: string, record: SessionRecord): Promise<void>;
   /**
    * Rewrites an existing session's data and times. Returns false (and writes nothing) when the
-   * session is gone: a concurrent logout must not be undone by a slower request's save.
+   * session is gone, or when `expected` is given and the stored data is no longer that (another
+   * request saved meanwhile): a concurrent logout must not be undone by a slower request's save.
    */
-  update(token: string, record: SessionRecord): Promise<boolean>;
+  update(
+    token: string,
+    record: SessionRecord,
+    expected?: Record<string, unknown>,
+  ): Promise<boolean>;
   /** Records activity without rewriting the data. */
   touch(token: string, lastSeenAt: number, expiresAt: number): Promise<void>;
   delete(token: string): Promise<void>;
@@ -133,16 +138,23 @@ export class KyselySessionStore implements SessionStore {
       .execute();
   }
 
-  async update(token: string, record: SessionRecord): Promise<boolean> {
-    const result = await this.#db
+  async update(
+    token: string,
+    record: SessionRecord,
+    expected?: Record<string, unknown>,
+  ): Promise<boolean> {
+    let query = this.#db
       .updateTable(SESSIONS_TABLE)
       .set({
         data: JSON.stringify(record.data),
         last_seen_at: record.lastSeenAt,
         expires_at: record.expiresAt,
       })
-      .where("id", "=", tokenHash(token))
-      .executeTakeFirst();
+      .where("id", "=", tokenHash(token));
+    // The stored text is the version: it was written by JSON.stringify of data that went
+    // through JSON.parse, so the same data always has the same text.
+    if (expected) query = query.where("data", "=", JSON.stringify(expected));
+    const result = await query.executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   }
 

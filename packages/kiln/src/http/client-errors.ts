@@ -28,6 +28,7 @@ export function clientErrorHandler(limits: ServerLimits, log: Logger) {
       socket.write(
         `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
           "Content-Type: application/json; charset=utf-8\r\n" +
+          "X-Content-Type-Options: nosniff\r\n" +
           `Content-Length: ${Buffer.byteLength(body)}\r\n` +
           `Connection: close\r\n\r\n${body}`,
       );

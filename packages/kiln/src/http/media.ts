@@ -3,27 +3,57 @@ const MEDIA = Symbol.for("kiln.Media");
 /**
  * Bytes with a content type and, optionally, a file name: what an endpoint returns to send a
  * file, and what `request.body` and uploaded files are.
+ *
+ * Returned from an endpoint, a Media is sent as an attachment (`Content-Disposition:
+ * attachment`): a browser that navigates to it downloads it rather than rendering it as a
+ * page of the app, so an uploaded `text/html` or SVG file served back cannot run script in
+ * the app's origin. `<img>`, `<video>` and other embeds show attachments all the same. Mark
+ * media the app itself vouches for `inline` to have browsers display it on navigation.
  * @example return new BlobMedia("image/png", pngBytes, "chart.png");
+ * @example return new BlobMedia("application/pdf", invoice, "invoice.pdf", { inline: true });
  */
 export interface Media {
   readonly contentType: string;
   readonly name: string | null;
+  /** Shown in the browser on navigation rather than downloaded; false unless set. */
+  readonly inline?: boolean;
   readonly length: number;
   getBytes(): Buffer;
   getText(): string;
 }
 
-/** A Media held in memory. */
+/** Options of a BlobMedia. */
+export interface MediaOptions {
+  /**
+   * Let browsers display it when navigated to (`Content-Disposition: inline`) instead of
+   * downloading it. Only for content the app vouches for: never for an upload of an active
+   * type (HTML, SVG, XML) from a user.
+   */
+  inline?: boolean;
+}
+
+/**
+ * A Media held in memory.
+ * @example new BlobMedia("text/plain", "hello", "hello.txt") // downloaded as hello.txt
+ * @example new BlobMedia("image/png", bytes, null, { inline: true }) // shown when opened
+ */
 export class BlobMedia implements Media {
   readonly contentType: string;
   readonly name: string | null;
+  readonly inline: boolean;
   readonly [MEDIA] = true;
   readonly #bytes: Buffer;
 
-  constructor(contentType: string, content: Uint8Array | string, name?: string | null) {
+  constructor(
+    contentType: string,
+    content: Uint8Array | string,
+    name?: string | null,
+    options: MediaOptions = {},
+  ) {
     this.contentType = contentType || "application/octet-stream";
     this.#bytes = typeof content === "string" ? Buffer.from(content, "utf8") : toBuffer(content);
     this.name = name ?? null;
+    this.inline = options.inline === true;
   }
 
   get length(): number {

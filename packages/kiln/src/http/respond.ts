@@ -8,7 +8,8 @@ const TEXT_TYPE = "text/plain; charset=utf-8";
 /**
  * Pipeline stage "convert the result": a handler's return value becomes the response.
  * Objects and arrays → JSON (Date → ISO string via its toJSON, a Row → its fields and `id`
- * via its toJSON); string → text; Media → bytes with its type; null/undefined → empty 200;
+ * via its toJSON); string → text; Media → bytes with its type, an attachment unless marked
+ * inline (see Media); null/undefined → empty 200;
  * HttpResponse → its status and headers, its body converted by these same rules.
  */
 export function sendResult(
@@ -43,8 +44,8 @@ export function sendResult(
   }
   if (isMedia(body)) {
     if (!userType) reply.header("content-type", body.contentType);
-    if (body.name && !headers?.["content-disposition"]) {
-      reply.header("content-disposition", contentDisposition(body.name));
+    if (!headers?.["content-disposition"]) {
+      reply.header("content-disposition", contentDisposition(body.name, body.inline === true));
     }
     return reply.send(body.getBytes());
   }
@@ -61,8 +62,13 @@ function appendSetCookie(reply: FastifyReply, value: string | string[]): void {
   reply.header("set-cookie", value);
 }
 
-/** `attachment; filename="..."` with an RFC 5987 fallback for names that are not plain ASCII. */
-function contentDisposition(name: string): string {
+/**
+ * `attachment` (or `inline`), with `filename="..."` and an RFC 5987 `filename*` for names
+ * that are not plain ASCII.
+ */
+function contentDisposition(name: string | null, inline: boolean): string {
+  const type = inline ? "inline" : "attachment";
+  if (!name) return type;
   const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, "_");
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+  return `${type}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }

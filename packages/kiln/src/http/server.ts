@@ -90,6 +90,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     // A bad percent-encoding or an overlong parameter is answered here, before routing: without
     // this, Fastify writes its own body and no log line; with it, the same JSON error shape.
     frameworkErrors: (error, req: FastifyRequest, reply: FastifyReply) => {
+      reply.header("x-content-type-options", "nosniff"); // no onRequest hook before routing
       reply.send(applyErrorAnswer(reply, errorAnswer(error, log)));
       logRequest(req, reply); // no route, so no onResponse hook
     },
@@ -99,6 +100,13 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   // `request.body`; Fastify only buffers them, enforcing the size limit.
   server.removeAllContentTypeParsers();
   server.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
+
+  // Every answer, whatever sent it (an endpoint, a 404, an error, a preflight): a browser
+  // must never guess a type that renders (text/html) from bytes the app meant as data.
+  server.addHook("onRequest", (_req, reply, done) => {
+    reply.header("x-content-type-options", "nosniff");
+    done();
+  });
 
   server.addHook("onResponse", (req, reply, done) => {
     logRequest(req, reply);

@@ -1,4 +1,4 @@
-import { cellValue, csvHeader, csvRow, parseCsv } from "./csv.ts";
+import { type CsvOptions, cellValue, csvHeader, csvRow, parseCsv } from "./csv.ts";
 import { TableError } from "./errors.ts";
 import type { SearchResultImpl } from "./search-result.ts";
 import type { TableImpl } from "./table.ts";
@@ -7,10 +7,13 @@ import type { TableImpl } from "./table.ts";
  * A table as CSV text, a page of rows per chunk: what `kiln tables export` streams, so a big
  * table never sits in memory whole.
  */
-export async function* exportCsv(table: TableImpl): AsyncGenerator<string> {
+export async function* exportCsv(
+  table: TableImpl,
+  options: CsvOptions = {},
+): AsyncGenerator<string> {
   yield csvHeader(table.columns);
   for await (const page of (table.search() as SearchResultImpl).pages()) {
-    yield page.map((row) => csvRow(table.columns, row)).join("");
+    yield page.map((row) => csvRow(table.columns, row, options.raw)).join("");
   }
 }
 
@@ -21,13 +24,15 @@ export const PROGRESS_EVERY = 10_000;
  * Adds the rows of a CSV file (header row first, as exportCsv writes it) to a table. Call it
  * inside a transaction: the import is then all or nothing. The `id` column is ignored (rows get
  * new ids); link cells are row ids of the linked table. A bad line is KILN_BAD_CSV naming the
- * line and column. Returns the number of rows added.
+ * line and column. The `'` that the export put before formula-like text is taken away unless
+ * `raw`. Returns the number of rows added.
  */
 export async function importCsv(
   table: TableImpl,
   linkedTableId: (name: string) => number,
   chunks: AsyncIterable<string | Buffer>,
   onProgress?: (rows: number) => void,
+  options: CsvOptions = {},
 ): Promise<number> {
   let header: (string | null)[] | null = null;
   let added = 0;
@@ -59,7 +64,7 @@ export async function importCsv(
       if (name === null) return;
       const column = table.byName.get(name)!;
       const target = column.target ? linkedTableId(column.target) : 0;
-      values[name] = cellValue(column, cells[i]!, target, `CSV line ${line}`);
+      values[name] = cellValue(column, cells[i]!, target, `CSV line ${line}`, options.raw);
     });
     batch.push({ values, line });
     if (batch.length === BATCH) await flush();

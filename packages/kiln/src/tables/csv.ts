@@ -4,19 +4,52 @@ import { type RowImpl, VALUES } from "./row.ts";
 import { parseRowId, ROW_REF } from "./row-ref.ts";
 import type { ColumnSchema } from "./schema.ts";
 
+/** Options of `toCsv()`, `kiln tables export` and `kiln tables import`. */
+export interface CsvOptions {
+  /**
+   * Text exactly as stored: no `'` before text that a spreadsheet would run as a formula
+   * (on export), none taken away (on import). For files that never meet a spreadsheet.
+   */
+  raw?: boolean;
+}
+
+/**
+ * Text a spreadsheet (Excel, LibreOffice, Google Sheets) would take for a formula: starting
+ * with `=`, `+`, `-`, `@`, a tab or a carriage return (OWASP's "CSV injection"), after any
+ * apostrophes already there, so that adding one is always undone exactly.
+ */
+const FORMULA = /^'*[=+\-@\t\r]/;
+
+/** Text as exported: a `'` before what a spreadsheet would run, so it shows as text. */
+export function neutraliseFormula(text: string): string {
+  return FORMULA.test(text) ? `'${text}` : text;
+}
+
+/** Undoes `neutraliseFormula` (import): the one `'` it added goes. */
+export function restoreFormula(text: string): string {
+  return text.startsWith("'") && FORMULA.test(text) ? text.slice(1) : text;
+}
+
 /**
  * CSV as Kiln writes and reads it (RFC 4180, `\n` line ends): a header row `id,col,...`,
  * then one row per line. Cells: null is an empty unquoted cell, an empty string is `""`;
  * bool `true`/`false`; datetime ISO 8601; object JSON; link the linked row's id; links a JSON
- * list of ids; media a `data:` URL (base64). Secret columns are not exported.
+ * list of ids; media a `data:` URL (base64). Secret columns are not exported. Text that a
+ * spreadsheet would run as a formula gets a `'` in front unless `raw` (see CsvOptions).
  */
 export function csvHeader(columns: readonly ColumnSchema[]): string {
   return line(["id", ...exported(columns).map((c) => c.name)]);
 }
 
-export function csvRow(columns: readonly ColumnSchema[], row: RowImpl): string {
+export function csvRow(columns: readonly ColumnSchema[], row: RowImpl, raw = false): string {
   const values = row[VALUES]!;
-  return line([row.id, ...exported(columns).map((c) => csvCell(c, values[c.name]))]);
+  return line([
+    row.id,
+    ...exported(columns).map((c) => {
+      const cell = csvCell(c, values[c.name]);
+      return cell !== null && c.kind === "text" && !raw ? neutraliseFormula(cell) : cell;
+    }),
+  ]);
 }
 
 function exported(columns: readonly ColumnSchema[]): readonly ColumnSchema[] {
@@ -70,6 +103,7 @@ export function cellValue(
   cell: CsvCell,
   tableId: number,
   where: string,
+  raw = false,
 ): unknown {
   const { text, quoted } = cell;
   if (text === "" && !(quoted && column.kind === "text")) return null;
@@ -81,6 +115,7 @@ export function cellValue(
     );
   switch (column.kind) {
     case "text":
+      return raw ? text : restoreFormula(text);
     case "date":
     case "datetime":
       return text;

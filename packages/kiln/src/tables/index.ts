@@ -3,6 +3,8 @@ import { TableError } from "./errors.ts";
 import { type TablesService, tablesProxy } from "./service.ts";
 import type { TablesAccessor } from "./types.ts";
 
+export type { CsvOptions } from "./csv.ts";
+
 export { TableError, type TableErrorCode } from "./errors.ts";
 export { Query, type QueryOperator, q } from "./query.ts";
 export { openTables, type TablesOptions, type TablesService, tablesService } from "./service.ts";

@@ -1,6 +1,6 @@
 import type { Media } from "../http/media.ts";
 import { BlobMedia } from "../http/media.ts";
-import { csvHeader, csvRow } from "./csv.ts";
+import { type CsvOptions, csvHeader, csvRow } from "./csv.ts";
 import { TableError } from "./errors.ts";
 import type { SearchFilter } from "./filters.ts";
 import type { SortKey } from "./order-by.ts";
@@ -113,10 +113,10 @@ export class SearchResultImpl implements SearchResult {
     );
   }
 
-  async toCsv(): Promise<Media> {
+  async toCsv(options: CsvOptions = {}): Promise<Media> {
     const lines = [csvHeader(this.#table.columns)];
     for await (const page of this.pages()) {
-      for (const row of page) lines.push(csvRow(this.#table.columns, row));
+      for (const row of page) lines.push(csvRow(this.#table.columns, row, options.raw));
     }
     return new BlobMedia("text/csv; charset=utf-8", lines.join(""), `${this.#table.name}.csv`);
   }

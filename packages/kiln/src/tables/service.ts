@@ -1,10 +1,11 @@
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Kysely } from "kysely";
 import { sql } from "kysely";
 import type { Logger } from "pino";
+import { ensureDataDir, privateFile } from "../app/data-dir.ts";
 import type { KilnService, ServiceFactory } from "../app/service.ts";
 import { KilnError } from "../errors.ts";
+import type { CsvOptions } from "./csv.ts";
 import { exportCsv, importCsv } from "./csv-transfer.ts";
 import type { AnyDB, Dialect } from "./dialect.ts";
 import { sqliteDialect } from "./dialects/sqlite.ts";
@@ -50,7 +51,7 @@ export interface TablesService extends KilnService {
   /** The users row with this email, ignoring case (uses the unique index), or null. */
   findUserByEmail(email: string): Promise<Row | null>;
   /** The table as CSV, a chunk (page of rows) at a time (`kiln tables export`). */
-  exportCsv(name: string): AsyncGenerator<string>;
+  exportCsv(name: string, options?: CsvOptions): AsyncGenerator<string>;
   /**
    * Adds the rows of CSV text to a table, all or nothing, in one transaction (no retry: the
    * input is read once). Returns the number of rows added (`kiln tables import`).
@@ -59,6 +60,7 @@ export interface TablesService extends KilnService {
     name: string,
     chunks: AsyncIterable<string | Buffer>,
     onProgress?: (rows: number) => void,
+    options?: CsvOptions,
   ): Promise<number>;
   /** What the migration on start did and left for `kiln tables migrate --apply`. */
   readonly migration: MigrationResult;
@@ -109,8 +111,14 @@ async function openDialect(options: TablesOptions): Promise<Dialect> {
     );
   }
   if (options.dataDir === null) return sqliteDialect(":memory:");
-  mkdirSync(options.dataDir, { recursive: true });
-  return sqliteDialect(join(options.dataDir, "app.db"));
+  ensureDataDir(options.dataDir);
+  const file = join(options.dataDir, "app.db");
+  // 0600 before SQLite opens it, whatever the umask: SQLite creates its -wal and -shm files
+  // with the database file's mode.
+  privateFile(file, true);
+  privateFile(`${file}-wal`, false);
+  privateFile(`${file}-shm`, false);
+  return sqliteDialect(file);
 }
 
 function logChange(log: TablesOptions["log"], change: SchemaChange): void {
@@ -172,18 +180,19 @@ class Tables implements TablesService, TablesContext {
     return this.table("users").getByInternal("_emailKey", email.toLowerCase());
   }
 
-  exportCsv(name: string): AsyncGenerator<string> {
-    return exportCsv(this.table(name));
+  exportCsv(name: string, options?: CsvOptions): AsyncGenerator<string> {
+    return exportCsv(this.table(name), options);
   }
 
   importCsv(
     name: string,
     chunks: AsyncIterable<string | Buffer>,
     onProgress?: (rows: number) => void,
+    options?: CsvOptions,
   ): Promise<number> {
     const table = this.table(name);
     const linked = (target: string) => this.table(target).tableId;
-    return this.dialect.transaction(() => importCsv(table, linked, chunks, onProgress));
+    return this.dialect.transaction(() => importCsv(table, linked, chunks, onProgress, options));
   }
 
   mapError(error: unknown, table: TableImpl): Error {

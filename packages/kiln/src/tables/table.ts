@@ -1,6 +1,7 @@
 import { type CompiledQuery, type QueryResult, type RawBuilder, type SqlBool, sql } from "kysely";
 import type { Media } from "../http/media.ts";
 import { describe, storedValue } from "./column-values.ts";
+import type { CsvOptions } from "./csv.ts";
 import type { Dialect } from "./dialect.ts";
 import { TableError } from "./errors.ts";
 import { SearchFilter, shapeCondition } from "./filters.ts";
@@ -242,8 +243,8 @@ export class TableImpl implements Table {
     );
   }
 
-  toCsv(): Promise<Media> {
-    return this.search().toCsv();
+  toCsv(options?: CsvOptions): Promise<Media> {
+    return this.search().toCsv(options);
   }
 
   async updateRow(row: RowImpl, values: RowValues): Promise<void> {

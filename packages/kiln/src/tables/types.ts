@@ -1,4 +1,5 @@
 import type { Media } from "../http/media.ts";
+import type { CsvOptions } from "./csv.ts";
 import type { Query } from "./query.ts";
 
 /**
@@ -159,8 +160,13 @@ export interface SearchResult<C extends ColumnTypes = UntypedColumns>
   readonly length: Promise<number>;
   /** Every matching row in an array. Mind the size: prefer `for await` or a `limit`. */
   toArray(): Promise<Row<C>[]>;
-  /** The matching rows as CSV (header row first), as a Media named `TABLE.csv`. */
-  toCsv(): Promise<Media>;
+  /**
+   * The matching rows as CSV (header row first), as a Media named `TABLE.csv`. Text that a
+   * spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or CR) gets a
+   * `'` in front, which `kiln tables import` takes away; `{ raw: true }` leaves text as is.
+   * @example return await tables.tasks.search({ done: false }).toCsv();
+   */
+  toCsv(options?: CsvOptions): Promise<Media>;
 }
 
 /** A data table. Get one with `tables.NAME` or `tables.get("NAME")`. */
@@ -188,8 +194,12 @@ export interface Table<C extends ColumnTypes = UntypedColumns> {
   getById(id: string): Promise<Row<C> | null>;
   /** Deletes every row (ids are never reused). */
   deleteAllRows(): Promise<void>;
-  /** The whole table as CSV (header row first), as a Media named `TABLE.csv`. */
-  toCsv(): Promise<Media>;
+  /**
+   * The whole table as CSV (header row first), as a Media named `TABLE.csv`; formula-like
+   * text neutralised unless `{ raw: true }` (see SearchResult.toCsv).
+   * @example httpEndpoint("/export", () => tables.tasks.toCsv());
+   */
+  toCsv(options?: CsvOptions): Promise<Media>;
 }
 
 /** `tables`: each table of the app by name, and `get(name)`. */

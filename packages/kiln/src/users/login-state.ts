@@ -23,8 +23,12 @@ export function rememberLogin(id: string): void {
   session.set(SESSION_USER_KEY, id);
 }
 
-/** Logs the current session out. */
+/**
+ * Logs the current session out, and moves what else it holds to a fresh session id: the old
+ * cookie (seen, stolen or still held by a request in flight) is worthless afterwards.
+ */
 export function forgetLogin(): void {
   if (!maybeContext()) return;
   session.delete(SESSION_USER_KEY);
+  session.regenerate();
 }

@@ -77,8 +77,11 @@ describe("return value → response", () => {
     const bytes = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 255]);
     const res = await answer(() => new BlobMedia("image/png", bytes));
     expect(res.headers["content-type"]).toBe("image/png");
-    expect(res.headers["content-disposition"]).toBeUndefined();
+    // An attachment unless marked inline: embeds (<img>) show it, navigation downloads it.
+    expect(res.headers["content-disposition"]).toBe("attachment");
     expect(res.rawPayload.equals(bytes)).toBe(true);
+    const inline = await answer(() => new BlobMedia("image/png", bytes, null, { inline: true }));
+    expect(inline.headers["content-disposition"]).toBe("inline");
   });
 
   it("a named Media adds a Content-Disposition with its file name", async () => {

@@ -14,6 +14,8 @@ afterEach(async () => {
 });
 
 const MiB = 1024 * 1024;
+/** Read through a variable: the field named so is an ordinary key of a null-prototype record. */
+const PROTO = "__proto__";
 
 async function formApp(config: AppConfig = {}) {
   const seen = { runs: 0, fields: 0, prototypes: [] as unknown[] };
@@ -28,7 +30,7 @@ async function formApp(config: AppConfig = {}) {
       ];
       return {
         fields: seen.fields,
-        proto: params.__proto__ ?? null,
+        proto: params[PROTO] ?? null,
         constructor: typeof params.constructor === "string" ? params.constructor : null,
         toString: typeof params.toString === "string" ? params.toString : null,
       };

