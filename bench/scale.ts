@@ -20,7 +20,7 @@
  *
  * Read the figures with the machine in mind: the load generator, every worker and PostgreSQL
  * share its cores. On 2 cores, a second worker cannot double anything: the figure to watch is
- * that it costs nothing and that PostgreSQL keeps up. See README "Scaling out".
+ * that it costs nothing and that PostgreSQL keeps up. See docs/deployment.md, "Scaling out".
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -336,7 +336,7 @@ printTable([
 console.log(
   "\nCPU per request is user + system time of the server processes divided by requests served;\n" +
     "one core serves about 1,000,000 / (Kiln µs/req) requests a second, and the database\n" +
-    "about 1,000,000 / (PG µs/req) per core it has (README: Scaling out).",
+    "about 1,000,000 / (PG µs/req) per core it has (docs/deployment.md: Scaling out).",
 );
 const file = writeReport("scale", { settings, rows, best: best(rows) });
 console.log(`report: ${file}`);

@@ -13,6 +13,22 @@ export class KilnError extends Error {
   }
 }
 
+/**
+ * A KILN_BAD_CONFIG about one kiln.yaml key. `path` (`["services", "users", "scrypt"]`) lets
+ * the loader, which has the parsed file, name the line: `kiln.yaml:7: services.users...`.
+ */
+export class ConfigError extends KilnError {
+  readonly path: readonly string[];
+  /** The message without the file: what is wrong and how to fix it. */
+  readonly reason: string;
+  constructor(path: readonly string[], reason: string) {
+    super("KILN_BAD_CONFIG", `kiln.yaml: ${reason}`);
+    this.name = "KilnError";
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
 const HTTP_ERROR = Symbol.for("kiln.HttpError");
 
 /**
@@ -45,7 +61,8 @@ export const errorCatalogue = {
   KILN_NO_REQUEST: "`request` (or cookies/session) was used outside a request handler.",
   KILN_BAD_ENDPOINT: "An endpoint path or option is malformed (the message names it).",
   KILN_DUPLICATE_ENDPOINT: "Two endpoints were registered for the same path.",
-  KILN_BAD_CONFIG: "kiln.yaml (or the config given to createApp) is invalid.",
+  KILN_BAD_CONFIG:
+    "kiln.yaml (or the config given to createApp, or an environment variable such as `DATABASE_URL`) is invalid: a bad value, or a key Kiln does not know (a misspelling is never ignored).",
   KILN_APP_NOT_FOUND: "The app folder or its kiln.yaml does not exist.",
   KILN_MODULE_LOAD_FAILED: "A server module threw or failed to compile while loading.",
   KILN_NO_APP: "A Kiln service (tables, users) was used before any app was created.",
@@ -59,6 +76,8 @@ export const errorCatalogue = {
     "A value does not fit its column's type (the message names table, column, type); text must be valid Unicode without U+0000. Thrown inside an endpoint, it answers 400 with this message.",
   KILN_BAD_QUERY:
     "A search is malformed: an operator on a column type it does not fit, bad options.",
+  KILN_QUERY_TOO_LARGE:
+    "A search is too large for the database: a q.fullTextMatch of more than 64 words, more values than the database binds in one statement, a pattern or value over one of its size limits. Thrown inside an endpoint, it answers 400 with this message.",
   KILN_MULTIPLE_ROWS: "table.get() matched more than one row.",
   KILN_ROW_DELETED: "A row was updated after it had been deleted.",
   KILN_ROW_NOT_LOADED: "A column was read on a row reached through two links (not loaded).",
@@ -68,6 +87,8 @@ export const errorCatalogue = {
     "The database stayed locked or a transaction kept conflicting, after retries. Thrown inside an endpoint, it answers 503.",
   KILN_DATABASE_ERROR:
     "The database failed an operation (disk, connection); the cause is attached.",
+  KILN_DATABASE_CONNECT_FAILED:
+    "At start, PostgreSQL refused the connection, was not found, refused the role or password, or has no such database.",
   KILN_DATABASE_UNAVAILABLE:
     "PostgreSQL could not be reached, refused the connection, or no connection came free within KILN_PG_CONNECT_TIMEOUT_MS. Thrown inside an endpoint, it answers 503.",
   KILN_NOT_READY: "Data tables were used before the app was ready (its database not open yet).",
@@ -80,4 +101,6 @@ export const errorCatalogue = {
   KILN_TOO_MANY_ATTEMPTS: "Too many failed logins for this account from this address, for now.",
   KILN_USER_EXISTS: "A sign-up used an email that already has an account (ignoring case).",
   KILN_INVALID_CREDENTIALS: "A sign-up or new password was refused: not an email, or too short.",
+  KILN_CROSS_SITE_REFUSED:
+    "A page on another site made the browser log in or send credentials (a forged form post, remembered Basic credentials) to an endpoint that does not list its origin in crossOrigin. Answers 403; no password is checked and nothing is counted.",
 } as const;

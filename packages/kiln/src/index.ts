@@ -13,6 +13,7 @@ export { type Session, session } from "./cookies/session.ts";
 export { HttpError, isHttpError, KilnError } from "./errors.ts";
 export { type KilnRequest, request } from "./http/context.ts";
 export {
+  type AuthScheme,
   type CredentialCheck,
   type EndpointOptions,
   type HttpMethod,
@@ -39,4 +40,5 @@ export {
   TooManyAttempts,
   UserExists,
 } from "./users/errors.ts";
+export type { NewToken, TokenInfo } from "./users/tokens.ts";
 export { type UserColumns, type UserRow, users } from "./users/users.ts";

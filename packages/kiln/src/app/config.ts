@@ -1,6 +1,14 @@
 import { readFileSync } from "node:fs";
-import { LineCounter, parseDocument } from "yaml";
-import { KilnError } from "../errors.ts";
+import { isMap, isScalar, LineCounter, parseDocument, type Scalar } from "yaml";
+import {
+  cookiesConfigKeys,
+  readCookiesYaml,
+  sessionsConfigKeys,
+} from "../cookies/cookies-config.ts";
+import { ConfigError, KilnError } from "../errors.ts";
+import { parseSchema } from "../tables/schema.ts";
+import { readUsersSettings, usersConfigKeys } from "../users/users-config.ts";
+import { checkKeys, type KeyTree } from "./config-keys.ts";
 
 /**
  * The shape of `kiln.yaml`. Tables and services are read by their own modules; this file only
@@ -30,6 +38,16 @@ export function readKilnYaml(file: string): KilnYaml {
   return parseKilnYaml(text, file);
 }
 
+/** Every key kiln.yaml may hold; each capability lists its own. */
+const KILN_YAML_KEYS: KeyTree = {
+  name: true,
+  api: { prefix: true },
+  // Tables and columns are the app's names; a column's long form has these options.
+  tables: { "*": { "*": { type: true, index: true, indexed: true } } },
+  services: { users: usersConfigKeys, cookies: cookiesConfigKeys, sessions: sessionsConfigKeys },
+  settings: { bodyLimit: true, trustProxy: true },
+};
+
 export function parseKilnYaml(text: string, file = "kiln.yaml"): KilnYaml {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true });
@@ -41,36 +59,75 @@ export function parseKilnYaml(text: string, file = "kiln.yaml"): KilnYaml {
     throw new KilnError("KILN_BAD_CONFIG", `${file}:${line}:${col}: ${reason}`);
   }
   const value: unknown = doc.toJS() ?? {};
-  const where = (path: string[]) => {
-    const node = doc.getIn(path, true) as { range?: [number, number] } | undefined;
-    const pos = node?.range ? lineCounter.linePos(node.range[0]) : undefined;
-    return pos ? `${file}:${pos.line}` : file;
-  };
   if (typeof value !== "object" || Array.isArray(value) || value === null) {
     throw new KilnError("KILN_BAD_CONFIG", `${file}: expected a mapping (name: ..., tables: ...)`);
   }
-  const config = value as Record<string, unknown>;
+  try {
+    return checkKilnYaml(value as Record<string, unknown>);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const offset = keyOffset(doc.contents, error.path);
+    const where = offset === undefined ? file : `${file}:${lineCounter.linePos(offset).line}`;
+    throw new KilnError("KILN_BAD_CONFIG", `${where}: ${error.reason}`, { cause: error });
+  }
+}
+
+/**
+ * Checks the whole of kiln.yaml before anything starts: unknown keys, then each part's values
+ * (the same readers the services use later), so that every mistake names its line.
+ */
+function checkKilnYaml(config: Record<string, unknown>): KilnYaml {
+  checkKeys(config, KILN_YAML_KEYS);
   if (config.name !== undefined && typeof config.name !== "string") {
-    throw new KilnError("KILN_BAD_CONFIG", `${where(["name"])}: name must be a string`);
+    throw new ConfigError(["name"], "name must be a string");
   }
   for (const key of ["api", "tables", "services", "settings"]) {
     const section = config[key];
     if (section !== undefined && section !== null && !isMapping(section)) {
-      throw new KilnError("KILN_BAD_CONFIG", `${where([key])}: ${key} must be a mapping`);
+      throw new ConfigError([key], `${key} must be a mapping`);
     }
   }
   const prefix = (config.api as { prefix?: unknown } | undefined)?.prefix;
   if (prefix !== undefined && prefix !== null && !isPrefix(prefix)) {
-    throw new KilnError(
-      "KILN_BAD_CONFIG",
-      `${where(["api", "prefix"])}: api.prefix must be "" or start with "/" (got ${JSON.stringify(prefix)})`,
+    throw new ConfigError(
+      ["api", "prefix"],
+      `api.prefix must be "" or start with "/" (got ${JSON.stringify(prefix)})`,
     );
   }
-  const bodyLimit = (config.settings as { bodyLimit?: unknown } | undefined)?.bodyLimit;
-  if (bodyLimit !== undefined && bodyLimit !== null) {
-    bodyLimitBytes(bodyLimit, `${where(["settings", "bodyLimit"])}: `);
+  const settings = (config.settings ?? {}) as { bodyLimit?: unknown; trustProxy?: unknown };
+  if (settings.bodyLimit !== undefined && settings.bodyLimit !== null) {
+    try {
+      bodyLimitBytes(settings.bodyLimit);
+    } catch (error) {
+      throw new ConfigError(["settings", "bodyLimit"], (error as Error).message);
+    }
   }
+  const trustProxy = settings.trustProxy;
+  if (trustProxy !== undefined && trustProxy !== null && typeof trustProxy !== "boolean") {
+    throw new ConfigError(
+      ["settings", "trustProxy"],
+      `settings.trustProxy must be true or false (got ${shown(trustProxy)})`,
+    );
+  }
+  parseSchema(config.tables as Record<string, unknown> | undefined);
+  const services = config.services as Record<string, unknown> | undefined;
+  readUsersSettings(services ?? undefined);
+  readCookiesYaml(services ?? undefined);
   return { name: "kiln-app", ...config } as KilnYaml;
+}
+
+/** Where the deepest key of `path` that the document has starts (its line names the mistake). */
+function keyOffset(node: unknown, path: readonly string[]): number | undefined {
+  let found: number | undefined;
+  let current = node;
+  for (const key of path) {
+    if (!isMap(current)) break;
+    const pair = current.items.find((item) => isScalar(item.key) && String(item.key.value) === key);
+    if (!pair) break;
+    found = (pair.key as Scalar).range?.[0] ?? found;
+    current = pair.value;
+  }
+  return found;
 }
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)$/i;

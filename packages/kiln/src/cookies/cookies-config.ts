@@ -1,4 +1,5 @@
-import { KilnError } from "../errors.ts";
+import type { KeyTree } from "../app/config-keys.ts";
+import { ConfigError } from "../errors.ts";
 
 /** What the cookies service needs from an app (kept narrow so it is easy to test). */
 export interface CookiesAppInfo {
@@ -37,55 +38,69 @@ const DAY = 86_400;
 export const DEFAULT_IDLE_DAYS = 14;
 export const DEFAULT_ABSOLUTE_DAYS = 30;
 
+/** Every key of kiln.yaml `services.cookies` and `services.sessions`, for the unknown-key check. */
+export const cookiesConfigKeys: KeyTree = {
+  sharedSecret: true,
+  previousSecrets: true,
+  sharedDomain: true,
+};
+export const sessionsConfigKeys: KeyTree = { idleDays: true, absoluteDays: true };
+
 /** Reads and checks the settings; a bad value is a KILN_BAD_CONFIG naming the key. */
 export function readCookiesSettings(
   app: CookiesAppInfo,
   env: NodeJS.ProcessEnv = process.env,
 ): CookiesSettings {
-  const cookies = section(app.config.services?.cookies, "services.cookies");
-  const sessions = section(app.config.services?.sessions, "services.sessions");
-  const previous = secretList(cookies.previousSecrets, "services.cookies.previousSecrets");
-  const shared = secretList(cookies.sharedSecret, "services.cookies.sharedSecret");
-  const sharedDomain = cookies.sharedDomain;
-  if (sharedDomain !== undefined && !isDomain(sharedDomain)) {
-    throw new KilnError(
-      "KILN_BAD_CONFIG",
-      "services.cookies.sharedDomain must be a domain name such as example.com",
-    );
-  }
-  const idle = days(sessions.idleDays, DEFAULT_IDLE_DAYS, "services.sessions.idleDays");
-  const absolute = days(
-    sessions.absoluteDays,
-    DEFAULT_ABSOLUTE_DAYS,
-    "services.sessions.absoluteDays",
-  );
+  const yaml = readCookiesYaml(app.config.services);
   return {
     appSlug: app.name.replace(/[^A-Za-z0-9_-]/g, "-") || "app",
-    localSecrets: [app.secret, ...previous, ...splitEnv(env.KILN_PREVIOUS_SECRETS)],
-    sharedSecrets: [...splitEnv(env.KILN_SHARED_SECRET), ...shared],
-    sharedDomain: typeof sharedDomain === "string" ? sharedDomain : null,
-    sessionIdleSeconds: idle * DAY,
-    sessionAbsoluteSeconds: Math.max(idle, absolute) * DAY,
+    localSecrets: [app.secret, ...yaml.previousSecrets, ...splitEnv(env.KILN_PREVIOUS_SECRETS)],
+    sharedSecrets: [...splitEnv(env.KILN_SHARED_SECRET), ...yaml.sharedSecrets],
+    sharedDomain: yaml.sharedDomain,
+    sessionIdleSeconds: yaml.idleDays * DAY,
+    sessionAbsoluteSeconds: Math.max(yaml.idleDays, yaml.absoluteDays) * DAY,
   };
 }
 
-function section(value: unknown, where: string): Record<string, unknown> {
+/** What kiln.yaml says about cookies and sessions, checked (the environment adds to it). */
+export function readCookiesYaml(services: Record<string, unknown> | undefined) {
+  const cookies = section(services?.cookies, "cookies");
+  const sessions = section(services?.sessions, "sessions");
+  const previousSecrets = secretList(cookies.previousSecrets, ["cookies", "previousSecrets"]);
+  const sharedSecrets = secretList(cookies.sharedSecret, ["cookies", "sharedSecret"]);
+  const sharedDomain = cookies.sharedDomain;
+  if (sharedDomain !== undefined && sharedDomain !== null && !isDomain(sharedDomain)) {
+    throw new ConfigError(
+      ["services", "cookies", "sharedDomain"],
+      "services.cookies.sharedDomain must be a domain name such as example.com",
+    );
+  }
+  return {
+    previousSecrets,
+    sharedSecrets,
+    sharedDomain: typeof sharedDomain === "string" ? sharedDomain : null,
+    idleDays: days(sessions.idleDays, DEFAULT_IDLE_DAYS, ["sessions", "idleDays"]),
+    absoluteDays: days(sessions.absoluteDays, DEFAULT_ABSOLUTE_DAYS, ["sessions", "absoluteDays"]),
+  };
+}
+
+function section(value: unknown, name: string): Record<string, unknown> {
   if (value === undefined || value === null) return {};
   if (typeof value !== "object" || Array.isArray(value)) {
-    throw new KilnError("KILN_BAD_CONFIG", `${where} must be a mapping`);
+    throw new ConfigError(["services", name], `services.${name} must be a mapping`);
   }
   return value as Record<string, unknown>;
 }
 
-function secretList(value: unknown, where: string): string[] {
+function secretList(value: unknown, path: string[]): string[] {
   if (value === undefined || value === null) return [];
   const list = Array.isArray(value) ? value : [value];
   for (const item of list) {
     // 16 characters is a floor against obviously weak secrets, not a strength guarantee.
     if (typeof item !== "string" || item.length < 16) {
-      throw new KilnError(
-        "KILN_BAD_CONFIG",
-        `${where} must be a string (or a list of strings) of at least 16 characters`,
+      throw new ConfigError(
+        ["services", ...path],
+        `services.${path.join(".")} must be a string (or a list of strings) of at least 16 characters`,
       );
     }
   }
@@ -99,10 +114,13 @@ function splitEnv(value: string | undefined): string[] {
     .filter((s) => s.length > 0);
 }
 
-function days(value: unknown, fallback: number, where: string): number {
+function days(value: unknown, fallback: number, path: string[]): number {
   if (value === undefined || value === null) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new KilnError("KILN_BAD_CONFIG", `${where} must be a positive number of days`);
+    throw new ConfigError(
+      ["services", ...path],
+      `services.${path.join(".")} must be a positive number of days`,
+    );
   }
   return value;
 }

@@ -6,7 +6,7 @@ import { decodeBody } from "./body.ts";
 import type { RequestContext } from "./context.ts";
 import type { EndpointDefinition } from "./endpoint.ts";
 import { applyErrorAnswer, errorAnswer } from "./errors-response.ts";
-import { flattenQuery, mergeParams } from "./params.ts";
+import { flattenQuery, mergeParams, paramRecord } from "./params.ts";
 import { sendResult } from "./respond.ts";
 import { validatePart } from "./validate.ts";
 
@@ -182,7 +182,8 @@ function createContext(
   app: unknown,
   catchAll: string | null,
 ): RequestContext {
-  const urlParams = { ...(req.params as Record<string, string>) };
+  const urlParams = paramRecord<string>();
+  Object.assign(urlParams, req.params as Record<string, string>);
   if (catchAll !== null) {
     urlParams[catchAll] = urlParams["*"] ?? "";
     delete urlParams["*"];
@@ -193,8 +194,8 @@ function createContext(
     endpoint,
     app,
     queryParams: flattenQuery(req.query),
-    formParams: {},
-    files: {},
+    formParams: paramRecord(),
+    files: paramRecord(),
     urlParams,
     body: null,
     bodyJson: null,

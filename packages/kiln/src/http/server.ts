@@ -8,7 +8,10 @@ import { applyErrorAnswer, errorAnswer } from "./errors-response.ts";
 import { compileEndpoint, type PipelineFeature } from "./pipeline.ts";
 
 export interface ServerLimits {
-  /** Largest request body in bytes (default 10 MiB); endpoints may set their own. */
+  /**
+   * Largest request body in bytes (default 1 MiB, Fastify's own); `settings.bodyLimit` in
+   * kiln.yaml sets it for the app and `bodyLimit` on an endpoint for that endpoint (uploads).
+   */
   bodySize: number;
   /** Whole request must arrive within this many ms (default 30 s); else 408. */
   requestTimeout: number;
@@ -21,7 +24,9 @@ export interface ServerLimits {
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
-  bodySize: 10 * 1024 * 1024,
+  // Parsing is synchronous: a 10 MiB JSON body holds the event loop for over a second, so
+  // the default stays small and an app raises it where it takes uploads.
+  bodySize: 1024 * 1024,
   requestTimeout: 30_000,
   headersTimeout: 10_000,
   keepAliveTimeout: 5_000,

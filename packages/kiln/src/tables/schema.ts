@@ -1,7 +1,7 @@
-import { KilnError } from "../errors.ts";
+import { ConfigError } from "../errors.ts";
 import { usersTableColumns, usersTableInternals } from "./system-tables.ts";
 
-/** The kinds of column a data table can have (SPEC §4). */
+/** The kinds of column a data table can have. */
 export type ColumnKind =
   | "text"
   | "number"
@@ -64,10 +64,14 @@ export function parseColumn(table: string, name: string, spec: unknown): ColumnS
   if (typeof spec === "object" && spec !== null && !Array.isArray(spec)) {
     const { type: t, index, indexed: alias, ...rest } = spec as Record<string, unknown>;
     const extra = Object.keys(rest)[0];
-    if (extra) throw badConfig(`${where}: unknown option "${extra}" (known: type, index)`);
+    if (extra)
+      throw badConfig(
+        [table, name, extra],
+        `${where}: unknown option "${extra}" (known: type, index)`,
+      );
     for (const flag of [index, alias]) {
       if (flag !== undefined && typeof flag !== "boolean") {
-        throw badConfig(`${where}: index must be true or false`);
+        throw badConfig([table, name], `${where}: index must be true or false`);
       }
     }
     type = t;
@@ -75,6 +79,7 @@ export function parseColumn(table: string, name: string, spec: unknown): ColumnS
   }
   if (typeof type !== "string") {
     throw badConfig(
+      [table, name],
       `${where}: expected a column type (text, number, bool, date, datetime, object, media, link TABLE, links TABLE)`,
     );
   }
@@ -97,6 +102,7 @@ export function parseColumn(table: string, name: string, spec: unknown): ColumnS
     };
   }
   throw badConfig(
+    [table, name],
     `${where}: unknown column type "${type}" (known: text, number, bool, date, datetime, object, media, link TABLE, links TABLE)`,
   );
 }
@@ -112,11 +118,12 @@ export function parseSchema(tables: Record<string, unknown> | undefined | null):
   const schema = new Map<string, TableSchema>();
   const seen = new Map<string, string>();
   for (const [name, spec] of Object.entries(declared)) {
-    checkName(name, `tables.${name}`, "table");
-    if (RESERVED_TABLES.has(name)) throw badConfig(`tables.${name}: "${name}" is reserved`);
+    checkName(name, [name], "table");
+    if (RESERVED_TABLES.has(name)) throw badConfig([name], `tables.${name}: "${name}" is reserved`);
     const folded = name.toLowerCase();
     if (seen.has(folded)) {
       throw badConfig(
+        [name],
         `tables.${name}: clashes with tables.${seen.get(folded)} (names ignore case)`,
       );
     }
@@ -127,6 +134,7 @@ export function parseSchema(tables: Record<string, unknown> | undefined | null):
     for (const column of table.columns) {
       if (column.target && !schema.has(column.target)) {
         throw badConfig(
+          [table.name, column.name],
           `tables.${table.name}.${column.name}: links to unknown table "${column.target}" (tables: ${[...schema.keys()].join(", ")})`,
         );
       }
@@ -137,16 +145,19 @@ export function parseSchema(tables: Record<string, unknown> | undefined | null):
 
 function parseTable(name: string, spec: unknown): TableSchema {
   if (spec !== null && spec !== undefined && (typeof spec !== "object" || Array.isArray(spec))) {
-    throw badConfig(`tables.${name}: expected a mapping of column: type`);
+    throw badConfig([name], `tables.${name}: expected a mapping of column: type`);
   }
   const builtIn = name === "users" ? usersTableColumns : [];
   const columns: ColumnSchema[] = [...builtIn];
   const seen = new Map(builtIn.map((c) => [c.name.toLowerCase(), c.name]));
   for (const [column, type] of Object.entries((spec ?? {}) as Record<string, unknown>)) {
     const where = `tables.${name}.${column}`;
-    checkName(column, where, "column");
+    checkName(column, [name, column], "column");
     if (RESERVED_COLUMNS.has(column) || column in Object.prototype) {
-      throw badConfig(`${where}: "${column}" is reserved (rows have it as a property or method)`);
+      throw badConfig(
+        [name, column],
+        `${where}: "${column}" is reserved (rows have it as a property or method)`,
+      );
     }
     const parsed = parseColumn(name, column, type);
     const clash = seen.get(column.toLowerCase());
@@ -154,6 +165,7 @@ function parseTable(name: string, spec: unknown): TableSchema {
       const builtInColumn = builtIn.find((c) => c.name === clash);
       if (builtInColumn && builtInColumn.type === parsed.type) continue; // restating is fine
       throw badConfig(
+        [name, column],
         builtInColumn
           ? `${where}: users.${clash} is built in as ${builtInColumn.type}`
           : `${where}: clashes with ${clash} (names ignore case)`,
@@ -170,14 +182,16 @@ function parseTable(name: string, spec: unknown): TableSchema {
   };
 }
 
-function checkName(name: string, where: string, what: string): void {
+function checkName(name: string, path: string[], what: string): void {
   if (!NAME.test(name)) {
     throw badConfig(
-      `${where}: a ${what} name starts with a letter and has only letters, digits and _ (at most 63)`,
+      path,
+      `tables.${path.join(".")}: a ${what} name starts with a letter and has only letters, digits and _ (at most 63)`,
     );
   }
 }
 
-function badConfig(message: string): KilnError {
-  return new KilnError("KILN_BAD_CONFIG", `kiln.yaml: ${message}`);
+/** `path` is under `tables:` (`["tasks", "title"]`), so that the loader can name the line. */
+function badConfig(path: string[], message: string): ConfigError {
+  return new ConfigError(["tables", ...path], message);
 }

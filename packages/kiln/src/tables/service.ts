@@ -77,7 +77,9 @@ export async function openTables(options: TablesOptions): Promise<TablesService>
     return new Tables(dialect, schema, migration);
   } catch (error) {
     await dialect.close().catch(() => undefined);
-    throw error;
+    // The migration is the first use of the database: a refused connection, a bad role or a
+    // missing database shows here, and deserves one line saying what to fix.
+    throw dialect.connectFailure?.(error) ?? error;
   }
 }
 
@@ -200,6 +202,14 @@ class Tables implements TablesService, TablesContext {
       return new TableError(
         "KILN_DATABASE_UNAVAILABLE",
         `The database could not be reached during an operation on ${table.name}: ${message}`,
+        { table: table.name },
+        { cause: error },
+      );
+    }
+    if (this.dialect.isTooLarge(error)) {
+      return new TableError(
+        "KILN_QUERY_TOO_LARGE",
+        `A query on ${table.name} is too large for the database: ${message}`,
         { table: table.name },
         { cause: error },
       );

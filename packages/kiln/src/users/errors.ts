@@ -2,7 +2,7 @@ import { HttpError } from "../errors.ts";
 
 /**
  * Wrong email or password, an unknown email, or a disabled account: one error for all, so
- * the answer never tells which (SPEC §5). Uncaught in a handler it answers 401.
+ * the answer never tells which. Uncaught in a handler it answers 401.
  * @example
  * try { await users.loginWithEmail(email, password) }
  * catch (e) { if (e instanceof AuthenticationFailed) return new HttpResponse({ status: 401 }) }
@@ -43,5 +43,22 @@ export class InvalidCredentials extends HttpError {
   constructor(message: string) {
     super(400, message);
     this.name = "InvalidCredentials";
+  }
+}
+
+/**
+ * A page on another site made the browser send credentials or a login (a form post to a
+ * login endpoint, remembered Basic credentials, a URL with a password in it) to an endpoint
+ * that does not list that page's origin in `crossOrigin`. Refused (403) before any password
+ * check, so it neither logs anyone in nor counts as a failed guess.
+ */
+export class CrossSiteRefused extends HttpError {
+  readonly code = "KILN_CROSS_SITE_REFUSED";
+  constructor() {
+    super(
+      403,
+      "This request was made by a page on another site, which may not log in or act as a user here (list its origin in the endpoint's crossOrigin to allow it)",
+    );
+    this.name = "CrossSiteRefused";
   }
 }

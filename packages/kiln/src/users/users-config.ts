@@ -1,4 +1,5 @@
-import { KilnError } from "../errors.ts";
+import type { KeyTree } from "../app/config-keys.ts";
+import { ConfigError } from "../errors.ts";
 import { checkScryptParams, DEFAULT_SCRYPT, type ScryptParams } from "./passwords.ts";
 
 /**
@@ -36,6 +37,14 @@ export const DEFAULT_GUESSING: GuessingSettings = {
   knownAddressDays: 30,
 };
 
+/** Every key of kiln.yaml `services.users`, for the check that refuses unknown ones. */
+export const usersConfigKeys: KeyTree = {
+  scrypt: { N: true, r: true, p: true },
+  minPasswordLength: true,
+  guessing: Object.fromEntries(Object.keys(DEFAULT_GUESSING).map((key) => [key, true])),
+  credentialMemory: { maxEntries: true, ttlSeconds: true },
+};
+
 /** kiln.yaml `services.users`, every part optional. */
 export interface UsersSettings {
   scrypt: ScryptParams;
@@ -48,22 +57,28 @@ export interface UsersSettings {
 
 export function readUsersSettings(services: Record<string, unknown> | undefined): UsersSettings {
   const raw = services?.users ?? {};
-  if (!isMapping(raw)) bad("services.users must be a mapping");
+  if (!isMapping(raw)) bad([], "services.users must be a mapping");
   const scrypt = { ...DEFAULT_SCRYPT, ...numbers(raw.scrypt, "scrypt", ["N", "r", "p"]) };
   try {
     checkScryptParams(scrypt);
   } catch (error) {
-    bad(`services.users.scrypt: ${(error as Error).message}`);
+    bad(["scrypt"], `services.users.scrypt: ${(error as Error).message}`);
   }
   const guessing = {
     ...DEFAULT_GUESSING,
     ...numbers(raw.guessing, "guessing", Object.keys(DEFAULT_GUESSING)),
   };
   if (guessing.forgetAfterMinutes * 60 < guessing.maxDelaySeconds) {
-    bad("services.users.guessing.forgetAfterMinutes must cover maxDelaySeconds");
+    bad(
+      ["guessing", "forgetAfterMinutes"],
+      "services.users.guessing.forgetAfterMinutes must cover maxDelaySeconds",
+    );
   }
   if (guessing.forgetAfterMinutes < guessing.blockMinutes) {
-    bad("services.users.guessing.forgetAfterMinutes must be at least blockMinutes");
+    bad(
+      ["guessing", "forgetAfterMinutes"],
+      "services.users.guessing.forgetAfterMinutes must be at least blockMinutes",
+    );
   }
   const credentialMemory = {
     maxEntries: 10_000,
@@ -76,21 +91,27 @@ export function readUsersSettings(services: Record<string, unknown> | undefined)
     !Number.isInteger(minPasswordLength) ||
     minPasswordLength < 1
   ) {
-    bad("services.users.minPasswordLength must be a whole number >= 1");
+    bad(["minPasswordLength"], "services.users.minPasswordLength must be a whole number >= 1");
   }
   return { scrypt, minPasswordLength, guessing, credentialMemory };
 }
 
 function numbers(value: unknown, section: string, keys: string[]): Record<string, number> {
   if (value === undefined || value === null) return {};
-  if (!isMapping(value)) bad(`services.users.${section} must be a mapping`);
+  if (!isMapping(value)) bad([section], `services.users.${section} must be a mapping`);
   const out: Record<string, number> = {};
   for (const [key, n] of Object.entries(value)) {
     if (!keys.includes(key)) {
-      bad(`services.users.${section}.${key} is not a setting (known: ${keys.join(", ")})`);
+      bad(
+        [section, key],
+        `services.users.${section}.${key} is not a setting (known: ${keys.join(", ")})`,
+      );
     }
     if (typeof n !== "number" || !Number.isFinite(n) || n < 0) {
-      bad(`services.users.${section}.${key} must be a number >= 0, got ${JSON.stringify(n)}`);
+      bad(
+        [section, key],
+        `services.users.${section}.${key} must be a number >= 0, got ${JSON.stringify(n)}`,
+      );
     }
     out[key] = n;
   }
@@ -101,6 +122,7 @@ function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function bad(message: string): never {
-  throw new KilnError("KILN_BAD_CONFIG", `kiln.yaml: ${message}`);
+/** `path` is under `services.users`, so that the loader can name the line. */
+function bad(path: string[], message: string): never {
+  throw new ConfigError(["services", "users", ...path], message);
 }

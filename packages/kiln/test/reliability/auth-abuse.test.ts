@@ -135,7 +135,7 @@ describe("password guessing", () => {
     }
     const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
     const [u, w] = [median(unknown), median(wrong)];
-    // The figure the README quotes.
+    // The figure docs/security.md quotes.
     console.info(`unknown email ${u.toFixed(1)} ms, wrong password ${w.toFixed(1)} ms (medians)`);
     expect(Math.abs(u - w) / Math.max(u, w), `unknown ${u} ms, wrong ${w} ms`).toBeLessThan(0.2);
   }, 90_000);

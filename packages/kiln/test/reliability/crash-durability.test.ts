@@ -209,7 +209,7 @@ for (const { backend, args, name } of variants) {
     // 3. Everything acknowledged across both stops is there, and the database takes writes.
     const third = await start();
     await expectAllAcknowledged(third, [...crashed.acks, ...writers.acks, inFlight]);
-    // The figure the README quotes.
+    // The figure docs/security.md quotes.
     console.info(
       `${name}: ${crashed.acks.length} writes acknowledged before SIGKILL, ` +
         `${writers.acks.length + 1} around SIGTERM: all present after restarts`,

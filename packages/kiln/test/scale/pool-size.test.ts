@@ -7,7 +7,7 @@ import { createPgSchema, PG_URL, pgTestsEnabled } from "../support/pg.ts";
 
 /*
  * Each process holds its own pool of PostgreSQL connections, so processes × pool size must stay
- * under the server's max_connections: KILN_PG_POOL_SIZE is the knob (README "Scaling out").
+ * under the server's max_connections: KILN_PG_POOL_SIZE is the knob (docs/deployment.md, "Scaling out").
  */
 
 const runPg = await pgTestsEnabled();

@@ -38,7 +38,7 @@ async function newTask(headers: Record<string, string>, title: string): Promise<
   return res.json().id;
 }
 
-describe("examples/todo (SPEC §7)", () => {
+describe("examples/todo: the To-Do API of the README walkthrough", () => {
   it("GET /hello answers the answer, without authentication", async () => {
     const res = await app.inject("/_/api/hello");
     expect(res.statusCode).toBe(200);
@@ -55,7 +55,9 @@ describe("examples/todo (SPEC §7)", () => {
     ] as const) {
       const res = await app.inject({ method, url });
       expect(res.statusCode, `${method} ${url}`).toBe(401);
-      expect(res.headers["www-authenticate"]).toBe('Basic realm="todo", charset="UTF-8"');
+      expect(res.headers["www-authenticate"]).toBe(
+        'Basic realm="todo", charset="UTF-8", Bearer realm="todo"',
+      );
     }
   });
 

@@ -16,6 +16,8 @@ afterEach(async () => {
 const ADA = "ada@example.com";
 const PW = "correct horse";
 const CHALLENGE = 'Basic realm="test", charset="UTF-8"';
+/** authenticateUsers accepts API tokens too, and its challenge says so. */
+const USERS_CHALLENGE = `${CHALLENGE}, Bearer realm="test"`;
 
 /**
  * An app with one protected endpoint echoing who Kiln thinks the caller is, and Ada's account;
@@ -83,7 +85,7 @@ for (const dialect of await testDialects()) {
       app = await protectedApp();
       const res = await app.inject({ url: "/_/api/me" });
       expect(res.statusCode).toBe(401);
-      expect(res.headers["www-authenticate"]).toBe(CHALLENGE);
+      expect(res.headers["www-authenticate"]).toBe(USERS_CHALLENGE);
       expect(res.json()).toEqual({ error: "Authentication required" });
     });
 
@@ -107,7 +109,7 @@ for (const dialect of await testDialects()) {
       const unknown = await app.inject({ url: "/_/api/me", headers: basic("eve@example.com", PW) });
       for (const res of [wrong, unknown]) {
         expect(res.statusCode).toBe(401);
-        expect(res.headers["www-authenticate"]).toBe(CHALLENGE);
+        expect(res.headers["www-authenticate"]).toBe(USERS_CHALLENGE);
       }
       expect(wrong.body).toBe(unknown.body);
     });
@@ -159,7 +161,7 @@ for (const dialect of await testDialects()) {
     });
 
     it.each([
-      ["another scheme", "Bearer abc.def"],
+      ["another scheme", "Digest abc.def"],
       ["no token", "Basic"],
       ["bad base64", "Basic ***"],
       ["no colon", `Basic ${Buffer.from("ada").toString("base64")}`],
@@ -171,7 +173,7 @@ for (const dialect of await testDialects()) {
         app = await protectedApp();
         const res = await app.inject({ url: "/_/api/me", headers: { authorization: value } });
         expect(res.statusCode).toBe(401);
-        expect(res.headers["www-authenticate"]).toBe(CHALLENGE);
+        expect(res.headers["www-authenticate"]).toBe(USERS_CHALLENGE);
       },
     );
 
