@@ -34,7 +34,9 @@ function todoWithOwnKiln(name: string, edit?: (kilnDir: string) => void): string
   cpSync(join(TODO_APP, "server"), join(app, "server"), { recursive: true });
   writeFileSync(join(app, "package.json"), JSON.stringify({ type: "module" }));
   const copy = join(app, "node_modules", "kilnjs");
-  for (const part of ["package.json", "src", "bin"]) {
+  // What npm installs: the package.json, the CLI and the JavaScript build (vitest's global
+  // setup keeps dist/ up to date with src/).
+  for (const part of ["package.json", "dist", "bin"]) {
     cpSync(join(KILN_PACKAGE, part), join(copy, part), { recursive: true });
   }
   // The copy's own dependencies: the workspace's (only kiln itself is duplicated).
@@ -104,7 +106,7 @@ describe("two copies of kiln in one process", () => {
 
   it("a copy whose shared state differs (another version) refuses to load, with a clear error", async () => {
     const app = todoWithOwnKiln("other-version", (copy) => {
-      const file = join(copy, "src", "runtime", "global-state.ts");
+      const file = join(copy, "dist", "runtime", "global-state.js");
       const source = readFileSync(file, "utf8");
       expect(source).toContain("const STATE_VERSION = 1;");
       writeFileSync(file, source.replace("const STATE_VERSION = 1;", "const STATE_VERSION = 2;"));
