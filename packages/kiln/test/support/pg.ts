@@ -1,8 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import pg from "pg";
+import { noticeOnce } from "./notice.ts";
 
 /** The PostgreSQL server the tests use (trust auth, database `test`); KILN_TEST_PG_URL overrides. */
 export const PG_URL = process.env.KILN_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -40,6 +38,7 @@ async function decide(): Promise<boolean> {
     );
   }
   noticeOnce(
+    "pg",
     `PostgreSQL tests skipped: no server answered at ${PG_URL} within 1s (set KILN_TEST_PG=required to insist)`,
   );
   return false;
@@ -56,16 +55,6 @@ async function canConnect(): Promise<boolean> {
   } finally {
     await client.end().catch(() => undefined);
   }
-}
-
-/** Vitest runs each file in its own process: a marker file keyed by the runner's pid dedupes. */
-function noticeOnce(message: string): void {
-  try {
-    writeFileSync(join(tmpdir(), `kiln-pg-notice-${process.ppid}`), "", { flag: "wx" });
-  } catch {
-    return;
-  }
-  console.warn(message);
 }
 
 /**
