@@ -7,8 +7,8 @@ import type { CookiesService } from "./cookies-service.ts";
 import { RequestSession } from "./request-session.ts";
 import { isForeign } from "./xsrf.ts";
 
-// Registered, like every per-request key: another copy of kiln must find the same state.
-const STATE = Symbol.for("kiln.cookies.request.v1");
+// A string, like every per-request key: another copy of kiln must find the same state.
+const STATE = "kiln.cookies.request.v2";
 
 /**
  * Per-request cookie and session state, made on first use: a request whose handler never

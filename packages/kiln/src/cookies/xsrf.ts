@@ -24,7 +24,7 @@ export function isCrossSite(ctx: RequestContext): boolean {
   return origin === null || origin !== ownOrigin(req);
 }
 
-const VERDICT = Symbol("kiln.xsrf.foreign");
+const VERDICT = "kiln.xsrf.foreign.v2";
 
 /**
  * True when this request is cross-site (see `isCrossSite`) and the endpoint does not trust

@@ -25,8 +25,13 @@ export interface RequestContext {
   user: unknown;
   /** Headers added to the response by stages (cookies, CORS, security headers). */
   responseHeaders: Record<string, string | string[]>;
-  /** Per-request state of optional features (cookies, session), keyed by each feature. */
-  readonly featureState: Map<symbol, unknown>;
+  /**
+   * Per-request state of optional features (cookies, session, the user), keyed by each
+   * feature. Keyed by strings, never per-copy symbols: another copy of kiln loaded in the same
+   * process (the app's own node_modules) must find what this one stored (see global-state.ts).
+   * A key names its feature and the state version: "kiln.users.user.v2".
+   */
+  readonly featureState: Map<string, unknown>;
   /** What the handler returned (or the error answer): converted into the response last. */
   result: unknown;
 }

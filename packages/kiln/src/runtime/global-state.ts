@@ -9,8 +9,7 @@ import type { EndpointDefinition } from "../http/endpoint.ts";
  * kiln module (a bundler, an isolated loader, a test runner) still share one registry and one
  * AsyncLocalStorage. Without this, a server module importing `kiln` through another path would
  * register its endpoints where the app never looks, and `users.getUser()` in it would find no
- * user. Every per-request key (request-user.ts, request-state.ts) is registered for the same
- * reason. The `.v1` in the keys is STATE_VERSION: a copy whose shared state has another shape
+ * user. Every per-request key (RequestContext.featureState) is a string for the same reason. The `.v2` in the keys is STATE_VERSION: a copy whose shared state has another shape
  * refuses to load (see checkOneStateVersion) rather than keep a registry of its own.
  */
 export interface KilnGlobalState {
@@ -24,8 +23,11 @@ export interface KilnGlobalState {
   loadedDirs: Map<string, EndpointDefinition[]>;
 }
 
-/** The shape of the shared state and of every registered per-request key; bump both together. */
-const STATE_VERSION = 1;
+/**
+ * The shape of the shared state and of every registered per-request key; bump both together.
+ * 2: the per-request keys became registered symbols (in 1, kiln 0.1, they were per copy).
+ */
+const STATE_VERSION = 2;
 const KEY = Symbol.for(`kiln.globalState.v${STATE_VERSION}`);
 const holder = globalThis as unknown as Record<symbol, KilnGlobalState | undefined>;
 
@@ -45,7 +47,11 @@ const COPIES = Symbol.for("kiln.loadedCopy");
 function checkOneStateVersion(): void {
   const copies = globalThis as unknown as Record<symbol, LoadedCopy | undefined>;
   const location = fileURLToPath(new URL("../..", import.meta.url));
-  const first = copies[COPIES];
+  // kiln 0.1 kept state version 1, per-copy request keys, and did not announce itself.
+  const first =
+    holder[Symbol.for("kiln.globalState.v1")] !== undefined
+      ? { stateVersion: 1, location: "kiln 0.1 (its folder unknown)" }
+      : copies[COPIES];
   if (!first) {
     copies[COPIES] = { stateVersion: STATE_VERSION, location };
     return;

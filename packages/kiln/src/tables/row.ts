@@ -6,7 +6,7 @@ import type { ColumnSchema } from "./schema.ts";
 import type { RowValues } from "./types.ts";
 
 /** Registered, so that a row made by one copy of kiln reads in another (see global-state.ts). */
-export const VALUES = Symbol.for("kiln.rowValues.v1");
+export const VALUES = Symbol.for("kiln.rowValues.v2");
 
 /** What a row needs from its table to update and delete itself. */
 export interface RowOwner {

@@ -22,7 +22,7 @@ export function bearerChallenge(realm: string, invalid = false): string {
   return `Bearer realm="${quoted}"${invalid ? ', error="invalid_token"' : ""}`;
 }
 
-const TOKEN = Symbol("kiln.users.token");
+const TOKEN = "kiln.users.token.v2";
 
 /** Records the API token a request was authenticated with (`users.getToken()` reads it). */
 export function setRequestToken(ctx: RequestContext, token: TokenInfo): void {

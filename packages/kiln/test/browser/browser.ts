@@ -4,9 +4,41 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
+import { noticeOnce } from "../support/notice.ts";
 
 /** Debian's chromium (installed by .ci/run with apt), driven by playwright-core. */
 export const CHROMIUM = "/usr/bin/chromium";
+
+/**
+ * Whether the browser tests run, from KILN_TEST_BROWSER (the same rule as KILN_TEST_PG):
+ * - `required` (or `1`): they must; a missing chromium fails loudly (throws);
+ * - `0`: they are skipped;
+ * - unset (or empty): they run when chromium is installed, else are skipped with one line
+ *   saying so (once per test run);
+ * - anything else is a mistake, and throws rather than guess.
+ * `.ci/run` sets `required` whatever the environment says.
+ * @example const runBrowser = browserTestsEnabled(); describe.runIf(runBrowser)(...)
+ */
+export function browserTestsEnabled(): boolean {
+  const mode = process.env.KILN_TEST_BROWSER ?? "";
+  if (!["", "0", "1", "required"].includes(mode)) {
+    throw new Error(
+      `KILN_TEST_BROWSER=${mode} is not understood: use required (or 1), 0, or leave it unset`,
+    );
+  }
+  if (mode === "0") return false;
+  if (existsSync(CHROMIUM)) return true;
+  if (mode === "required" || mode === "1") {
+    throw new Error(
+      `KILN_TEST_BROWSER=${mode} but ${CHROMIUM} is missing: install it with \`apt-get install -y chromium\`, or unset KILN_TEST_BROWSER to skip the browser tests`,
+    );
+  }
+  noticeOnce(
+    "browser",
+    `Browser tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium; set KILN_TEST_BROWSER=required to insist)`,
+  );
+  return false;
+}
 
 /**
  * A fresh headless chromium with a fresh profile (user-data-dir), so no cookie, cache or HSTS

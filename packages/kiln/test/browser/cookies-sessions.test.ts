@@ -4,7 +4,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { users } from "../../src/index.ts";
 import { cookieApp, type TestApp } from "../cookies/cookie-test-app.ts";
-import { foreignSite, launchBrowser } from "./browser.ts";
+import { browserTestsEnabled, foreignSite, launchBrowser } from "./browser.ts";
 import { addLoginApp, type Seen } from "./login-app.ts";
 
 /**
@@ -25,8 +25,11 @@ let appUrl: string;
 let foreign: Awaited<ReturnType<typeof foreignSite>>;
 let browser: BrowserContext & { dispose(): Promise<void> };
 const seen: Seen[] = [];
+// KILN_TEST_BROWSER decides (browser.ts): required in CI, skipped with a notice without chromium.
+const runBrowser = browserTestsEnabled();
 
 beforeAll(async () => {
+  if (!runBrowser) return;
   // Cheap scrypt parameters: the tests are about sessions, not password hashing cost.
   app = cookieApp({
     name: "browserdemo",
@@ -47,6 +50,7 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
+  if (!runBrowser) return;
   await browser.clearCookies();
   seen.length = 0;
 });
@@ -104,7 +108,7 @@ async function openForeign(origin: string): Promise<Page> {
 
 const withCookies = { credentials: "include" } as const;
 
-describe("in a browser", () => {
+describe.runIf(runBrowser)("in a browser", () => {
   it("a user logs in on the app's login page, and the app's own fetches see the user", async () => {
     const page = await browser.newPage();
     await page.goto(`${appUrl}/_/api/login`);

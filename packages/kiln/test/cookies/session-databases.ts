@@ -5,8 +5,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
 import pg from "pg";
-
-const PG_URL = process.env.KILN_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+import { PG_URL, pgTestsEnabled } from "../support/pg.ts";
 
 /** A database for one test: Kysely on it, a URL an app can use, and how to throw it away. */
 export interface ScratchDatabase {
@@ -17,31 +16,15 @@ export interface ScratchDatabase {
 }
 
 /**
- * SQLite always; PostgreSQL when KILN_TEST_PG is set (required in CI) or a server answers on
- * 127.0.0.1:5432 — each test in a throwaway schema of the `test` database.
+ * SQLite always; PostgreSQL as KILN_TEST_PG decides (support/pg.ts, like every other suite) —
+ * each test in a throwaway schema of the `test` database.
  */
 export async function sessionDatabases(): Promise<
   { name: string; open: () => Promise<ScratchDatabase> }[]
 > {
   const list = [{ name: "sqlite", open: openSqlite }];
-  if (await postgresWanted()) list.push({ name: "postgres", open: openPostgres });
+  if (await pgTestsEnabled()) list.push({ name: "postgres", open: openPostgres });
   return list;
-}
-
-async function postgresWanted(): Promise<boolean> {
-  const wanted = process.env.KILN_TEST_PG;
-  if (wanted && wanted !== "0") return true;
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 1000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    console.log(
-      "PostgreSQL not reachable on 127.0.0.1:5432: session store tests run on SQLite only",
-    );
-    return false;
-  }
 }
 
 async function openSqlite(): Promise<ScratchDatabase> {

@@ -134,7 +134,7 @@ describe.skipIf(!runPg)("postgres: the database goes away and comes back", () =>
     expect(back.json()).toEqual(["kept"]);
   });
 
-  it("/_/health answers 503 within about 3 s even while a connection attempt still hangs", async () => {
+  it("/_/health answers 503 within 3 s even while a connection attempt still hangs", async () => {
     process.env.KILN_PG_CONNECT_TIMEOUT_MS = "20000";
     const { app, proxy } = await appBehindProxy();
     proxy.blackhole();
@@ -142,8 +142,10 @@ describe.skipIf(!runPg)("postgres: the database goes away and comes back", () =>
     await new Promise((wait) => setTimeout(wait, 200));
     const { value: health, ms } = await timed(app.inject({ url: "/_/health" }));
     expect(health.statusCode).toBe(503);
-    expect(ms).toBeGreaterThan(2_500);
-    expect(ms).toBeLessThan(6_000);
+    // The check gives up after 2.5 s (server.ts), which leaves 0.5 s for the answer on a busy
+    // machine: the promise is 3 s, so that is the bound here.
+    expect(ms).toBeGreaterThan(2_000);
+    expect(ms).toBeLessThan(3_000);
     proxy.forward();
   });
 

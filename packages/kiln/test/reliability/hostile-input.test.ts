@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { HttpError, request } from "../../src/index.ts";
+import { HttpError, request, tables } from "../../src/index.ts";
 import { logCapture } from "../http/test-app.ts";
 import { head, type ListeningApp, listeningApp, type RawResponse, rawRequest } from "./raw-http.ts";
 
@@ -45,6 +45,13 @@ beforeAll(async () => {
         { methods: ["POST"], bodyLimit: 1024 * 1024 },
         () => request.bodyJson,
       );
+      // The same, over a real data table: ids reach the database's own lookup.
+      app.httpEndpoint("/stored/:id", { methods: ["GET", "DELETE"] }, async ({ id }) => {
+        const row = await tables.notes.getById(id);
+        if (!row) throw new HttpError(404, "No such note");
+        if (request.method === "DELETE") await row.delete();
+        return row;
+      });
       app.httpEndpoint("/params/:id", (params) => params);
       app.httpEndpoint("/small", { methods: ["POST"], bodyLimit: 1024 }, () => "ok");
       app.httpEndpoint("/form", { methods: ["POST"], bodyLimit: 4 * 1024 * 1024 }, (params) => ({
@@ -52,7 +59,11 @@ beforeAll(async () => {
         files: Object.keys(request.files).length,
       }));
     },
-    { limits: { bodySize: BODY_LIMIT }, logger: { destination: log.stream, level: "info" } },
+    {
+      limits: { bodySize: BODY_LIMIT },
+      logger: { destination: log.stream, level: "info" },
+      tables: { notes: { text: "text" } },
+    },
   );
 });
 
@@ -262,11 +273,35 @@ describe("oversized and malformed requests", () => {
     }
   });
 
-  it("ids that are SQL are only ids: a 404, and nothing else happens", async () => {
-    for (const id of ["1' OR '1'='1", "1; DROP TABLE notes; --", "1 UNION SELECT * FROM users"]) {
-      const res = await send(head(`GET /_/api/notes/${encodeURIComponent(id)} HTTP/1.1`));
-      expectClientError(res, 404, /no such note/i);
+  it("ids that are SQL are only ids, against a real table: a 404, and nothing else happens", async () => {
+    const kept = [
+      await tables.notes.addRow({ text: "one" }),
+      await tables.notes.addRow({ text: "two" }),
+    ];
+    const real = kept[0]!.id; // "[t,r]"
+    const ids = [
+      "1' OR '1'='1",
+      "1; DROP TABLE data_notes; --",
+      "1 UNION SELECT * FROM data_users",
+      `${real}' OR '1'='1`,
+      `${real} OR 1=1`,
+      `${real}; DELETE FROM data_notes; --`,
+      real.replace(",", ",1 OR 1=1 --"),
+      real.replace("]", ") OR (1=1]"),
+      `${real.slice(0, -1)} `,
+    ];
+    for (const id of ids) {
+      for (const method of ["GET", "DELETE"]) {
+        const res = await send(head(`${method} /_/api/stored/${encodeURIComponent(id)} HTTP/1.1`));
+        expectClientError(res, 404, /no such note/i);
+      }
     }
+    // Both rows are still there, unchanged, and the real id still finds its row.
+    const left = await tables.notes.search({}, { orderBy: "text" }).toArray();
+    expect(left.map((row) => [row.id, row.text])).toEqual(kept.map((row) => [row.id, row.text]));
+    const found = await send(head(`GET /_/api/stored/${encodeURIComponent(real)} HTTP/1.1`));
+    expect(found.status).toBe(200);
+    expect(JSON.parse(found.body)).toEqual({ id: real, text: "one" });
   });
 });
 

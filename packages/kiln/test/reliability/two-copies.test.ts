@@ -34,7 +34,9 @@ function todoWithOwnKiln(name: string, edit?: (kilnDir: string) => void): string
   cpSync(join(TODO_APP, "server"), join(app, "server"), { recursive: true });
   writeFileSync(join(app, "package.json"), JSON.stringify({ type: "module" }));
   const copy = join(app, "node_modules", "kilnjs");
-  for (const part of ["package.json", "src", "bin"]) {
+  // What npm installs: the package.json, the CLI and the JavaScript build (vitest's global
+  // setup keeps dist/ up to date with src/).
+  for (const part of ["package.json", "dist", "bin"]) {
     cpSync(join(KILN_PACKAGE, part), join(copy, part), { recursive: true });
   }
   // The copy's own dependencies: the workspace's (only kiln itself is duplicated).
@@ -100,14 +102,14 @@ describe("two copies of kiln in one process", () => {
       server.signal("SIGTERM");
       await server.exited;
     }
-  }, 120_000); // four processes start one after the other
+  }, 240_000); // four processes start one after the other (a minute on a busy machine)
 
   it("a copy whose shared state differs (another version) refuses to load, with a clear error", async () => {
     const app = todoWithOwnKiln("other-version", (copy) => {
-      const file = join(copy, "src", "runtime", "global-state.ts");
+      const file = join(copy, "dist", "runtime", "global-state.js");
       const source = readFileSync(file, "utf8");
-      expect(source).toContain("const STATE_VERSION = 1;");
-      writeFileSync(file, source.replace("const STATE_VERSION = 1;", "const STATE_VERSION = 2;"));
+      expect(source).toContain("const STATE_VERSION = 2;");
+      writeFileSync(file, source.replace("const STATE_VERSION = 2;", "const STATE_VERSION = 3;"));
     });
     const started = startKiln({ app, data: join(root, "other-data") });
     const failure = await started.then(
@@ -120,5 +122,31 @@ describe("two copies of kiln in one process", () => {
     expect(failure).toMatch(/kiln start exited early \(1\)/);
     expect(failure).toContain("Two incompatible copies of kiln are loaded in one process");
     expect(failure).toContain(join(app, "node_modules", "kilnjs"));
+  }, 60_000);
+
+  it("a copy loaded after kiln 0.1 (state version 1, per-copy keys) refuses to load too", async () => {
+    // What kiln 0.1's global-state module left on globalThis, loaded before the CLI's kiln.
+    const legacy = join(root, "kiln-0.1-state.mjs");
+    writeFileSync(
+      legacy,
+      [
+        'import { AsyncLocalStorage } from "node:async_hooks";',
+        'globalThis[Symbol.for("kiln.globalState.v1")] ??= {',
+        "  pending: [], als: new AsyncLocalStorage(), currentApp: undefined, loadedDirs: new Map(),",
+        "};",
+      ].join("\n"),
+    );
+    const started = startKiln({ data: join(root, "legacy-data"), nodeArgs: ["--import", legacy] });
+    const failure = await started.then(
+      (server) => {
+        server.signal("SIGKILL");
+        return "it started";
+      },
+      (error: Error) => error.message,
+    );
+    expect(failure).toMatch(/kiln start exited early \(1\)/);
+    expect(failure).toContain(
+      "Two incompatible copies of kiln are loaded in one process: kiln 0.1",
+    );
   }, 60_000);
 });

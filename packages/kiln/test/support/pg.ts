@@ -1,20 +1,20 @@
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import pg from "pg";
+import { noticeOnce } from "./notice.ts";
 
-/** The PostgreSQL server the tests use (trust auth, database `test`). */
-export const PG_URL = "postgres://postgres@127.0.0.1:5432/test";
+/** The PostgreSQL server the tests use (trust auth, database `test`); KILN_TEST_PG_URL overrides. */
+export const PG_URL = process.env.KILN_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
 let available: Promise<boolean> | undefined;
 
 /**
  * Whether the PostgreSQL tests run, from KILN_TEST_PG:
- * - `required`: they must; an unreachable server fails loudly (throws);
+ * - `required` (or `1`): they must; an unreachable server fails loudly (throws);
  * - `0`: they are skipped;
- * - unset (or anything else): they run if the server answers within about a second, else are
- *   skipped with one line saying so (once per test run, not once per file).
+ * - unset (or empty): they run if the server answers within about a second, else are skipped
+ *   with one line saying so (once per test run, not once per file);
+ * - anything else is a mistake, and throws rather than guess.
+ * `.ci/run` sets `required` whatever the environment says.
  * @example const runPg = await pgTestsEnabled();
  */
 export function pgTestsEnabled(): Promise<boolean> {
@@ -23,16 +23,22 @@ export function pgTestsEnabled(): Promise<boolean> {
 }
 
 async function decide(): Promise<boolean> {
-  const mode = process.env.KILN_TEST_PG;
+  const mode = process.env.KILN_TEST_PG ?? "";
+  if (!["", "0", "1", "required"].includes(mode)) {
+    throw new Error(
+      `KILN_TEST_PG=${mode} is not understood: use required (or 1), 0, or leave it unset`,
+    );
+  }
   if (mode === "0") return false;
   const reachable = await canConnect();
   if (reachable) return true;
-  if (mode === "required") {
+  if (mode === "required" || mode === "1") {
     throw new Error(
-      `KILN_TEST_PG=required but PostgreSQL is unreachable at ${PG_URL}: start it, or unset KILN_TEST_PG to skip the PostgreSQL tests`,
+      `KILN_TEST_PG=${mode} but PostgreSQL is unreachable at ${PG_URL}: start it, or unset KILN_TEST_PG to skip the PostgreSQL tests`,
     );
   }
   noticeOnce(
+    "pg",
     `PostgreSQL tests skipped: no server answered at ${PG_URL} within 1s (set KILN_TEST_PG=required to insist)`,
   );
   return false;
@@ -49,16 +55,6 @@ async function canConnect(): Promise<boolean> {
   } finally {
     await client.end().catch(() => undefined);
   }
-}
-
-/** Vitest runs each file in its own process: a marker file keyed by the runner's pid dedupes. */
-function noticeOnce(message: string): void {
-  try {
-    writeFileSync(join(tmpdir(), `kiln-pg-notice-${process.ppid}`), "", { flag: "wx" });
-  } catch {
-    return;
-  }
-  console.warn(message);
 }
 
 /**
