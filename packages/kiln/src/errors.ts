@@ -68,12 +68,18 @@ export const errorCatalogue = {
   KILN_START_FAILED:
     "A function registered with onStart threw (or onStart was given something else), so the app did not start.",
   KILN_NO_APP: "A Kiln service (tables, users) was used before any app was created.",
+  KILN_TWO_COPIES:
+    "Two copies of kiln whose shared state differs (two versions) were loaded in one process.",
+  KILN_NO_USER:
+    "An `authenticateUsers` handler was about to run without a user; refused with a 500 (a bug, never the client's doing).",
   KILN_UNKNOWN_TABLE: "A data table was named that the app does not declare.",
   KILN_UNKNOWN_COLUMN: "A column was named (in values, filters or orderBy) that the table lacks.",
   KILN_BAD_VALUE:
     "A value does not fit its column's type (the message names table, column, type); text must be valid Unicode without U+0000. Thrown inside an endpoint, it answers 400 with this message.",
   KILN_BAD_QUERY:
     "A search is malformed: an operator on a column type it does not fit, bad options.",
+  KILN_QUERY_TOO_LARGE:
+    "A search is too large for the database: a q.fullTextMatch of more than 64 words, more values than the database binds in one statement, a pattern or value over one of its size limits. Thrown inside an endpoint, it answers 400 with this message.",
   KILN_MULTIPLE_ROWS: "table.get() matched more than one row.",
   KILN_ROW_DELETED: "A row was updated after it had been deleted.",
   KILN_ROW_NOT_LOADED: "A column was read on a row reached through two links (not loaded).",
@@ -97,4 +103,6 @@ export const errorCatalogue = {
   KILN_TOO_MANY_ATTEMPTS: "Too many failed logins for this account from this address, for now.",
   KILN_USER_EXISTS: "A sign-up used an email that already has an account (ignoring case).",
   KILN_INVALID_CREDENTIALS: "A sign-up or new password was refused: not an email, or too short.",
+  KILN_CROSS_SITE_REFUSED:
+    "A page on another site made the browser log in or send credentials (a forged form post, remembered Basic credentials) to an endpoint that does not list its origin in crossOrigin. Answers 403; no password is checked and nothing is counted.",
 } as const;

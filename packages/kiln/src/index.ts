@@ -14,6 +14,7 @@ export { type Session, session } from "./cookies/session.ts";
 export { HttpError, isHttpError, KilnError } from "./errors.ts";
 export { type KilnRequest, request } from "./http/context.ts";
 export {
+  type AuthScheme,
   type CredentialCheck,
   type EndpointOptions,
   type HttpMethod,
@@ -40,4 +41,5 @@ export {
   TooManyAttempts,
   UserExists,
 } from "./users/errors.ts";
+export type { NewToken, TokenInfo } from "./users/tokens.ts";
 export { type UserColumns, type UserRow, users } from "./users/users.ts";

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { KilnError } from "../errors.ts";
 import type { Command } from "./command.ts";
 import { UsageError } from "./command.ts";
@@ -5,6 +6,7 @@ import { devCommand } from "./dev.ts";
 import { newCommand } from "./new.ts";
 import { startCommand } from "./start.ts";
 import { tablesCommand } from "./tables.ts";
+import { tokensCommand } from "./tokens.ts";
 import { typesCommand } from "./types.ts";
 import { usersCommand } from "./users.ts";
 
@@ -14,6 +16,7 @@ export const commands: Command[] = [
   devCommand,
   newCommand,
   usersCommand,
+  tokensCommand,
   tablesCommand,
   typesCommand,
 ];
@@ -36,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === "--version" || name === "-v") {
-    console.log("kiln 0.1.0");
+    console.log(`kiln ${version()}`);
     return 0;
   }
   const command = commands.find((c) => c.name === name);
@@ -62,4 +65,10 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`kiln ${name}: ${(error as Error)?.stack ?? String(error)}`);
     return 1;
   }
+}
+
+/** kilnjs's version, from its package.json (two folders up from both src/cli and dist/cli). */
+function version(): string {
+  const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+  return String(manifest.version);
 }

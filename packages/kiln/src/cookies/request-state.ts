@@ -5,9 +5,10 @@ import { CookieJar } from "./cookie-jar.ts";
 import type { CookiesRuntime } from "./cookies-runtime.ts";
 import type { CookiesService } from "./cookies-service.ts";
 import { RequestSession } from "./request-session.ts";
-import { isCrossSite } from "./xsrf.ts";
+import { isForeign } from "./xsrf.ts";
 
-const STATE = Symbol("kiln.cookies.request");
+// Registered, like every per-request key: another copy of kiln must find the same state.
+const STATE = Symbol.for("kiln.cookies.request.v1");
 
 /**
  * Per-request cookie and session state, made on first use: a request whose handler never
@@ -15,7 +16,7 @@ const STATE = Symbol("kiln.cookies.request");
  * the session are each made on first use too.
  */
 export class RequestCookieState {
-  /** Cross-site and not opted out with `crossSiteSession`: empty session, empty cookie jar. */
+  /** Cross-site from an origin the endpoint does not trust: empty session, empty cookie jar. */
   readonly isolated: boolean;
   readonly #ctx: RequestContext;
   readonly #runtime: CookiesRuntime;
@@ -26,7 +27,7 @@ export class RequestCookieState {
   constructor(ctx: RequestContext, runtime: CookiesRuntime) {
     this.#ctx = ctx;
     this.#runtime = runtime;
-    this.isolated = !ctx.endpoint.options.crossSiteSession && isCrossSite(ctx);
+    this.isolated = isForeign(ctx);
     // Fastify's protocol honours X-Forwarded-Proto only when trustProxy is on.
     this.#secure = ctx.raw.protocol === "https";
   }

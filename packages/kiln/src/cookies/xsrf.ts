@@ -1,12 +1,12 @@
 import type { FastifyRequest } from "fastify";
 import type { RequestContext } from "../http/context.ts";
+import { header, originOf, originPolicy, requestOrigin } from "../http/origins.ts";
 
 /**
  * XSRF defence: is this request from another site? A browser names the page that caused a
  * request in `Origin` (always on cross-origin fetches and on every non-GET request) or, failing
  * that, `Referer`. If that origin is not the app's own (`protocol://Host`, with
- * X-Forwarded-Proto/Host honoured only when `trustProxy` is on), the request runs in a fresh,
- * empty session and an empty cookie jar, so a foreign page cannot act as the logged-in user.
+ * X-Forwarded-Proto/Host honoured only when `trustProxy` is on), the request is cross-site.
  *
  * A request naming no origin at all (curl, another server, a bookmark) is not cross-site:
  * only a browser can carry the victim's cookies, and browsers send these headers. The one
@@ -24,22 +24,33 @@ export function isCrossSite(ctx: RequestContext): boolean {
   return origin === null || origin !== ownOrigin(req);
 }
 
+const VERDICT = Symbol("kiln.xsrf.foreign");
+
+/**
+ * True when this request is cross-site (see `isCrossSite`) and the endpoint does not trust
+ * the page's origin: then it must not run as the browser's user, whatever the browser
+ * attached. Its session and cookie jar are empty and thrown away (cookies/request-state.ts),
+ * and Basic credentials and logins are refused before any password check (users/).
+ *
+ * An endpoint trusts an origin listed in its `crossOrigin` (or accepted by its function),
+ * or every origin with `crossSiteSession: true`. `crossOrigin: true` trusts none. Settled
+ * once per request.
+ */
+export function isForeign(ctx: RequestContext): boolean {
+  const known = ctx.featureState.get(VERDICT);
+  if (typeof known === "boolean") return known;
+  const verdict = isCrossSite(ctx) && !trustsPage(ctx);
+  ctx.featureState.set(VERDICT, verdict);
+  return verdict;
+}
+
+function trustsPage(ctx: RequestContext): boolean {
+  if (ctx.endpoint.options.crossSiteSession === true) return true;
+  const origin = requestOrigin(ctx.raw);
+  return origin !== null && originPolicy(ctx.endpoint).trusts(origin, ctx.raw);
+}
+
 /** The app's own origin as the client addressed it, e.g. `http://127.0.0.1:3000`. */
 export function ownOrigin(req: FastifyRequest): string | null {
   return originOf(`${req.protocol}://${req.host}`);
-}
-
-/** The normalised origin of a URL (`null` for "null", garbage or opaque origins). */
-function originOf(url: string): string | null {
-  try {
-    const origin = new URL(url).origin;
-    return origin === "null" ? null : origin;
-  } catch {
-    return null;
-  }
-}
-
-function header(req: FastifyRequest, name: string): string | undefined {
-  const value = req.headers[name];
-  return typeof value === "string" ? value : undefined;
 }

@@ -1,28 +1,32 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RequestContext } from "./context.ts";
 import { allowedMethods, type EndpointDefinition } from "./endpoint.ts";
+import { originOf, originPolicy } from "./origins.ts";
 import type { PipelineFeature } from "./pipeline.ts";
 import { toFastifyPath } from "./server.ts";
 
 /**
- * CORS for endpoints declared `crossOrigin: true`, and only for them: an endpoint without it
- * sends no CORS header at all, so browsers keep other origins from reading its answers.
+ * CORS for endpoints declared `crossOrigin`, and only for them: an endpoint without it sends
+ * no CORS header at all, so browsers keep other origins from reading its answers.
  *
- * - A request with an `Origin` gets `Access-Control-Allow-Origin: <that origin>` and
- *   `Access-Control-Allow-Credentials: true` (so credentialed fetches work); one without an
- *   `Origin` (or with the opaque `null` origin of a sandboxed frame or file) gets `*`, which
- *   browsers never combine with credentials.
+ * - `crossOrigin: true`: `Access-Control-Allow-Origin: *` and never
+ *   `Access-Control-Allow-Credentials`, so a browser hands a foreign script the answer only
+ *   to a request made without credentials (a credentialed fetch is refused by the browser).
+ * - a list of origins, or a function: a listed origin gets itself back in
+ *   `Access-Control-Allow-Origin` with `Access-Control-Allow-Credentials: true`; any other
+ *   origin gets no CORS header, so its script cannot read the answer.
  * - `Vary: Origin` on every answer, so a cache never serves one origin's answer to another.
- * - `OPTIONS` preflights are answered with the endpoint's methods and the requested headers.
+ * - `OPTIONS` preflights are answered the same way, with the endpoint's methods and the
+ *   requested headers.
  *
- * Letting another origin *read* an endpoint does not let it act as the browser's user: the
- * XSRF rule (a foreign origin runs in a fresh session) still applies unless the endpoint also
- * says `crossSiteSession: true`.
+ * Reading is half of it; acting as the user is the XSRF rule's (cookies/xsrf.ts): only a
+ * listed origin's requests run as the browser's user.
  */
 export const corsFeature: PipelineFeature = {
   name: "cors",
   // After the handler, so that error answers (a 400 on a bad body, a 500) are readable too.
-  afterHandler: (endpoint) => (endpoint.options.crossOrigin ? addCorsHeaders : null),
+  afterHandler: (endpoint) =>
+    endpoint.options.crossOrigin ? (ctx) => addCorsHeaders(ctx, endpoint) : null,
 };
 
 /** How long a browser may cache a preflight answer (Chromium caps it at 2 hours). */
@@ -30,20 +34,23 @@ const PREFLIGHT_MAX_AGE = "600";
 /** A header-name list as browsers send it; anything else is not echoed back. */
 const HEADER_LIST = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$/;
 
-function addCorsHeaders(ctx: RequestContext): void {
-  Object.assign(ctx.responseHeaders, allowOrigin(ctx.raw));
+function addCorsHeaders(ctx: RequestContext, endpoint: EndpointDefinition): void {
+  Object.assign(ctx.responseHeaders, allowOrigin(ctx.raw, endpoint));
 }
 
-function allowOrigin(req: FastifyRequest): Record<string, string> {
-  const origin = req.headers.origin;
-  if (typeof origin === "string" && origin !== "null" && origin.length > 0) {
+function allowOrigin(req: FastifyRequest, endpoint: EndpointDefinition): Record<string, string> {
+  const policy = originPolicy(endpoint);
+  if (policy.anyWithoutCredentials) return { "access-control-allow-origin": "*", vary: "Origin" };
+  const named = req.headers.origin;
+  const origin = typeof named === "string" ? originOf(named) : null;
+  if (origin !== null && policy.trusts(origin, req)) {
     return {
       "access-control-allow-origin": origin,
       "access-control-allow-credentials": "true",
       vary: "Origin",
     };
   }
-  return { "access-control-allow-origin": "*", vary: "Origin" };
+  return { vary: "Origin" };
 }
 
 /**
@@ -64,13 +71,18 @@ export function registerPreflights(
     server.route({
       method: "OPTIONS",
       url: toFastifyPath(prefix + endpoint.path),
-      handler: (req, reply) => answerPreflight(req, reply, allow),
+      handler: (req, reply) => answerPreflight(req, reply, endpoint, allow),
     });
   }
 }
 
-function answerPreflight(req: FastifyRequest, reply: FastifyReply, allow: string): FastifyReply {
-  reply.code(204).headers(allowOrigin(req));
+function answerPreflight(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  endpoint: EndpointDefinition,
+  allow: string,
+): FastifyReply {
+  reply.code(204).headers(allowOrigin(req, endpoint));
   reply.header("allow", `${allow}, OPTIONS`);
   reply.header("access-control-allow-methods", allow);
   const requested = req.headers["access-control-request-headers"];

@@ -1,5 +1,7 @@
 import { KilnError } from "../errors.ts";
 import { globalState } from "../runtime/global-state.ts";
+import type { KilnRequest } from "./context.ts";
+import { type CrossOriginOption, checkCrossOrigin } from "./origins.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
 
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
@@ -39,8 +41,33 @@ export interface ValidatedInput<Body extends StandardSchemaV1 | undefined> {
   body: Body extends StandardSchemaV1 ? Out<Body> : unknown;
 }
 
-/** Checks Basic credentials itself and returns the principal (falsy = 401). */
-export type CredentialCheck = (username: string, password: string) => unknown | Promise<unknown>;
+/**
+ * Checks Basic credentials itself and returns the principal (falsy = 401): a users row then
+ * counts as that user (`users.getUser()`), anything else is `request.user` alone.
+ */
+export type CredentialCheck = (
+  username: string,
+  password: string,
+  request: KilnRequest,
+) => unknown | Promise<unknown>;
+
+/**
+ * An authentication scheme of the app's own, for `Authorization: <scheme> <credentials>`.
+ * `check` gets the credentials (the text after the scheme name) and the request, and returns
+ * a users row (which then behaves exactly like a Basic-authenticated user), another principal
+ * (`request.user`), or a falsy value (401). The 401 challenge names every accepted scheme.
+ * @example
+ * const apiKey: AuthScheme = {
+ *   scheme: "Token",
+ *   check: async (key) => tables.partners.get({ apiKey: key }),
+ * };
+ * httpEndpoint("/orders", { requireAuth: apiKey }, () => request.user);
+ */
+export interface AuthScheme {
+  /** The scheme name as clients send it (matched case-insensitively), e.g. `"Token"`. */
+  readonly scheme: string;
+  check(credentials: string, request: KilnRequest): unknown | Promise<unknown>;
+}
 
 export interface EndpointOptions<
   Body extends StandardSchemaV1 | undefined = undefined,
@@ -49,15 +76,31 @@ export interface EndpointOptions<
 > {
   /** Allowed methods; default `["GET", "POST"]`. `HEAD` follows `GET`. */
   methods?: readonly HttpMethod[];
-  /** Require Basic credentials (or a session) of an enabled user of the Users service. */
+  /**
+   * Require an enabled user of the Users service: Basic credentials, an API token
+   * (`Authorization: Bearer kiln_...`), or a session. Schemes given in `requireAuth` are
+   * accepted too.
+   */
   authenticateUsers?: boolean;
-  /** Require Basic credentials; `true` leaves the check to the handler, a function does it. */
-  requireAuth?: boolean | CredentialCheck;
-  /** Answer CORS preflights and let other origins read the responses. */
-  crossOrigin?: boolean;
-  /** Let cross-site requests use the browser's session and cookies (opts out of XSRF defence). */
+  /**
+   * Require credentials: `true` (Basic, checked by the handler), a function (checks Basic
+   * credentials), or one or more AuthSchemes of the app's own (any scheme).
+   */
+  requireAuth?: boolean | CredentialCheck | AuthScheme | readonly AuthScheme[];
+  /**
+   * Let other origins' scripts read the answers (CORS, preflights answered). `true`: any
+   * origin, without credentials. A list of origins (or a function deciding per origin): those
+   * origins read with credentials, and their requests run as the browser's user.
+   * @example crossOrigin: ["https://app.example.com", "http://localhost:5173"]
+   */
+  crossOrigin?: CrossOriginOption;
+  /**
+   * Let cross-site requests from *any* origin run as the browser's user (session, cookies,
+   * remembered Basic credentials): turns the XSRF defence off. Prefer listing the trusted
+   * origins in `crossOrigin`.
+   */
   crossSiteSession?: boolean;
-  /** Largest accepted body in bytes; default the app's (10 MiB). */
+  /** Largest accepted body in bytes; default the app's (1 MiB). */
   bodyLimit?: number;
   /** Standard Schema (zod, valibot, arktype...) for the JSON body. */
   body?: Body;
@@ -121,6 +164,7 @@ export function defineEndpoint(path: string, a: unknown, b?: unknown): EndpointD
   if (typeof handler !== "function") {
     throw new KilnError("KILN_BAD_ENDPOINT", `Endpoint ${path} needs a handler function`);
   }
+  checkCrossOrigin(path, options.crossOrigin);
   for (const method of options.methods ?? []) {
     if (!(HTTP_METHODS as readonly string[]).includes(method)) {
       throw new KilnError("KILN_BAD_ENDPOINT", `Endpoint ${path}: unknown method ${method}`);

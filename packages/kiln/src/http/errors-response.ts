@@ -32,9 +32,10 @@ export function errorAnswer(error: unknown, log: Logger): ErrorAnswer {
     return { status: error.status, body: { error: error.message, ...details } };
   }
   const code = (error as { code?: unknown })?.code;
-  if (code === "KILN_BAD_VALUE") {
-    // A value that does not fit its column almost always came from the request (a title that
-    // is a number, text holding U+0000): the client's to fix, and the message says how.
+  if (code === "KILN_BAD_VALUE" || code === "KILN_QUERY_TOO_LARGE") {
+    // A value that does not fit its column, or a search too large for the database, almost
+    // always came from the request (a title that is a number, text holding U+0000, a search
+    // box holding a megabyte): the client's to fix, and the message says how.
     return { status: 400, body: { error: (error as Error).message } };
   }
   if (code === "KILN_DATABASE_UNAVAILABLE" || code === "KILN_DATABASE_BUSY") {

@@ -24,9 +24,7 @@ export class HttpResponse {
   constructor(init: HttpResponseInit | number = {}, body?: unknown) {
     const options = typeof init === "number" ? { status: init, body } : init;
     const status = options.status ?? 200;
-    if (!Number.isInteger(status) || status < 100 || status > 599) {
-      throw new KilnError("KILN_BAD_STATUS", `HttpResponse status must be 100..599, got ${status}`);
-    }
+    checkStatus(status);
     this.status = status;
     this.body = options.body ?? null;
     this.headers = {};
@@ -44,6 +42,16 @@ export class HttpResponse {
         ? [line]
         : [...(Array.isArray(existing) ? existing : [existing]), line];
     return this;
+  }
+}
+
+/**
+ * A final answer's status is 200..599. Node would write a 1xx as an interim answer and then
+ * leave the client waiting for the real one until it timed out.
+ */
+export function checkStatus(status: number): void {
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    throw new KilnError("KILN_BAD_STATUS", `HttpResponse status must be 200..599, got ${status}`);
   }
 }
 

@@ -5,19 +5,21 @@ import type { RequestContext } from "./context.ts";
  * later winning (Anvil's order), so `/tasks/:id?id=x` gives the path's id.
  */
 export function mergeParams(ctx: RequestContext): Record<string, string> {
-  // Spread, not Object.assign: assignment would run the `__proto__` setter and drop a
-  // parameter of that name (or, for an object value, swap the prototype).
-  return { ...ctx.formParams, ...ctx.queryParams, ...ctx.urlParams };
+  const merged = paramRecord<string>();
+  for (const part of [ctx.formParams, ctx.queryParams, ctx.urlParams]) {
+    for (const name in part) merged[name] = part[name]!;
+  }
+  return merged;
 }
 
-/** Sets a client-named key as an own property, even when the name is `__proto__`. */
-export function setParam<T>(record: Record<string, T>, name: string, value: T): void {
-  Object.defineProperty(record, name, {
-    value,
-    writable: true,
-    enumerable: true,
-    configurable: true,
-  });
+/**
+ * An empty record for client-named keys. It has no prototype, so plain assignment makes an
+ * own property of any name (`__proto__`, `constructor` included) and reading an absent name
+ * finds nothing inherited; that costs one store per key, where `Object.defineProperty` or a
+ * spread per key is several times slower on a form with many fields.
+ */
+export function paramRecord<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
 }
 
 /**
@@ -26,10 +28,10 @@ export function setParam<T>(record: Record<string, T>, name: string, value: T): 
  * that needs every value.
  */
 export function flattenQuery(query: unknown): Record<string, string> {
-  const flat: Record<string, string> = {};
+  const flat = paramRecord<string>();
   if (!query || typeof query !== "object") return flat;
   for (const [name, value] of Object.entries(query as Record<string, unknown>)) {
-    setParam(flat, name, Array.isArray(value) ? String(value[value.length - 1]) : String(value));
+    flat[name] = Array.isArray(value) ? String(value[value.length - 1]) : String(value);
   }
   return flat;
 }

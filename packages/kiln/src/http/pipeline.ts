@@ -1,11 +1,12 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
+import { KilnError } from "../errors.ts";
 import { globalState } from "../runtime/global-state.ts";
 import { decodeBody } from "./body.ts";
 import type { RequestContext } from "./context.ts";
 import type { EndpointDefinition } from "./endpoint.ts";
 import { applyErrorAnswer, errorAnswer } from "./errors-response.ts";
-import { flattenQuery, mergeParams } from "./params.ts";
+import { flattenQuery, mergeParams, paramRecord } from "./params.ts";
 import { sendResult } from "./respond.ts";
 import { validatePart } from "./validate.ts";
 
@@ -33,6 +34,8 @@ export interface PipelineOptions {
   app: unknown;
   features: readonly PipelineFeature[];
   log: Logger;
+  /** Set once the server is closing: requests still arriving are refused (see server.ts). */
+  drain?: { closing: boolean };
 }
 
 /**
@@ -49,6 +52,7 @@ export function compileEndpoint(endpoint: EndpointDefinition, options: PipelineO
   const stages: Stage[] = [
     parseBody,
     ...collect(options.features, (f) => f.beforeHandler?.(endpoint)),
+    ...(endpoint.options.authenticateUsers ? [assertUser] : []),
     compileHandlerStage(endpoint),
   ];
   const after = collect(options.features, (f) => f.afterHandler?.(endpoint));
@@ -79,10 +83,24 @@ export function compileEndpoint(endpoint: EndpointDefinition, options: PipelineO
   };
 
   // Fastify takes `undefined` (answered synchronously) or a promise of `undefined`.
+  const drain = options.drain ?? { closing: false };
   return function handle(req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
+    if (drain.closing) return refuseWhileClosing(reply);
     const ctx = createContext(req, reply, endpoint, options.app, catchAll);
     return globalState.als.run(ctx, run, ctx);
   };
+}
+
+/**
+ * A request that arrives on an open connection while the server drains: 503 in Kiln's shape
+ * (Fastify's own answer would be its `{statusCode, message}` body), and the connection closes.
+ */
+function refuseWhileClosing(reply: FastifyReply): void {
+  reply
+    .code(503)
+    .header("connection", "close")
+    .header("retry-after", "1")
+    .send({ error: "The server is shutting down; retry on a new connection" });
 }
 
 /**
@@ -99,6 +117,22 @@ function runStages(
     if (pending) return pending.then(() => runStages(stages, ctx, i + 1));
   }
 }
+
+/**
+ * Stage "assert a user", only on `authenticateUsers` endpoints, just before the handler: the
+ * authenticate stage answers 401 when nobody is logged in, so reaching here without a user is
+ * a bug in Kiln (a stage left out, state kept where this copy of kiln does not look). Failing
+ * closed, a 500 with the cause logged, beats a handler that saves rows with no owner or lists
+ * everybody's.
+ */
+const assertUser: Stage = (ctx) => {
+  if (ctx.user === null || ctx.user === undefined) {
+    throw new KilnError(
+      "KILN_NO_USER",
+      `The authenticateUsers endpoint ${ctx.endpoint.path} was reached without a user: refused`,
+    );
+  }
+};
 
 /** Stage "parse body": see body.ts. */
 const parseBody: Stage = (ctx) => decodeBody(ctx, ctx.raw.body as Buffer | undefined);
@@ -148,7 +182,8 @@ function createContext(
   app: unknown,
   catchAll: string | null,
 ): RequestContext {
-  const urlParams = { ...(req.params as Record<string, string>) };
+  const urlParams = paramRecord<string>();
+  Object.assign(urlParams, req.params as Record<string, string>);
   if (catchAll !== null) {
     urlParams[catchAll] = urlParams["*"] ?? "";
     delete urlParams["*"];
@@ -159,8 +194,8 @@ function createContext(
     endpoint,
     app,
     queryParams: flattenQuery(req.query),
-    formParams: {},
-    files: {},
+    formParams: paramRecord(),
+    files: paramRecord(),
     urlParams,
     body: null,
     // undefined until a JSON body is parsed: a body schema's `.optional()` accepts a request

@@ -1,5 +1,5 @@
 import type { FastifyReply } from "fastify";
-import { isHttpResponse } from "./http-response.ts";
+import { checkStatus, isHttpResponse } from "./http-response.ts";
 import { isMedia } from "./media.ts";
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -23,6 +23,7 @@ export function sendResult(
   let headers: Record<string, string | string[]> | null = null;
   if (isHttpResponse(result)) {
     status = result.status;
+    checkStatus(status); // it may have been changed after construction
     body = result.body;
     headers = result.headers;
   }

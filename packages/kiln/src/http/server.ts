@@ -1,3 +1,4 @@
+import { validateHeaderName, validateHeaderValue } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import pino, { type DestinationStream, type Logger } from "pino";
 import { KilnError } from "../errors.ts";
@@ -7,7 +8,10 @@ import { applyErrorAnswer, errorAnswer } from "./errors-response.ts";
 import { compileEndpoint, type PipelineFeature } from "./pipeline.ts";
 
 export interface ServerLimits {
-  /** Largest request body in bytes (default 10 MiB); endpoints may set their own. */
+  /**
+   * Largest request body in bytes (default 1 MiB, Fastify's own); `settings.bodyLimit` in
+   * kiln.yaml sets it for the app and `bodyLimit` on an endpoint for that endpoint (uploads).
+   */
   bodySize: number;
   /** Whole request must arrive within this many ms (default 30 s); else 408. */
   requestTimeout: number;
@@ -20,7 +24,9 @@ export interface ServerLimits {
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
-  bodySize: 10 * 1024 * 1024,
+  // Parsing is synchronous: a 10 MiB JSON body holds the event loop for over a second, so
+  // the default stays small and an app raises it where it takes uploads.
+  bodySize: 1024 * 1024,
   requestTimeout: 30_000,
   headersTimeout: 10_000,
   keepAliveTimeout: 5_000,
@@ -78,7 +84,8 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     clientErrorHandler: clientErrorHandler(limits, log),
     trustProxy: options.trustProxy,
     forceCloseConnections: "idle",
-    return503OnClosing: true,
+    // Kiln answers those 503s itself, in its own shape (pipeline.ts, refuseWhileClosing).
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2000 },
     // A bad percent-encoding or an overlong parameter is answered here, before routing: without
     // this, Fastify writes its own body and no log line; with it, the same JSON error shape.
@@ -98,16 +105,29 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     done();
   });
 
+  // Every error, Kiln's, the handler's, Node's or Fastify's, is answered here in Kiln's shape.
+  // A header that Node refused to write (a handler's HttpResponse header holding a newline) is
+  // still on the reply: dropped first, or sending the answer would fail the same way and
+  // Fastify would answer with its own body, quoting Node's message.
   server.setErrorHandler((error, _req, reply) => {
+    dropInvalidHeaders(reply);
     return reply.send(applyErrorAnswer(reply, errorAnswer(error, log)));
   });
   server.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: `No endpoint at ${req.method} ${pathOf(req.url)}` }),
   );
 
+  const drain = { closing: false };
+  server.addHook("preClose", (done) => {
+    drain.closing = true;
+    done();
+  });
+
   server.get("/_/health", async (_req, reply) => {
+    // Draining: a load balancer should stop sending here at once.
+    if (drain.closing) return reply.code(503).header("connection", "close").send(UNAVAILABLE);
     const healthy = await within(HEALTH_TIMEOUT_MS, options.health());
-    return reply.code(healthy ? 200 : 503).send({ status: healthy ? "ok" : "unavailable" });
+    return reply.code(healthy ? 200 : 503).send(healthy ? { status: "ok" } : UNAVAILABLE);
   });
 
   const seen = new Set<string>();
@@ -125,7 +145,12 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       method: methods.filter((m) => m !== "HEAD"),
       url,
       bodyLimit: endpoint.options.bodyLimit ?? limits.bodySize,
-      handler: compileEndpoint(endpoint, { app: options.app, features: options.features, log }),
+      handler: compileEndpoint(endpoint, {
+        app: options.app,
+        features: options.features,
+        log,
+        drain,
+      }),
     });
     const others = HTTP_METHODS.filter((m) => !methods.includes(m) && m !== "OPTIONS");
     const allow = methods.join(", ");
@@ -163,6 +188,20 @@ function closeConnectionsWhenIdle(server: FastifyInstance): void {
   });
 }
 
+/** Removes every header Node would refuse to write (bad name, or a value with CR, LF, NUL...). */
+function dropInvalidHeaders(reply: FastifyReply): void {
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    try {
+      validateHeaderName(name);
+      for (const one of Array.isArray(value) ? value : [value]) {
+        validateHeaderValue(name, String(one));
+      }
+    } catch {
+      reply.removeHeader(name);
+    }
+  }
+}
+
 /**
  * The logger of the one line per request: the app logger's destination and level, without
  * its redaction. The line's four fields (method, path, status, ms) cannot hold a redacted key,
@@ -179,6 +218,8 @@ function requestLogger(log: Logger): Logger {
  * otherwise read as "the app is down" only after the balancer's patience, not as a 503.
  */
 const HEALTH_TIMEOUT_MS = 3_000;
+
+const UNAVAILABLE = { status: "unavailable" };
 
 /** `check`'s verdict, or false if it fails or takes longer than `ms`. */
 function within(ms: number, check: Promise<boolean>): Promise<boolean> {

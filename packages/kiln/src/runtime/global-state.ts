@@ -1,4 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import { fileURLToPath } from "node:url";
+import { KilnError } from "../errors.ts";
 import type { RequestContext } from "../http/context.ts";
 import type { EndpointDefinition } from "../http/endpoint.ts";
 
@@ -6,7 +8,10 @@ import type { EndpointDefinition } from "../http/endpoint.ts";
  * Process-wide state, kept on `globalThis` under a registered symbol so that two copies of the
  * kiln module (a bundler, an isolated loader, a test runner) still share one registry and one
  * AsyncLocalStorage. Without this, a server module importing `kiln` through another path would
- * register its endpoints where the app never looks.
+ * register its endpoints where the app never looks, and `users.getUser()` in it would find no
+ * user. Every per-request key (request-user.ts, request-state.ts) is registered for the same
+ * reason. The `.v1` in the keys is STATE_VERSION: a copy whose shared state has another shape
+ * refuses to load (see checkOneStateVersion) rather than keep a registry of its own.
  */
 export interface KilnGlobalState {
   /** Endpoints registered with the top-level `httpEndpoint` and not yet claimed by an app. */
@@ -28,8 +33,40 @@ export interface KilnGlobalState {
 /** A function an app runs when it starts (see `onStart`). */
 export type StartHook = () => unknown;
 
-const KEY = Symbol.for("kiln.globalState.v1");
+/** The shape of the shared state and of every registered per-request key; bump both together. */
+const STATE_VERSION = 1;
+const KEY = Symbol.for(`kiln.globalState.v${STATE_VERSION}`);
 const holder = globalThis as unknown as Record<symbol, KilnGlobalState | undefined>;
+
+/** Which state version the first copy of kiln loaded in this process shares, and from where. */
+interface LoadedCopy {
+  stateVersion: number;
+  location: string;
+}
+// Not versioned: every copy, old or new, must see it.
+const COPIES = Symbol.for("kiln.loadedCopy");
+
+/**
+ * Two copies of kiln that share state of the same version work as one. A copy with another
+ * version would keep a registry of its own: the app's modules would find no request, no session
+ * and no user (an `authenticateUsers` endpoint saving rows with no owner). It refuses to load.
+ */
+function checkOneStateVersion(): void {
+  const copies = globalThis as unknown as Record<symbol, LoadedCopy | undefined>;
+  const location = fileURLToPath(new URL("../..", import.meta.url));
+  const first = copies[COPIES];
+  if (!first) {
+    copies[COPIES] = { stateVersion: STATE_VERSION, location };
+    return;
+  }
+  if (first.stateVersion === STATE_VERSION) return;
+  throw new KilnError(
+    "KILN_TWO_COPIES",
+    `Two incompatible copies of kiln are loaded in one process: ${first.location} (state version ${first.stateVersion}) and ${location} (state version ${STATE_VERSION}). Install a single version (\`npm ls kilnjs\` shows where each comes from; \`npm dedupe\` or one version in package.json fixes it)`,
+  );
+}
+
+checkOneStateVersion();
 
 holder[KEY] ??= {
   pending: [],

@@ -24,6 +24,16 @@ export interface Dialect {
   fromDb(kind: ColumnKind, raw: unknown): unknown;
   /** `column LIKE pattern`, with `\` as the escape character, case-sensitive or not. */
   like(column: RawBuilder<unknown>, pattern: string, caseSensitive: boolean): RawBuilder<SqlBool>;
+  /**
+   * The column equals one of the values (already in the driver's form), whatever their number:
+   * one parameter holding them all, so a list of 40,000 ids stays under SQLite's 32,766
+   * variables and is one statement to plan.
+   */
+  inList(
+    column: RawBuilder<unknown>,
+    kind: ColumnKind | "id",
+    values: unknown[],
+  ): RawBuilder<SqlBool>;
   /** A `links` column (a JSON list of row ids) contains the row id. */
   linksContain(column: RawBuilder<unknown>, rowId: number): RawBuilder<SqlBool>;
   /** A `links` column is null or an empty list. */
@@ -34,6 +44,14 @@ export interface Dialect {
   isUniqueViolation(error: unknown): boolean;
   /** The database could not be reached or refused the connection (a PostgreSQL outage). */
   isUnavailable(error: unknown): boolean;
+  /**
+   * The database refused the statement for its size: too many parameters, an expression
+   * nested too deep, a pattern or value over its limit. Such queries come from request input
+   * (a huge search), so they are the client's to fix: KILN_QUERY_TOO_LARGE, a 400.
+   */
+  isTooLarge(error: unknown): boolean;
+  /** Most bound parameters one statement may carry (checked before the query is sent). */
+  readonly maxParameters: number;
   /**
    * At start, the one-line KILN_DATABASE_CONNECT_FAILED for a database that cannot be used
    * (refused, bad role, missing database), or null for any other error.

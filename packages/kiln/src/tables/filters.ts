@@ -4,12 +4,14 @@ import type { Dialect } from "./dialect.ts";
 import { TableError } from "./errors.ts";
 import { isQuery, type Query } from "./query.ts";
 import { type RowImpl, VALUES } from "./row.ts";
-import { rowRef } from "./row-ref.ts";
+import { parseRowId, rowRef } from "./row-ref.ts";
 import type { ColumnSchema } from "./schema.ts";
 
 /** What compiling filters needs to know about the table searched. */
 export interface FilterTable {
   readonly name: string;
+  /** The table's id, the first number of its row ids (for filters on `id`). */
+  readonly tableId: number;
   readonly byName: ReadonlyMap<string, ColumnSchema>;
 }
 
@@ -18,6 +20,12 @@ type Condition = RawBuilder<SqlBool>;
 const TRUE: Condition = sql<SqlBool>`1 = 1`;
 const FALSE: Condition = sql<SqlBool>`1 = 0`;
 const ORDERED = new Set(["text", "number", "date", "datetime"]);
+/**
+ * Most words in one `q.fullTextMatch`: each is a LIKE over the column, so the work grows with
+ * the words, and a search box holding a megabyte would build a statement that SQLite refuses
+ * (expression too deep) after PostgreSQL has scanned with thousands of patterns.
+ */
+export const MAX_FULL_TEXT_WORDS = 64;
 
 /**
  * Turns search filters into a WHERE condition, or null for "every row". Filters are
@@ -137,7 +145,7 @@ class FilterCompiler {
       throw this.badQuery(`filters must be an object of column: value, got ${describe(filters)}`);
     }
     const conditions = Object.entries(filters).map(([name, value]) =>
-      this.column(this.columnNamed(name), value),
+      name === "id" ? this.id(value) : this.column(this.columnNamed(name), value),
     );
     return conditions.length ? and(conditions) : null;
   }
@@ -165,12 +173,73 @@ class FilterCompiler {
     const column = this.table.byName.get(name);
     if (column) return column;
     const known = [...this.table.byName.keys()].join(", ");
-    const hint = name === "id" ? " (find a row by id with getById)" : "";
     throw new TableError(
       "KILN_UNKNOWN_COLUMN",
-      `Table ${this.table.name} has no column "${name}"${hint}; columns: ${known}`,
+      `Table ${this.table.name} has no column "${name}"; columns: id, ${known}`,
       { table: this.table.name, column: name },
     );
+  }
+
+  /**
+   * A filter on the row id: a row of this table, or its id as text (`"[3,14]"`), or
+   * `q.anyOf/noneOf/not/allOf` of those. An id that is malformed or of another table matches
+   * no row, as getById finds none: ids usually come from clients.
+   */
+  id(value: unknown): Condition {
+    if (isQuery(value)) {
+      const args = value.args;
+      switch (value.operator) {
+        case "anyOf":
+          return this.idIn(args);
+        case "noneOf":
+          return not(this.idIn(args));
+        case "allOf":
+          return and(args.map((arg) => this.id(arg)));
+        case "not":
+          return not(this.id(args[0]));
+        default:
+          throw this.badQuery(
+            `q.${value.operator} does not apply to ${this.table.name}.id (use a row, its id, or q.anyOf/noneOf/not of them)`,
+          );
+      }
+    }
+    const rowId = this.rowId(value);
+    return rowId === null ? FALSE : sql<SqlBool>`${sql.ref("id")} = ${rowId}`;
+  }
+
+  /** The row id of a row or id text, null when it cannot be a row of this table. */
+  rowId(value: unknown): number | null {
+    const ref = rowRef(value);
+    if (ref) {
+      if (ref.tableId === this.table.tableId) return ref.rowId;
+      throw new TableError(
+        "KILN_BAD_VALUE",
+        `${this.table.name}.id: got a row of table "${ref.table}"`,
+        { table: this.table.name, column: "id" },
+      );
+    }
+    if (typeof value === "string") {
+      const parsed = parseRowId(value);
+      return parsed && parsed.tableId === this.table.tableId ? parsed.rowId : null;
+    }
+    if (value === null) return null;
+    throw new TableError(
+      "KILN_BAD_VALUE",
+      `${this.table.name}.id is a row id (a row of ${this.table.name}, or its id such as "[${this.table.tableId},1]"): got ${describe(value)}`,
+      { table: this.table.name, column: "id" },
+    );
+  }
+
+  idIn(args: readonly unknown[]): Condition {
+    const conditions = args.filter((arg) => isQuery(arg)).map((arg) => this.id(arg));
+    const ids: number[] = [];
+    for (const arg of args) {
+      if (isQuery(arg)) continue;
+      const rowId = this.rowId(arg);
+      if (rowId !== null) ids.push(rowId);
+    }
+    if (ids.length) conditions.push(this.dialect.inList(sql.ref("id"), "id", ids));
+    return or(conditions);
   }
 
   column(column: ColumnSchema, value: unknown): Condition {
@@ -219,6 +288,13 @@ class FilterCompiler {
         this.expect(column, query, ["text"]);
         if (typeof a !== "string") throw badValue(this.table.name, column, a);
         const words = a.match(/[\p{L}\p{N}]+/gu) ?? [];
+        if (words.length > MAX_FULL_TEXT_WORDS) {
+          throw new TableError(
+            "KILN_QUERY_TOO_LARGE",
+            `q.fullTextMatch on ${this.table.name}.${column.name} takes at most ${MAX_FULL_TEXT_WORDS} words (got ${words.length})`,
+            details(this.table.name, column),
+          );
+        }
         return and(words.map((word) => this.dialect.like(ref, `%${word}%`, false)));
       }
       case "greaterThan":
@@ -253,7 +329,10 @@ class FilterCompiler {
     }
   }
 
-  /** OR of the arguments; plain values of a simple column become one `IN (...)`. */
+  /**
+   * OR of the arguments; plain values of a simple column become one list parameter (see
+   * Dialect.inList), so that any number of them works.
+   */
   anyOf(column: ColumnSchema, args: readonly unknown[]): Condition {
     const values = args.filter((arg) => !isQuery(arg) && arg !== null);
     if (values.length < 2 || column.kind === "links" || column.kind === "media") {
@@ -262,8 +341,8 @@ class FilterCompiler {
     const conditions = args
       .filter((arg) => isQuery(arg) || arg === null)
       .map((arg) => this.column(column, arg));
-    const list = sql.join(values.map((value) => this.param(column, value)));
-    conditions.push(sql<SqlBool>`${sql.ref(column.name)} in (${list})`);
+    const list = values.map((value) => this.param(column, value));
+    conditions.push(this.dialect.inList(sql.ref(column.name), column.kind, list));
     return or(conditions);
   }
 

@@ -63,6 +63,9 @@ export const q = {
   noneOf: (...values: unknown[]) => new Query("noneOf", values),
   /** Matches when the value or query does not (a null column matches `q.not(x)`). */
   not: (value: unknown) => new Query("not", [value]),
-  /** Every word of `text` appears in the column, ignoring case (no stemming). */
+  /**
+   * Every word of `text` appears in the column, ignoring case (no stemming). At most 64
+   * words: more is KILN_QUERY_TOO_LARGE (a 400 inside an endpoint).
+   */
   fullTextMatch: (text: string) => new Query("fullTextMatch", [text]),
 } as const;

@@ -5,7 +5,8 @@ import { formatRowId, ROW_REF, type RowRef, rowRef } from "./row-ref.ts";
 import type { ColumnSchema } from "./schema.ts";
 import type { RowValues } from "./types.ts";
 
-export const VALUES = Symbol("kiln.rowValues");
+/** Registered, so that a row made by one copy of kiln reads in another (see global-state.ts). */
+export const VALUES = Symbol.for("kiln.rowValues.v1");
 
 /** What a row needs from its table to update and delete itself. */
 export interface RowOwner {

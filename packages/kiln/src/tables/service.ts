@@ -206,6 +206,14 @@ class Tables implements TablesService, TablesContext {
         { cause: error },
       );
     }
+    if (this.dialect.isTooLarge(error)) {
+      return new TableError(
+        "KILN_QUERY_TOO_LARGE",
+        `A query on ${table.name} is too large for the database: ${message}`,
+        { table: table.name },
+        { cause: error },
+      );
+    }
     if (this.dialect.isRetryable(error)) {
       return new TableError(
         "KILN_DATABASE_BUSY",

@@ -460,6 +460,13 @@ export class TableImpl implements Table {
   /** Runs a query; `rowsAsArrays` asks for array rows when it runs at once (executeNow). */
   #execute(query: CompiledQuery, rowsAsArrays = false): Maybe<QueryResult<unknown>> {
     const dialect = this.#context.dialect;
+    if (query.parameters.length > dialect.maxParameters) {
+      throw new TableError(
+        "KILN_QUERY_TOO_LARGE",
+        `A query on ${this.name} is too large for the database: ${query.parameters.length} values, where ${dialect.name} takes at most ${dialect.maxParameters} (a q.anyOf with fewer values, or several searches)`,
+        { table: this.name },
+      );
+    }
     try {
       const now = dialect.executeNow(query, rowsAsArrays);
       if (now) return now;

@@ -96,7 +96,10 @@ export type RowValues<C extends ColumnTypes = UntypedColumns> = string extends k
   ? { readonly [column: string]: unknown }
   : { readonly [K in keyof C]?: ColumnInput<C[K]> };
 
-/** Search filters: `{ column: value }` (equality) or `{ column: q.operator(...) }`. */
+/**
+ * Search filters: `{ column: value }` (equality) or `{ column: q.operator(...) }`; `id` takes
+ * a row of the table or its id text (`{ id: q.anyOf(...ids) }` too).
+ */
 export type Filters<C extends ColumnTypes = UntypedColumns> = string extends keyof C
   ? { readonly [column: string]: unknown }
   : {
@@ -104,10 +107,15 @@ export type Filters<C extends ColumnTypes = UntypedColumns> = string extends key
         | ColumnInput<C[K]>
         | Query
         | (C[K] extends `links ${infer N}` ? Row<ColumnsOf<N>> : never);
-    };
+    } & { readonly id?: string | Row<C> | Query };
 
-/** The methods every row has, whatever its columns. */
-export interface RowMethods<C extends ColumnTypes = UntypedColumns> {
+/**
+ * The methods every row has, whatever its columns. A type literal, not an interface, on
+ * purpose: TypeScript lets a type literal (never an interface) stand in for an index signature,
+ * and that is what makes a typed row assignable to the untyped `Row`, as in
+ * `(task: Row) => task.title` applied to `tables.tasks` rows.
+ */
+export type RowMethods<C extends ColumnTypes = UntypedColumns> = {
   /** `"[tableId,rowId]"`: stable for the row's whole life, across restarts and migrations. */
   readonly id: string;
   /** Writes the given columns (others unchanged); the row's properties follow. */
@@ -118,7 +126,7 @@ export interface RowMethods<C extends ColumnTypes = UntypedColumns> {
   equals(other: unknown): boolean;
   /** The columns plus `id`, ready for JSON (Date → ISO string, link → row id). */
   toJSON(): Record<string, unknown>;
-}
+};
 
 /** A row of a data table: its columns as read-only properties, plus `id` and methods. */
 export type Row<C extends ColumnTypes = UntypedColumns> = RowMethods<C> &

@@ -45,3 +45,20 @@ export class InvalidCredentials extends HttpError {
     this.name = "InvalidCredentials";
   }
 }
+
+/**
+ * A page on another site made the browser send credentials or a login (a form post to a
+ * login endpoint, remembered Basic credentials, a URL with a password in it) to an endpoint
+ * that does not list that page's origin in `crossOrigin`. Refused (403) before any password
+ * check, so it neither logs anyone in nor counts as a failed guess.
+ */
+export class CrossSiteRefused extends HttpError {
+  readonly code = "KILN_CROSS_SITE_REFUSED";
+  constructor() {
+    super(
+      403,
+      "This request was made by a page on another site, which may not log in or act as a user here (list its origin in the endpoint's crossOrigin to allow it)",
+    );
+    this.name = "CrossSiteRefused";
+  }
+}

@@ -1,4 +1,5 @@
-import { isIPv6 } from "node:net";
+import { createHash } from "node:crypto";
+import { isIP, isIPv6 } from "node:net";
 import { type Kysely, sql } from "kysely";
 import type { GuessingSettings } from "./users-config.ts";
 
@@ -28,7 +29,8 @@ export type GuardOutcome =
  * address), so failures from elsewhere never block the owner's address; the per-account
  * ceiling only slows addresses that never logged in to the account.
  *
- * Accounts are keyed by the lower-cased email as typed, whether or not such a user exists,
+ * Accounts are keyed by the lower-cased email as typed (the users service passes its
+ * fixed-size hash, `accountKey`), whether or not such a user exists,
  * so the answers never tell which emails have accounts. Attempts for one (account, address)
  * run one at a time in a process (a burst of parallel guesses cannot all slip through before
  * the first failure is counted); the counters live in the database, so every process of the
@@ -283,9 +285,26 @@ export function addressKey(ip: string | undefined): string {
   if (!ip) return "local";
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped) return mapped[1]!;
+  // Not an address (an X-Forwarded-For entry under trustProxy can be any text): a hash, so
+  // that what a client sends never grows the counters table by more than a fixed size.
+  if (!isIP(ip)) return `?${fixedSizeKey(ip)}`;
   if (!isIPv6(ip)) return ip;
   const groups = expandIPv6(ip);
   return `${groups.slice(0, 4).join(":")}::/64`;
+}
+
+/**
+ * The key that an account's counters are stored under: a SHA-256 of the lower-cased email,
+ * 43 characters whatever was typed, so that a login with an unknown (or huge) email costs the
+ * database a fixed few hundred bytes, and the table lists no emails.
+ * @example accountKey("ada@example.com") // "m3pV…" (43 characters)
+ */
+export function accountKey(email: string): string {
+  return fixedSizeKey(email.trim().toLowerCase());
+}
+
+function fixedSizeKey(text: string): string {
+  return createHash("sha256").update(text).digest("base64url");
 }
 
 function expandIPv6(ip: string): string[] {

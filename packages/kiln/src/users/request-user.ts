@@ -4,8 +4,10 @@ import type { Row } from "../tables/types.ts";
 /**
  * The Users service's user of a request, kept apart from `request.user` (which, under
  * `requireAuth: fn`, holds whatever principal the function returned and is not a user row).
+ * A registered symbol: the app's modules may import another copy of kiln than the one serving
+ * the request, and `users.getUser()` there must still find the user (see global-state.ts).
  */
-const USER = Symbol("kiln.users.user");
+const USER = Symbol.for("kiln.users.user.v1");
 
 /** Sets the request's user: `request.user` and `users.getUser()` both give it. */
 export function setRequestUser(ctx: RequestContext, user: Row | null): void {

@@ -1,12 +1,27 @@
 import type { Kysely } from "kysely";
 import type { KilnApp } from "../app/create-app.ts";
 import type { KilnService, ServiceFactory } from "../app/service.ts";
+import { KilnError } from "../errors.ts";
+import { rowRef } from "../tables/row-ref.ts";
 import type { Row } from "../tables/types.ts";
 import { authenticateFeature } from "./authenticate.ts";
 import { CredentialMemory } from "./credential-memory.ts";
 import { InvalidCredentials, UserExists } from "./errors.ts";
-import { GuessingDefence } from "./guessing-defence.ts";
+import { accountKey, GuessingDefence } from "./guessing-defence.ts";
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
+import {
+  type FoundToken,
+  type TokenTablesLike,
+  tokenLookup,
+  type UsersTableLike,
+} from "./token-lookup.ts";
+import {
+  expiresInMs,
+  looksLikeToken,
+  type NewToken,
+  type TokenInfo,
+  TokenStore,
+} from "./tokens.ts";
 import { readUsersSettings, type UsersSettings } from "./users-config.ts";
 
 /** The users table as the service needs it (user-store.ts implements it over data tables). */
@@ -18,7 +33,14 @@ export interface UserStore {
   add(values: Record<string, unknown>): Promise<Row>;
   /** Every user by email, fetched a page at a time. */
   all(): AsyncIterable<Row>;
+  /** The API tokens (tokens.ts). */
+  readonly tokens: TokenStore;
+  /** The token with this secret and its user, in one query (token-lookup.ts). */
+  findToken(token: string): Promise<FoundToken | null>;
 }
+
+/** What checking an API token came to: the user and the token, or "denied". */
+export type TokenCheckResult = { status: "ok"; user: Row; token: TokenInfo } | { status: "denied" };
 
 /** What checking an email and password came to. */
 export type CredentialCheckResult =
@@ -27,7 +49,9 @@ export type CredentialCheckResult =
   | { status: "throttled"; retryAfterSeconds: number };
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
-const MAX_PASSWORD = 1024;
+/** Longest email address (RFC 5321's path limit) and password Kiln accepts anywhere. */
+export const MAX_EMAIL = 254;
+export const MAX_PASSWORD = 1024;
 
 /**
  * The Users service (docs/users.md): accounts in the `users` data table, passwords hashed with
@@ -69,6 +93,7 @@ export class UsersService implements KilnService {
     // first unknown email needs it (so that first answer takes no longer than the others).
     service.#dummy = dummyHash(settings.scrypt);
     await service.#defence.ensureTable();
+    await store.tokens.ensureTable();
     service.#forgetOld();
     return service;
   }
@@ -78,20 +103,26 @@ export class UsersService implements KilnService {
    * email, a wrong password and a disabled account all come to "denied", in the same time: a
    * missing user is checked against a dummy hash. A credential verified in the last few
    * minutes is accepted without scrypt while the account sees no failures.
+   *
+   * An email over 254 characters or a password over 1024 throws InvalidCredentials (400)
+   * before any lookup or counting: no such account can exist, and an unauthenticated request
+   * must not make the database store (or scrypt hash) whatever size it sends.
    */
   async checkCredentials(
     email: string,
     password: string,
     address: string,
   ): Promise<CredentialCheckResult> {
+    checkLengths(email, password);
     const account = email.trim().toLowerCase();
+    const key = accountKey(account);
     const user = await this.#store.findByEmail(account);
     const hash = usable(user);
     if (hash && !user!.nPasswordFailures && this.#memory.recall(account, password, hash)) {
-      this.#defence.noteSuccess(account, address)?.catch((error) => this.#logError(error));
+      this.#defence.noteSuccess(key, address)?.catch((error) => this.#logError(error));
       return { status: "ok", user: user! };
     }
-    const outcome = await this.#defence.guard(account, address, async () => {
+    const outcome = await this.#defence.guard(key, address, async () => {
       // Only a correct password can be remembered, so a wrong one always pays the full hash.
       if (hash && this.#memory.recall(account, password, hash)) return true;
       this.#dummy ??= dummyHash(this.settings.scrypt);
@@ -105,7 +136,7 @@ export class UsersService implements KilnService {
       } else if (!user) {
         // A known account's failure costs one more committed write (the row above): an
         // unknown email makes an equivalent one, or the answer's time would tell them apart.
-        await this.#defence.equivalentWrite(account);
+        await this.#defence.equivalentWrite(key);
       }
       return { status: "denied" };
     }
@@ -160,6 +191,68 @@ export class UsersService implements KilnService {
     }
   }
 
+  /**
+   * Checks an API token: known, not expired, and its user enabled. Anything else (a string
+   * not shaped like a token included: refused before any query) is "denied". Tokens need no
+   * guessing defence: with 256 random bits there is nothing to guess, and a refusal costs one
+   * indexed lookup.
+   */
+  async checkToken(token: string): Promise<TokenCheckResult> {
+    if (!looksLikeToken(token)) return { status: "denied" };
+    const found = await this.#store.findToken(token);
+    const now = Date.now();
+    if (found?.user.enabled !== true) return { status: "denied" };
+    if (found.expiresAt > 0 && found.expiresAt <= now) return { status: "denied" };
+    this.#store.tokens
+      .noteUse(found.token.id, found.lastUsedAt, now)
+      ?.catch((error) => this.#logError(error));
+    return { status: "ok", user: found.user, token: found.token };
+  }
+
+  /** A new API token for `user`; the secret is in the result, and nowhere else. */
+  async createToken(user: Row, options: { name?: string; expiresIn?: unknown } = {}) {
+    const name = options.name ?? "token";
+    if (typeof name !== "string" || name.trim() === "" || name.length > 200) {
+      throw new InvalidCredentials("A token name is text of 1 to 200 characters");
+    }
+    return this.#store.tokens.create(
+      userRowNumber(user),
+      name.trim(),
+      expiresInMs(options.expiresIn),
+    ) as Promise<NewToken>;
+  }
+
+  listTokens(user: Row): Promise<TokenInfo[]> {
+    return this.#store.tokens.list(userRowNumber(user));
+  }
+
+  /** Revokes one of the user's tokens (any user's, without `user`); false when none matched. */
+  revokeToken(id: string, user?: Row): Promise<boolean> {
+    if (typeof id !== "string" || id === "") return Promise.resolve(false);
+    return this.#store.tokens.revoke(id, user ? userRowNumber(user) : undefined);
+  }
+
+  revokeAllTokens(user: Row): Promise<number> {
+    return this.#store.tokens.revokeAll(userRowNumber(user));
+  }
+
+  /**
+   * Changes a user's email: validated like a sign-up's, and unique regardless of case (a
+   * change of case alone is allowed). Throws InvalidCredentials (400) or UserExists (409).
+   */
+  async setEmail(user: Row, email: string): Promise<void> {
+    const clean = checkEmail(email);
+    const holder = await this.#store.findByEmail(clean);
+    if (holder && holder.id !== user.id) throw new UserExists(clean);
+    try {
+      await user.update({ email: clean });
+    } catch (error) {
+      // Two changes racing for one email: the unique index decides.
+      if ((error as { code?: string }).code === "KILN_DUPLICATE_VALUE") throw new UserExists(clean);
+      throw error;
+    }
+  }
+
   /** Sets a new password: remembered credentials stop matching at once, in every process. */
   async setPassword(user: Row, password: string): Promise<void> {
     this.checkPassword(password);
@@ -197,6 +290,7 @@ export class UsersService implements KilnService {
 
   #forgetOld(): void {
     this.#defence.forgetOld().catch((error) => this.#logError(error));
+    this.#store.tokens.deleteExpired().catch((error) => this.#logError(error));
   }
 
   #logError(error: unknown): void {
@@ -210,18 +304,37 @@ function usable(user: Row | null): string | null {
   return typeof user.passwordHash === "string" && user.passwordHash ? user.passwordHash : null;
 }
 
+/** A login's email and password within the lengths any account can have, else a 400. */
+function checkLengths(email: string, password: string): void {
+  if (email.length > MAX_EMAIL) {
+    throw new InvalidCredentials(`An email address has at most ${MAX_EMAIL} characters`);
+  }
+  if (password.length > MAX_PASSWORD) {
+    throw new InvalidCredentials(`A password has at most ${MAX_PASSWORD} characters`);
+  }
+}
+
+/** The number of a users row (its id is "[tableId,number]"), for the tokens table. */
+function userRowNumber(user: Row): number {
+  const ref = rowRef(user);
+  if (ref?.table !== "users") {
+    throw new KilnError("KILN_BAD_VALUE", "Expected a row of the users table");
+  }
+  return ref.rowId;
+}
+
 function checkEmail(email: string): string {
   const clean = typeof email === "string" ? email.trim() : "";
-  if (!EMAIL.test(clean) || clean.length > 254) {
+  if (!EMAIL.test(clean) || clean.length > MAX_EMAIL) {
     throw new InvalidCredentials(`Not an email address: ${JSON.stringify(email)}`);
   }
   return clean;
 }
 
 /** The tables service, as far as users need it (see tables/service.ts). */
-interface TablesLike {
+interface TablesLike extends TokenTablesLike {
   readonly db: Kysely<unknown>;
-  table(name: string): {
+  table(name: string): UsersTableLike & {
     getById(id: string): Promise<Row | null>;
     addRow(values: Record<string, unknown>): Promise<Row>;
     search(filters?: object, options?: object): AsyncIterable<Row>;
@@ -237,8 +350,11 @@ export const usersService: ServiceFactory = async (app: KilnApp) => {
   const tables = app.service("tables") as (KilnService & TablesLike) | undefined;
   if (!tables) return null;
   const users = tables.table("users");
+  const tokens = new TokenStore(tables.db);
   const store: UserStore = {
     db: tables.db,
+    tokens,
+    findToken: tokenLookup(tokens, tables, users),
     findByEmail: (email) => tables.findUserByEmail(email),
     findById: (id) => users.getById(id),
     add: (values) => users.addRow(values),

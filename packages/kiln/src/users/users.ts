@@ -1,15 +1,21 @@
 import { currentApp } from "../app/current-app.ts";
+import { isForeign } from "../cookies/xsrf.ts";
 import { KilnError } from "../errors.ts";
 import { maybeContext } from "../http/context.ts";
 import type { ColumnsOf, Row } from "../tables/types.ts";
-import { AuthenticationFailed, TooManyAttempts } from "./errors.ts";
+import { requestToken } from "./bearer.ts";
+import { AuthenticationFailed, CrossSiteRefused, TooManyAttempts } from "./errors.ts";
 import { addressKey } from "./guessing-defence.ts";
 import { forgetLogin, rememberLogin, sessionUserId } from "./login-state.ts";
 import { requestUser, setRequestUser } from "./request-user.ts";
+import type { NewToken, TokenInfo } from "./tokens.ts";
 import type { UsersService } from "./users-service.ts";
 
-/** The built-in columns of every `users` row (the app's own come from kiln.yaml). */
-export interface UserColumns {
+/**
+ * The built-in columns of every `users` row (the app's own come from kiln.yaml). A type literal
+ * rather than an interface so that a `UserRow` is assignable to `Row` (see RowMethods).
+ */
+export type UserColumns = {
   readonly email: string | null;
   readonly enabled: boolean | null;
   /** Never in `toJSON()` or CSV exports. */
@@ -19,7 +25,7 @@ export interface UserColumns {
   readonly confirmedEmail: boolean | null;
   /** Recent failed logins on this account, from every address (0 when quiet). */
   readonly nPasswordFailures: number | null;
-}
+};
 
 /** A row of the `users` table: the built-in columns typed, the app's own typed by `kiln types`. */
 export type UserRow = Row<ColumnsOf<"users">> & UserColumns;
@@ -32,6 +38,22 @@ async function service(): Promise<UsersService> {
     throw new KilnError("KILN_NO_APP", `The app "${app.name}" has no Users service running`);
   }
   return users;
+}
+
+async function checkPassword(email: string, password: string): Promise<UserRow> {
+  // A login that another site's page makes the browser send is refused before any password
+  // check, so a foreign page can neither guess passwords nor spend the owner's attempts.
+  const ctx = maybeContext();
+  if (ctx && isForeign(ctx)) throw new CrossSiteRefused();
+  const address = addressKey(ctx?.raw.ip);
+  const result = await (await service()).checkCredentials(String(email), String(password), address);
+  if (result.status === "throttled") {
+    const ctx = maybeContext();
+    if (ctx) ctx.responseHeaders["retry-after"] = String(result.retryAfterSeconds);
+    throw new TooManyAttempts(result.retryAfterSeconds);
+  }
+  if (result.status === "denied") throw new AuthenticationFailed();
+  return result.user as UserRow;
 }
 
 function logIn(user: UserRow): void {
@@ -63,26 +85,91 @@ export const users = {
    * Checks the email and password and, inside a request, logs the user in (a fresh session
    * id, against fixation). Throws AuthenticationFailed (401) for a wrong password, an unknown
    * email or a disabled account alike, and TooManyAttempts (429) after repeated failures.
+   * Inside a request made by another site's page (a forged form post), it throws
+   * CrossSiteRefused (403) before checking anything: such attempts never count against the
+   * account, so a foreign page cannot lock its owner out.
    * @example
    * httpEndpoint("/login", { methods: ["POST"] }, async ({ email, password }) =>
    *   users.loginWithEmail(email ?? "", password ?? ""));
    */
   async loginWithEmail(email: string, password: string): Promise<UserRow> {
-    const address = addressKey(maybeContext()?.raw.ip);
-    const result = await (await service()).checkCredentials(
-      String(email),
-      String(password),
-      address,
-    );
-    if (result.status === "throttled") {
-      const ctx = maybeContext();
-      if (ctx) ctx.responseHeaders["retry-after"] = String(result.retryAfterSeconds);
-      throw new TooManyAttempts(result.retryAfterSeconds);
-    }
-    if (result.status === "denied") throw new AuthenticationFailed();
-    const user = result.user as UserRow;
+    const user = await checkPassword(email, password);
     logIn(user);
     return user;
+  },
+
+  /**
+   * Checks an email and password exactly as `loginWithEmail` does (the guessing defence
+   * included) but starts no session and sets no cookie: for clients without cookies, e.g. an
+   * endpoint that exchanges a password for an API token. Returns the user row; throws
+   * AuthenticationFailed (401) or TooManyAttempts (429, with Retry-After).
+   * @example
+   * httpEndpoint("/tokens", { methods: ["POST"] }, async ({ email, password }) => {
+   *   const user = await users.checkPassword(email ?? "", password ?? "");
+   *   return users.createToken(user, { name: "mobile app", expiresIn: "90d" });
+   * });
+   */
+  checkPassword(email: string, password: string): Promise<UserRow> {
+    return checkPassword(email, password);
+  },
+
+  /**
+   * Creates an API token for a user and returns it with its secret (`token`, starting with
+   * `kiln_`): the only time the secret is seen, since Kiln keeps only its SHA-256. Clients
+   * send it as `Authorization: Bearer <token>` to `authenticateUsers` endpoints. `expiresIn`:
+   * seconds, or "90d", "12h", "30m"; default never.
+   * @example const { token } = await users.createToken(ada, { name: "CI", expiresIn: "30d" });
+   */
+  async createToken(
+    user: UserRow,
+    options: { name?: string; expiresIn?: number | string } = {},
+  ): Promise<NewToken> {
+    return (await service()).createToken(user, options);
+  },
+
+  /**
+   * A user's tokens (id, name, createdAt, expiresAt, lastUsedAt; never the secrets), newest first.
+   * @example const list = await users.listTokens(users.getUser()!);
+   */
+  async listTokens(user: UserRow): Promise<TokenInfo[]> {
+    return (await service()).listTokens(user);
+  },
+
+  /**
+   * Revokes one of `user`'s tokens by id: refused at once by every process. Resolves to false
+   * when the user has no token with this id.
+   * @example await users.revokeToken(users.getUser()!, id);
+   */
+  async revokeToken(user: UserRow, id: string): Promise<boolean> {
+    return (await service()).revokeToken(id, user);
+  },
+
+  /**
+   * Revokes every token of a user (after a suspected leak, say); resolves to how many.
+   * @example await users.revokeAllTokens(ada);
+   */
+  async revokeAllTokens(user: UserRow): Promise<number> {
+    return (await service()).revokeAllTokens(user);
+  },
+
+  /**
+   * The API token the current request was authenticated with (no secret), or null: e.g. to
+   * let a client revoke its own token on logout.
+   * @example httpEndpoint("/logout", { authenticateUsers: true }, () =>
+   *   users.revokeToken(users.getUser()!, users.getToken()!.id));
+   */
+  getToken(): TokenInfo | null {
+    const ctx = maybeContext();
+    return ctx ? requestToken(ctx) : null;
+  },
+
+  /**
+   * Changes a user's email, checked like a sign-up's and unique regardless of case. Throws
+   * InvalidCredentials (400) or UserExists (409).
+   * @example await users.setEmail(ada, "ada@lovelace.example");
+   */
+  async setEmail(user: UserRow, email: string): Promise<void> {
+    await (await service()).setEmail(user, email);
   },
 
   /**

@@ -32,11 +32,11 @@ beforeAll(async () => {
     name: "browserdemo",
     services: { users: { scrypt: { N: 1024, r: 8, p: 1 } } },
   });
-  addLoginApp(app, seen);
+  foreign = await foreignSite();
+  addLoginApp(app, seen, [foreign.sameSite, foreign.crossSite]);
   appUrl = await app.listen({ host: "127.0.0.1", port: 0 });
   await users.addUser(ALICE, PASSWORD);
   await users.addUser(MALLORY, "mallory's own password");
-  foreign = await foreignSite();
   browser = await launchBrowser();
 });
 
@@ -132,10 +132,13 @@ describe("in a browser", () => {
     await logIn(ALICE);
     const page = await openForeign(foreign.sameSite);
     const answer = await fetchFrom(page, `${appUrl}/_/api/me-cors`, withCookies);
-    // The browser did send the session cookie (same site, SameSite=Lax allows it)...
-    expect(answer.body).toMatchObject({ cookieSent: true, origin: foreign.sameSite });
+    // crossOrigin: true never lets a credentialed answer be read...
+    expect(answer.readable).toBe(false);
+    // ...the browser did send the session cookie (same site, SameSite=Lax allows it)...
+    const [ran] = seen.filter((s) => s.path === "/_/api/me-cors");
+    expect(ran).toMatchObject({ cookieSent: true, origin: foreign.sameSite });
     // ...and Kiln, seeing a foreign Origin, ran the request without the user.
-    expect(answer.body).toMatchObject({ user: null });
+    expect(ran).toMatchObject({ user: null });
   });
 
   it("a foreign page cannot change the session, from the same site or another", async () => {
@@ -175,7 +178,7 @@ describe("in a browser", () => {
     expect((await fetchFrom(page, "/_/api/me")).body).toMatchObject({ user: null });
   });
 
-  it("crossSiteSession: true lets a same-site page use the session; SameSite=Lax still guards other sites", async () => {
+  it("a listed origin on the same site uses the session; SameSite=Lax still guards other sites", async () => {
     await logIn(ALICE);
     const sameSite = await openForeign(foreign.sameSite);
     const shared = await fetchFrom(sameSite, `${appUrl}/_/api/me-shared`, withCookies);
@@ -189,14 +192,16 @@ describe("in a browser", () => {
   it("a crossOrigin endpoint is readable by a foreign page's script; a plain one is blocked", async () => {
     await logIn(ALICE);
     const page = await openForeign(foreign.crossSite);
-    const open = await fetchFrom(page, `${appUrl}/_/api/me-cors`, withCookies);
-    expect(open).toMatchObject({ readable: true, status: 200 });
-    const plain = await fetchFrom(page, `${appUrl}/_/api/me`, withCookies);
+    const open = await fetchFrom(page, `${appUrl}/_/api/me-cors`);
+    expect(open).toMatchObject({ readable: true, status: 200, body: { user: null } });
+    // crossOrigin: true is for answers without credentials: a credentialed read is refused.
+    expect((await fetchFrom(page, `${appUrl}/_/api/me-cors`, withCookies)).readable).toBe(false);
+    const plain = await fetchFrom(page, `${appUrl}/_/api/me`);
     expect(plain.readable).toBe(false);
     expect(plain.error).toMatch(/TypeError/);
 
     // A PUT with a custom header needs a preflight: answered for crossOrigin only.
-    const put = { ...withCookies, method: "PUT", headers: { "x-demo": "1" } };
+    const put = { method: "PUT", headers: { "x-demo": "1" } };
     const allowed = await fetchFrom(page, `${appUrl}/_/api/write-cors`, put);
     expect(allowed).toMatchObject({ readable: true, status: 200 });
     const refused = await fetchFrom(page, `${appUrl}/_/api/write`, put);

@@ -36,9 +36,9 @@ const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.char
 /**
  * The example app of the browser tests: a login page (an endpoint returning HTML) whose form
  * logs in with the Users service, and endpoints with each CORS/XSRF setting. `seen` records
- * what each handler saw.
+ * what each handler saw; `listed` are the origins `/me-shared` trusts.
  */
-export function addLoginApp(app: KilnApp, seen: Seen[]): void {
+export function addLoginApp(app: KilnApp, seen: Seen[], listed: readonly string[]): void {
   const record = async () => {
     const entry = {
       path: request.path,
@@ -85,9 +85,9 @@ export function addLoginApp(app: KilnApp, seen: Seen[]): void {
   });
   app.httpEndpoint("/write", { methods: ["PUT"] }, record);
 
-  // Readable by other origins, in a fresh session when they are foreign.
+  // Readable by any origin without credentials; foreign requests run in a fresh session.
   app.httpEndpoint("/me-cors", { crossOrigin: true }, record);
   app.httpEndpoint("/write-cors", { crossOrigin: true, methods: ["PUT"] }, record);
-  // Readable by other origins, with the browser's session.
-  app.httpEndpoint("/me-shared", { crossOrigin: true, crossSiteSession: true }, record);
+  // Readable by the listed origins with credentials, and run as the browser's user for them.
+  app.httpEndpoint("/me-shared", { crossOrigin: listed }, record);
 }

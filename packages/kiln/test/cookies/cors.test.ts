@@ -6,10 +6,23 @@ let app: TestApp;
 afterEach(() => app?.cleanup());
 
 const ORIGIN = "https://other.example";
+const LISTED = "https://app.example.com";
 
 function corsApp(): TestApp {
   app = cookieApp();
   app.httpEndpoint("/open", { crossOrigin: true }, () => ({ open: true }));
+  app.httpEndpoint("/listed", { crossOrigin: [LISTED, "http://localhost:5173/"] }, () => "ok");
+  app.httpEndpoint("/listed/:id", { crossOrigin: [LISTED], methods: ["PUT"] }, ({ id }) => id);
+  app.httpEndpoint("/decided", { crossOrigin: (o) => o.endsWith(".example.com") }, () => "ok");
+  app.httpEndpoint(
+    "/throws",
+    {
+      crossOrigin: () => {
+        throw new Error("the app's own bug");
+      },
+    },
+    () => "ok",
+  );
   app.httpEndpoint("/open/:id", { crossOrigin: true, methods: ["PUT", "DELETE"] }, ({ id }) => id);
   app.httpEndpoint("/files/:rest*", { crossOrigin: true }, ({ rest }) => rest);
   app.httpEndpoint("/failing", { crossOrigin: true }, () => {
@@ -24,24 +37,18 @@ const corsHeaders = (headers: Record<string, unknown>) =>
   Object.keys(headers).filter((name) => name.startsWith("access-control-"));
 
 describe("crossOrigin: true", () => {
-  it("echoes the request's Origin with credentials allowed, and varies on Origin", async () => {
-    const res = await corsApp().inject({ url: "/_/api/open", headers: { origin: ORIGIN } });
-    expect(res.json()).toEqual({ open: true });
-    expect(res.headers["access-control-allow-origin"]).toBe(ORIGIN);
-    expect(res.headers["access-control-allow-credentials"]).toBe("true");
-    expect(res.headers.vary).toBe("Origin");
-  });
-
-  it("answers * without credentials when there is no Origin, or the opaque null origin", async () => {
+  it("lets any origin read, never with credentials, and varies on Origin", async () => {
     const a = corsApp();
-    for (const headers of [{}, { origin: "null" }]) {
+    for (const headers of [{ origin: ORIGIN }, {}, { origin: "null" }]) {
       const res = await a.inject({ url: "/_/api/open", headers });
+      expect(res.json()).toEqual({ open: true });
       expect(res.headers["access-control-allow-origin"]).toBe("*");
       expect(res.headers["access-control-allow-credentials"]).toBeUndefined();
+      expect(res.headers.vary).toBe("Origin");
     }
   });
 
-  it("answers preflights with the endpoint's methods and the requested headers", async () => {
+  it("answers preflights with *, the endpoint's methods and the requested headers", async () => {
     const res = await corsApp().inject({
       method: "OPTIONS",
       url: "/_/api/open/42",
@@ -54,12 +61,12 @@ describe("crossOrigin: true", () => {
     expect(res.statusCode).toBe(204);
     expect(res.body).toBe("");
     expect(res.headers).toMatchObject({
-      "access-control-allow-origin": ORIGIN,
-      "access-control-allow-credentials": "true",
+      "access-control-allow-origin": "*",
       "access-control-allow-methods": "PUT, DELETE",
       "access-control-allow-headers": "content-type, x-api-key",
       "access-control-max-age": "600",
     });
+    expect(res.headers["access-control-allow-credentials"]).toBeUndefined();
     expect(res.headers.vary).toContain("Origin");
   });
 
@@ -86,7 +93,82 @@ describe("crossOrigin: true", () => {
   it("lets other origins read error answers too", async () => {
     const res = await corsApp().inject({ url: "/_/api/failing", headers: { origin: ORIGIN } });
     expect(res.statusCode).toBe(409);
-    expect(res.headers["access-control-allow-origin"]).toBe(ORIGIN);
+    expect(res.headers["access-control-allow-origin"]).toBe("*");
+  });
+});
+
+describe("crossOrigin: a list of origins, or a function", () => {
+  it("echoes a listed origin with credentials allowed", async () => {
+    const a = corsApp();
+    for (const origin of [LISTED, "http://localhost:5173"]) {
+      const res = await a.inject({ url: "/_/api/listed", headers: { origin } });
+      expect(res.headers["access-control-allow-origin"]).toBe(origin);
+      expect(res.headers["access-control-allow-credentials"]).toBe("true");
+      expect(res.headers.vary).toBe("Origin");
+    }
+  });
+
+  it("gives any other origin no CORS header at all (and still varies on Origin)", async () => {
+    const a = corsApp();
+    for (const origin of [
+      ORIGIN,
+      "http://app.example.com",
+      "https://app.example.com:8443",
+      "null",
+    ]) {
+      const res = await a.inject({ url: "/_/api/listed", headers: { origin } });
+      expect(res.statusCode).toBe(200);
+      expect(corsHeaders(res.headers)).toEqual([]);
+      expect(res.headers.vary).toBe("Origin");
+    }
+  });
+
+  it("answers preflights of listed origins only", async () => {
+    const a = corsApp();
+    const preflight = (origin: string) =>
+      a.inject({
+        method: "OPTIONS",
+        url: "/_/api/listed/7",
+        headers: {
+          origin,
+          "access-control-request-method": "PUT",
+          "access-control-request-headers": "content-type",
+        },
+      });
+    const listed = await preflight(LISTED);
+    expect(listed.statusCode).toBe(204);
+    expect(listed.headers).toMatchObject({
+      "access-control-allow-origin": LISTED,
+      "access-control-allow-credentials": "true",
+      "access-control-allow-methods": "PUT",
+    });
+    const other = await preflight(ORIGIN);
+    expect(other.headers["access-control-allow-origin"]).toBeUndefined();
+    expect(other.headers["access-control-allow-credentials"]).toBeUndefined();
+  });
+
+  it("asks the function about each origin; one that throws means no", async () => {
+    const a = corsApp();
+    const yes = await a.inject({ url: "/_/api/decided", headers: { origin: LISTED } });
+    expect(yes.headers["access-control-allow-origin"]).toBe(LISTED);
+    expect(yes.headers["access-control-allow-credentials"]).toBe("true");
+    const no = await a.inject({ url: "/_/api/decided", headers: { origin: ORIGIN } });
+    expect(corsHeaders(no.headers)).toEqual([]);
+    const broken = await a.inject({ url: "/_/api/throws", headers: { origin: LISTED } });
+    expect(broken.statusCode).toBe(200);
+    expect(corsHeaders(broken.headers)).toEqual([]);
+  });
+
+  it("refuses, when the endpoint is defined, an entry that is not an origin", () => {
+    app = cookieApp();
+    for (const entry of ["*", "app.example.com", "https://app.example.com/path", "ftp://x.io"]) {
+      expect(() => app.httpEndpoint("/x", { crossOrigin: [entry] }, () => "x")).toThrow(
+        /not an origin/,
+      );
+    }
+    expect(() => app.httpEndpoint("/x", { crossOrigin: "*" as never }, () => "x")).toThrow(
+      /crossOrigin must be/,
+    );
   });
 });
 

@@ -175,14 +175,14 @@ describe("request bodies", () => {
 });
 
 describe("body size limit", () => {
-  it("defaults to 10 MiB: a larger body is a 413 with a clear message", async () => {
+  it("defaults to 1 MiB: a larger body is a 413 with a clear message", async () => {
     app = testApp();
     let ran = false;
     app.httpEndpoint("/upload", () => {
       ran = true;
       return request.body?.length ?? 0;
     });
-    const limit = 10 * 1024 * 1024;
+    const limit = 1024 * 1024;
     const ok = await app.inject({
       method: "POST",
       url: "/_/api/upload",

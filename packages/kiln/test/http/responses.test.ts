@@ -173,9 +173,10 @@ describe("HttpResponse", () => {
     ]);
   });
 
-  it("a status outside 100..599 is refused with KILN_BAD_STATUS", () => {
+  it("a status outside 200..599 is refused with KILN_BAD_STATUS", () => {
     expect(() => new HttpResponse({ status: 700 })).toThrow(KilnError);
-    expect(() => new HttpResponse({ status: 700 })).toThrow(/100..599/);
+    expect(() => new HttpResponse({ status: 700 })).toThrow(/200..599/);
+    expect(() => new HttpResponse({ status: 101 })).toThrow(/200..599/);
   });
 });
 

@@ -83,7 +83,7 @@ function expectClientError(res: RawResponse, status: number, message?: RegExp): 
 const task = (id: string) => `/_/api/tasks/${encodeURIComponent(id)}`;
 
 describe("examples/todo under hostile input", () => {
-  it("a body over the 10 MiB limit is a 413, declared or chunked", async () => {
+  it("a body over the 1 MiB limit is a 413, declared or chunked", async () => {
     const declared = head("POST /_/api/new_task HTTP/1.1", {
       Authorization: AUTH,
       "Content-Length": 11 * 1024 * 1024,

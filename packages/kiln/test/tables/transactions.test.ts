@@ -61,25 +61,33 @@ for (const dialect of await testDialects()) {
         .ifNotExists()
         .addColumn("n", "integer")
         .execute();
-      await inTransaction(async () => {
+      const undo = new Error("undo both");
+      const outcome = inTransaction(async () => {
         await service.db.insertInto("svc_counter").values({ n: 1 }).execute();
         await tables.accounts.addRow({ name: "x" });
-        throw new Error("undo both");
-      }).catch(() => undefined);
+        throw undo;
+      });
+      // The transaction failed for the reason given, not because a query in it did.
+      await expect(outcome).rejects.toBe(undo);
       expect(await service.db.selectFrom("svc_counter").selectAll().execute()).toEqual([]);
       expect(await tables.accounts.search().count()).toBe(0);
     });
 
     it("Kysely's own db.transaction() inside inTransaction joins it instead of committing early", async () => {
       const { service } = await tablesApp(dialect, SCHEMA);
-      await inTransaction(async () => {
+      const undo = new Error("undo both");
+      let seenInside = -1;
+      const outcome = inTransaction(async () => {
         await service.db.transaction().execute(async (trx) => {
           await trx.insertInto("data_accounts").values({ name: "inner" }).execute();
         });
         await tables.accounts.addRow({ name: "outer" });
-        throw new Error("undo both");
-      }).catch(() => undefined);
-      expect(await tables.accounts.search().count()).toBe(0);
+        seenInside = await tables.accounts.search().count();
+        throw undo;
+      });
+      // Nested, it neither failed (a BEGIN inside a transaction) nor committed on its own.
+      await expect(outcome).rejects.toBe(undo);
+      expect(seenInside).toBe(2);
     });
 
     it("concurrent read-modify-write transactions never lose an update", async () => {
@@ -121,10 +129,11 @@ for (const dialect of await testDialects()) {
     it("other errors are not retried", async () => {
       await tablesApp(dialect, SCHEMA);
       let runs = 0;
-      await inTransaction(async () => {
+      const outcome = inTransaction(async () => {
         runs++;
         await tables.accounts.addRow({ nope: 1 });
-      }).catch(() => undefined);
+      });
+      await expect(outcome).rejects.toMatchObject({ code: "KILN_UNKNOWN_COLUMN" });
       expect(runs).toBe(1);
     });
   });

@@ -55,7 +55,9 @@ describe("examples/todo: the To-Do API of the README walkthrough", () => {
     ] as const) {
       const res = await app.inject({ method, url });
       expect(res.statusCode, `${method} ${url}`).toBe(401);
-      expect(res.headers["www-authenticate"]).toBe('Basic realm="todo", charset="UTF-8"');
+      expect(res.headers["www-authenticate"]).toBe(
+        'Basic realm="todo", charset="UTF-8", Bearer realm="todo"',
+      );
     }
   });
 

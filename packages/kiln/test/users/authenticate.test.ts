@@ -1,3 +1,4 @@
+import { type Kysely, sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { request, users } from "../../src/index.ts";
 import { hashParams, hashPassword } from "../../src/users/passwords.ts";
@@ -15,6 +16,8 @@ afterEach(async () => {
 const ADA = "ada@example.com";
 const PW = "correct horse";
 const CHALLENGE = 'Basic realm="test", charset="UTF-8"';
+/** authenticateUsers accepts API tokens too, and its challenge says so. */
+const USERS_CHALLENGE = `${CHALLENGE}, Bearer realm="test"`;
 
 /**
  * An app with one protected endpoint echoing who Kiln thinks the caller is, and Ada's account;
@@ -38,6 +41,41 @@ async function makeProtectedApp(
   return made;
 }
 
+/**
+ * A counter of rows inserted, updated or deleted in any table of the app's database from now
+ * on (a row trigger on each table, so no write escapes it, whoever makes it).
+ */
+async function countRowWrites(
+  made: UsersTestApp,
+  backend: TestDialect["name"],
+): Promise<() => Promise<number>> {
+  const db = made.service<{ name: string; db: Kysely<unknown> }>("tables")!.db;
+  const run = (text: string) => sql.raw(text).execute(db);
+  const list =
+    backend === "sqlite"
+      ? "select name from sqlite_master where type = 'table' and name not like 'sqlite_%'"
+      : "select tablename as name from pg_tables where schemaname = current_schema()";
+  const names = ((await run(list)).rows as { name: string }[]).map((row) => row.name);
+  await run("create table test_row_writes (n integer not null)");
+  await run("insert into test_row_writes values (0)");
+  if (backend === "postgres") {
+    await run(
+      "create function test_count_write() returns trigger language plpgsql as $$ begin update test_row_writes set n = n + 1; return null; end $$",
+    );
+  }
+  for (const name of names) {
+    for (const event of ["insert", "update", "delete"]) {
+      await run(
+        backend === "sqlite"
+          ? `create trigger "test_${event}_${name}" after ${event} on "${name}" begin update test_row_writes set n = n + 1; end`
+          : `create trigger "test_${event}_${name}" after ${event} on "${name}" for each row execute function test_count_write()`,
+      );
+    }
+  }
+  return async () =>
+    Number(((await run("select n from test_row_writes")).rows[0] as { n: unknown }).n);
+}
+
 for (const dialect of await testDialects()) {
   const protectedApp = (config?: Parameters<typeof usersApp>[0], sameAs?: UsersTestApp) =>
     makeProtectedApp(dialect, config, sameAs);
@@ -47,7 +85,7 @@ for (const dialect of await testDialects()) {
       app = await protectedApp();
       const res = await app.inject({ url: "/_/api/me" });
       expect(res.statusCode).toBe(401);
-      expect(res.headers["www-authenticate"]).toBe(CHALLENGE);
+      expect(res.headers["www-authenticate"]).toBe(USERS_CHALLENGE);
       expect(res.json()).toEqual({ error: "Authentication required" });
     });
 
@@ -71,7 +109,7 @@ for (const dialect of await testDialects()) {
       const unknown = await app.inject({ url: "/_/api/me", headers: basic("eve@example.com", PW) });
       for (const res of [wrong, unknown]) {
         expect(res.statusCode).toBe(401);
-        expect(res.headers["www-authenticate"]).toBe(CHALLENGE);
+        expect(res.headers["www-authenticate"]).toBe(USERS_CHALLENGE);
       }
       expect(wrong.body).toBe(unknown.body);
     });
@@ -104,8 +142,26 @@ for (const dialect of await testDialects()) {
       }
     });
 
+    it("commits as many row writes for an unknown email as for a wrong password", async () => {
+      // Time alone cannot show this (a commit's fsync is a few ms against scrypt's tens): the
+      // database is asked. A trigger on every table counts each row written, by anyone.
+      app = await protectedApp();
+      const writes = await countRowWrites(app, dialect.name);
+      const refused = async (email: string, password: string) => {
+        const before = await writes();
+        const res = await app.inject({ url: "/_/api/me", headers: basic(email, password) });
+        expect(res.statusCode).toBe(401);
+        return (await writes()) - before;
+      };
+      // First failures (counters made) and second ones (counters updated), each way.
+      const wrong = [await refused(ADA, "wrong horse 1"), await refused(ADA, "wrong horse 2")];
+      const unknown = [await refused("eve@example.com", PW), await refused("eve@example.com", PW)];
+      expect(wrong[0]).toBeGreaterThan(0);
+      expect(unknown).toEqual(wrong);
+    });
+
     it.each([
-      ["another scheme", "Bearer abc.def"],
+      ["another scheme", "Digest abc.def"],
       ["no token", "Basic"],
       ["bad base64", "Basic ***"],
       ["no colon", `Basic ${Buffer.from("ada").toString("base64")}`],
@@ -117,7 +173,7 @@ for (const dialect of await testDialects()) {
         app = await protectedApp();
         const res = await app.inject({ url: "/_/api/me", headers: { authorization: value } });
         expect(res.statusCode).toBe(401);
-        expect(res.headers["www-authenticate"]).toBe(CHALLENGE);
+        expect(res.headers["www-authenticate"]).toBe(USERS_CHALLENGE);
       },
     );
 

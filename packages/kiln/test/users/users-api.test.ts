@@ -168,7 +168,11 @@ for (const dialect of await testDialects()) {
       const browser = new Browser(app);
       await browser.send("/_/api/login", { method: "POST", ...form({ email: ADA, password: PW }) });
       const res = await browser.send("/_/api/me", { headers: { origin: "https://evil.example" } });
-      expect(res.statusCode).toBe(401);
+      // Refused outright (403), and without WWW-Authenticate: a foreign page must not make the
+      // browser prompt for, or replay, a password.
+      expect(res.statusCode).toBe(403);
+      expect(res.json()).toMatchObject({ error: expect.stringContaining("another site") });
+      expect(res.headers["www-authenticate"]).toBeUndefined();
     });
 
     it("forceLogin logs a user in without a password", async () => {

@@ -27,6 +27,19 @@ const TYPES: Record<ColumnKind, string> = {
   link: "bigint",
   links: "jsonb", // a JSON list of row ids; `@>` finds rows containing one, GIN-indexable
 };
+/** The array type of a parameter holding many values of a column kind (see Dialect.inList). */
+const ARRAY_TYPES: Record<ColumnKind | "id", string> = {
+  text: "text[]",
+  number: "double precision[]",
+  bool: "boolean[]",
+  date: "date[]",
+  datetime: "timestamptz[]",
+  object: "jsonb[]",
+  media: "bytea[]",
+  link: "bigint[]",
+  links: "jsonb[]",
+  id: "bigint[]",
+};
 const COLUMN_TYPES = Object.fromEntries(
   Object.entries(TYPES).map(([kind, type]) => [kind, sql.raw(type)]),
 ) as Record<ColumnKind, RawBuilder<unknown>>;
@@ -95,6 +108,9 @@ export function postgresDialect(url: string): Dialect {
         : // The column's "C" collation would fold ASCII only; the database's own folds letters.
           sql<SqlBool>`${column} collate "default" ilike ${pattern} escape '\\'`;
     },
+    inList(column, kind, values) {
+      return sql<SqlBool>`${column} = any(${values}::${sql.raw(ARRAY_TYPES[kind])})`;
+    },
     linksContain(column, rowId) {
       return sql<SqlBool>`${column} @> ${JSON.stringify([rowId])}::jsonb`;
     },
@@ -104,6 +120,11 @@ export function postgresDialect(url: string): Dialect {
     isRetryable: (error) => ["40001", "40P01"].includes(pgCode(error)),
     isUniqueViolation: (error) => pgCode(error) === "23505",
     isUnavailable,
+    // Class 54, program_limit_exceeded: statement too complex, too many arguments, a value
+    // over an index's row size.
+    isTooLarge: (error) => pgCode(error).startsWith("54"),
+    // The protocol counts parameters in 16 bits: pg would send a wrapped-around count.
+    maxParameters: 65_535,
     connectFailure: (error) => connectFailure(error, url),
     errorsAbortTransaction: true,
     execute: (query) => driver.execute(query),

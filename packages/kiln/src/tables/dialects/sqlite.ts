@@ -112,6 +112,9 @@ export function sqliteDialect(file: string): Dialect {
         ? sql<SqlBool>`${column} like ${pattern} escape '\\'`
         : sql<SqlBool>`kiln_lower(${column}) like kiln_lower(${pattern}) escape '\\'`;
     },
+    inList(column, _kind, values) {
+      return sql<SqlBool>`${column} in (select value from json_each(${JSON.stringify(values)}))`;
+    },
     linksContain(column, rowId) {
       return sql<SqlBool>`exists (select 1 from json_each(${column}) where value = ${rowId})`;
     },
@@ -121,6 +124,12 @@ export function sqliteDialect(file: string): Dialect {
     isRetryable: (error) => sqliteCode(error).startsWith("SQLITE_BUSY"),
     isUniqueViolation: (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_UNIQUE",
     isUnavailable: () => false, // an embedded file: its failures are errors, not outages
+    isTooLarge: (error) =>
+      sqliteCode(error) === "SQLITE_TOOBIG" ||
+      (sqliteCode(error) === "SQLITE_ERROR" &&
+        TOO_LARGE_MESSAGES.test((error as Error).message ?? "")),
+    // SQLite's SQLITE_MAX_VARIABLE_NUMBER (32766 since 3.32).
+    maxParameters: 32_766,
     errorsAbortTransaction: false,
     execute: (query) => driver.execute(query),
     executeNow: (query, rowsAsArrays) => driver.executeNow(query, rowsAsArrays),
@@ -137,6 +146,10 @@ export function sqliteDialect(file: string): Dialect {
     close: () => db.destroy(),
   };
 }
+
+/** SQLite's SQLITE_ERROR messages for a statement over one of its size limits. */
+const TOO_LARGE_MESSAGES =
+  /^(too many SQL variables|Expression tree is too large|LIKE or GLOB pattern too complex|parser stack overflow|too many arguments on function|too many terms in compound SELECT)/;
 
 function sqliteCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
