@@ -65,6 +65,8 @@ export const errorCatalogue = {
     "kiln.yaml (or the config given to createApp, or an environment variable such as `DATABASE_URL`) is invalid: a bad value, or a key Kiln does not know (a misspelling is never ignored).",
   KILN_APP_NOT_FOUND: "The app folder or its kiln.yaml does not exist.",
   KILN_MODULE_LOAD_FAILED: "A server module threw or failed to compile while loading.",
+  KILN_START_FAILED:
+    "A function registered with onStart threw (or onStart was given something else), so the app did not start.",
   KILN_NO_APP: "A Kiln service (tables, users) was used before any app was created.",
   KILN_TWO_COPIES:
     "Two copies of kiln whose shared state differs (two versions) were loaded in one process.",

@@ -4,6 +4,7 @@
  */
 export { type AppConfig, createApp, type KilnApp } from "./app/create-app.ts";
 export { loadApp } from "./app/load-app.ts";
+export { onStart } from "./app/on-start.ts";
 export {
   type CookieSetOptions,
   cookies,

@@ -3,9 +3,10 @@ import type { Logger } from "pino";
 import { KilnError } from "../errors.ts";
 import { defineEndpoint, type EndpointDefinition } from "../http/endpoint.ts";
 import { buildServer, DEFAULT_LIMITS, type ServerLimits } from "../http/server.ts";
-import { globalState } from "../runtime/global-state.ts";
+import { globalState, type StartHook } from "../runtime/global-state.ts";
 import { bodyLimitBytes, type KilnYaml } from "./config.ts";
 import { createLogger, type LoggerOptions } from "./logger.ts";
+import { checkedHook, runStartHooks } from "./on-start.ts";
 import { loadSecret } from "./secret.ts";
 import type { KilnService } from "./service.ts";
 import { builtInServices } from "./services.ts";
@@ -36,6 +37,7 @@ export class KilnApp {
   readonly prefix: string;
   readonly limits: ServerLimits;
   readonly #endpoints: EndpointDefinition[] = [];
+  readonly #startHooks: StartHook[] = [];
   readonly #services = new Map<string, KilnService>();
   #server: FastifyInstance | null = null;
   #starting: Promise<void> | null = null;
@@ -68,6 +70,23 @@ export class KilnApp {
     this.#endpoints.push(defineEndpoint(path, a, b));
   };
 
+  /**
+   * Runs `fn` when this app starts, after its tables are ready and before it serves (see the
+   * top-level `onStart`).
+   * @example app.onStart(() => tables.tags.addRows([{ name: "home" }, { name: "work" }]));
+   */
+  onStart(fn: () => unknown): void {
+    if (this.#starting) {
+      throw new KilnError("KILN_START_FAILED", "onStart called after the app started");
+    }
+    this.#startHooks.push(checkedHook(fn));
+  }
+
+  /** @internal used by loadApp and createApp to hand over collected start hooks. */
+  addStartHooks(hooks: readonly StartHook[]): void {
+    this.#startHooks.push(...hooks);
+  }
+
   /** @internal used by loadApp and createApp to hand over collected endpoints. */
   addEndpoints(endpoints: readonly EndpointDefinition[]): void {
     this.#endpoints.push(...endpoints);
@@ -93,6 +112,7 @@ export class KilnApp {
       const service = await factory(this);
       if (service) this.#services.set(service.name, service);
     }
+    await runStartHooks(this, this.#startHooks);
     const services = [...this.#services.values()];
     this.#server = buildServer({
       app: this,
@@ -165,6 +185,7 @@ export class KilnApp {
 export function createApp(config: AppConfig = {}): KilnApp {
   const app = new KilnApp(config);
   app.addEndpoints(globalState.pending.splice(0));
+  app.addStartHooks(globalState.pendingStartHooks.splice(0));
   globalState.currentApp = app;
   return app;
 }

@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { KilnError } from "../errors.ts";
 import type { EndpointDefinition } from "../http/endpoint.ts";
-import { globalState } from "../runtime/global-state.ts";
+import { globalState, type StartHook } from "../runtime/global-state.ts";
 import { readKilnYaml } from "./config.ts";
 import { type AppConfig, createApp, type KilnApp } from "./create-app.ts";
 
@@ -22,9 +22,10 @@ export async function loadApp(dir: string, overrides: AppConfig = {}): Promise<K
     throw new KilnError("KILN_APP_NOT_FOUND", `App folder not found: ${dir}`);
   }
   const yaml = readKilnYaml(join(root, "kiln.yaml"));
-  const endpoints = await importServerModules(root);
+  const { endpoints, startHooks } = await importServerModules(root);
   const app = createApp({ ...yaml, dir: root, ...overrides });
   app.addEndpoints(endpoints);
+  app.addStartHooks(startHooks);
   return app;
 }
 
@@ -38,12 +39,15 @@ export function serverModules(root: string): string[] {
     .map((file) => join(serverDir, file));
 }
 
-async function importServerModules(root: string): Promise<EndpointDefinition[]> {
+async function importServerModules(
+  root: string,
+): Promise<{ endpoints: EndpointDefinition[]; startHooks: StartHook[] }> {
   // A folder already imported in this process is not imported again (modules are cached and
-  // would not register twice); its recorded endpoints are reused.
+  // would not register twice); what it registered is reused.
   const known = globalState.loadedDirs.get(root);
-  if (known) return known;
+  if (known) return { endpoints: known, startHooks: globalState.loadedStartHooks.get(root) ?? [] };
   const before = globalState.pending.splice(0);
+  const hooksBefore = globalState.pendingStartHooks.splice(0);
   try {
     for (const file of serverModules(root)) {
       try {
@@ -57,10 +61,13 @@ async function importServerModules(root: string): Promise<EndpointDefinition[]> 
       }
     }
     const endpoints = globalState.pending.splice(0);
+    const startHooks = globalState.pendingStartHooks.splice(0);
     globalState.loadedDirs.set(root, endpoints);
-    return endpoints;
+    globalState.loadedStartHooks.set(root, startHooks);
+    return { endpoints, startHooks };
   } finally {
     // Restore what was pending before; drops what a failed load half-registered.
     globalState.pending.splice(0, globalState.pending.length, ...before);
+    globalState.pendingStartHooks.splice(0, globalState.pendingStartHooks.length, ...hooksBefore);
   }
 }

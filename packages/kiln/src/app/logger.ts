@@ -31,7 +31,12 @@ export function createLogger(options: LoggerOptions | false | undefined): Logger
       ...base,
       transport: {
         target: "pino-pretty",
-        options: { colorize: true, ignore: "time", singleLine: true, messageFormat: "{msg}" },
+        options: {
+          colorize: wantsColour(),
+          ignore: "time",
+          singleLine: true,
+          messageFormat: "{msg}",
+        },
       },
     });
   }
@@ -39,4 +44,12 @@ export function createLogger(options: LoggerOptions | false | undefined): Logger
   // one at a time, each request's line cost a hand-off to libuv's thread pool (about 6% of a
   // hello-world request's CPU in a profile). pino writes what is left when the process exits.
   return pino(base, pino.destination({ sync: false, minLength: 4096, periodicFlush: 100 }));
+}
+
+/**
+ * Colour only for a person at a terminal: not when standard output goes to a file or a pipe
+ * (escape codes would litter the log), nor when NO_COLOR is set to anything (no-color.org).
+ */
+function wantsColour(): boolean {
+  return process.stdout.isTTY === true && !process.env.NO_COLOR;
 }

@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from "node:child_process";
-import { existsSync, type FSWatcher, statSync, watch } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, type FSWatcher, readdirSync, statSync, watch } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KilnError } from "../errors.ts";
 import { APP_OPTIONS, type Command, intOption, parseCommandArgs } from "./command.ts";
@@ -52,6 +52,7 @@ function supervise(dir: string, childArgs: string[]): Promise<number> {
   let serving: ChildProcess | null = null;
   let loading: ChildProcess | null = null;
   let pending = false;
+  let finish: (code: number) => void = () => undefined;
 
   const spawnVersion = () => {
     if (loading) {
@@ -64,33 +65,52 @@ function supervise(dir: string, childArgs: string[]): Promise<number> {
     });
     loading = child;
     let errors = "";
+    let reason: string | undefined;
     child.stderr?.on("data", (chunk: Buffer) => {
       if (child === loading) errors += chunk.toString(); // the reason, should loading fail
       process.stderr.write(chunk);
     });
-    child.on("message", async (message: { type?: string; url?: string }) => {
-      if (message.type === "loaded") {
-        const old = serving;
-        serving = child;
-        loading = null;
-        if (old) await stopChild(old); // frees the port for the new version
-        child.send({ type: "listen" });
-      } else if (message.type === "listening") {
-        console.error(`kiln dev: serving at ${message.url} (watching ${dir})`);
-        if (pending) {
-          pending = false;
-          spawnVersion();
+    child.on(
+      "message",
+      async (message: {
+        type?: string;
+        url?: string;
+        prefix?: string;
+        reason?: string;
+        error?: string;
+      }) => {
+        if (message.type === "loaded") {
+          const old = serving;
+          serving = child;
+          loading = null;
+          if (old) await stopChild(old); // frees the port for the new version
+          child.send({ type: "listen" });
+        } else if (message.type === "listening") {
+          console.error(
+            `kiln dev: serving at ${message.url}${message.prefix ?? ""} (watching ${dir})`,
+          );
+          if (pending) {
+            pending = false;
+            spawnVersion();
+          }
+        } else if (message.type === "failed") {
+          reason = message.reason;
+        } else if (message.type === "fatal") {
+          // The port is taken by another program: waiting for a change would not free it.
+          console.error(`kiln dev: ${message.error}`);
+          void stop(1);
         }
-      }
-    });
+      },
+    );
     child.on("exit", (code) => {
       if (child === loading) {
         loading = null;
-        const reason = errors.trim().split("\n").pop() ?? `exit code ${code}`;
+        if (stopping) return;
+        const why = reason ?? errors.trim().split("\n").pop() ?? `exit code ${code}`;
         console.error(
           serving
-            ? `kiln dev: reload failed (${reason}); still serving the previous version`
-            : `kiln dev: the app failed to start (${reason}); waiting for a change`,
+            ? `kiln dev: reload failed (${why}); still serving the previous version`
+            : `kiln dev: the app failed to start (${why}); waiting for a change`,
         );
         if (pending) {
           pending = false;
@@ -112,18 +132,19 @@ function supervise(dir: string, childArgs: string[]): Promise<number> {
       spawnVersion();
     }, 100);
   });
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    clearTimeout(timer);
+    stopWatching();
+    await Promise.all([serving, loading].filter((c) => c !== null).map(stopChild));
+    finish(code);
+  };
+  process.once("SIGTERM", () => stop(0));
+  process.once("SIGINT", () => stop(0));
   spawnVersion();
-
   return new Promise((done) => {
-    const stop = async () => {
-      stopping = true;
-      clearTimeout(timer);
-      stopWatching();
-      await Promise.all([serving, loading].filter((c) => c !== null).map(stopChild));
-      done(0);
-    };
-    process.once("SIGTERM", stop);
-    process.once("SIGINT", stop);
+    finish = done;
   });
 }
 
@@ -131,35 +152,79 @@ function supervise(dir: string, childArgs: string[]): Promise<number> {
 const RELOADS = /\.(ts|mts|cts|js|mjs|cjs|json)$/;
 
 /**
- * Calls `onChange` when kiln.yaml or something under server/ changes. Only those are watched:
- * a recursive watch of the whole folder would take in node_modules/ and the data folder, and on
- * Linux Node 20 implements a recursive watch by polling every file in the tree.
+ * Calls `onChange` when kiln.yaml or something under server/ changes. Each folder is watched
+ * on its own, not each file: an editor that saves by writing a new file and renaming it over
+ * the old one (vim, JetBrains, `sed -i`) replaces the file, and a watch on the old file would
+ * never fire again, while the folder stays the same. Only the app folder itself (for
+ * kiln.yaml) and the folders under server/ are watched: a recursive watch of the whole app
+ * would take in node_modules/ and the data folder, and on Linux Node 20 implements a recursive
+ * watch by watching every file in the tree.
  */
 function watchApp(dir: string, onChange: (file: string) => void): () => void {
   const serverDir = join(dir, "server");
-  let serverWatcher: FSWatcher | null = null;
-  const watchServer = () => {
-    serverWatcher?.close();
-    serverWatcher = null;
-    if (!existsSync(serverDir)) return;
-    serverWatcher = watch(serverDir, { recursive: true }, (_event, file) => {
-      const name = String(file ?? "");
-      // A name without an extension is most likely a folder (created, renamed or removed).
-      if (RELOADS.test(name) || !/\.[^/]*$/.test(name)) onChange(join("server", name));
-    });
+  const watchers = new Map<string, FSWatcher>();
+  /** Watches every folder under server/ that is not watched yet; forgets those now gone. */
+  const arm = () => {
+    const folders = new Set(existsSync(serverDir) ? foldersUnder(serverDir) : []);
+    for (const [folder, watcher] of watchers) {
+      if (!folders.has(folder)) {
+        watcher.close();
+        watchers.delete(folder);
+      }
+    }
+    for (const folder of folders) {
+      if (watchers.has(folder)) continue;
+      try {
+        const watcher = watch(folder, (_event, file) => onServerEvent(folder, String(file ?? "")));
+        watcher.on("error", () => arm()); // the folder went away: forget it
+        watchers.set(folder, watcher);
+      } catch {
+        // Removed between listing and watching: the event for its removal reloads anyway.
+      }
+    }
+  };
+  const onServerEvent = (folder: string, name: string) => {
+    const path = join(folder, name);
+    const file = relative(dir, path);
+    if (RELOADS.test(name)) return onChange(file);
+    // A folder created, renamed or removed (not a vim probe file such as "4913").
+    if (watchers.has(path) || isFolder(path)) {
+      arm();
+      onChange(file);
+    }
   };
   const top = watch(dir, (_event, file) => {
     if (file === "kiln.yaml") onChange(file);
     else if (file === "server") {
-      watchServer(); // server/ itself was created, replaced or removed
+      arm(); // server/ itself was created, replaced or removed
       onChange(file);
     }
   });
-  watchServer();
+  arm();
   return () => {
     top.close();
-    serverWatcher?.close();
+    for (const watcher of watchers.values()) watcher.close();
+    watchers.clear();
   };
+}
+
+/** `root` and every folder below it, node_modules left out. */
+function foldersUnder(root: string): string[] {
+  const found = [root];
+  for (const entry of readdirSync(root, { withFileTypes: true })) {
+    if (entry.isDirectory() && entry.name !== "node_modules") {
+      found.push(...foldersUnder(join(root, entry.name)));
+    }
+  }
+  return found;
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

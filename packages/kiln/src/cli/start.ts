@@ -1,5 +1,7 @@
 import { resolve } from "node:path";
+import type { KilnApp } from "../app/create-app.ts";
 import { loadApp } from "../app/load-app.ts";
+import { KilnError } from "../errors.ts";
 import { APP_OPTIONS, type Command, intOption, parseCommandArgs } from "./command.ts";
 import { isWorker, runPrimary, workerCount } from "./workers.ts";
 
@@ -32,11 +34,19 @@ export const startCommand: Command = {
     const port = intOption(values.port, "port") ?? intOption(process.env.PORT, "port") ?? 3000;
     const host = (values.host as string) ?? "127.0.0.1";
     const devChild = process.env.KILN_DEV_CHILD === "1" && typeof process.send === "function";
-    const app = await loadApp(dir, {
-      ...(values.data ? { dataDir: resolve(values.data as string) } : {}),
-      logger: { pretty: process.env.KILN_LOG_PRETTY === "1" },
-    });
-    await app.ready();
+    let app: KilnApp;
+    try {
+      app = await loadApp(dir, {
+        ...(values.data ? { dataDir: resolve(values.data as string) } : {}),
+        logger: { pretty: process.env.KILN_LOG_PRETTY === "1" },
+      });
+      await app.ready();
+    } catch (error) {
+      if (!devChild) throw error;
+      // kiln dev reports it once, under its own name, with what it does next.
+      process.send?.({ type: "failed", reason: failureReason(error) });
+      return 1;
+    }
     if (workers > 1 && !isWorker()) {
       // The primary loaded the app once to report a bad kiln.yaml or module (and migrate the
       // database) a single time, instead of N crash-looping workers; then it only supervises.
@@ -51,7 +61,7 @@ export const startCommand: Command = {
       await app.close();
       if ((error as NodeJS.ErrnoException).code === "EADDRINUSE") {
         const message = `port ${port} is already in use (choose another with --port)`;
-        if (isWorker()) process.send?.({ type: "fatal", error: message });
+        if (isWorker() || devChild) process.send?.({ type: "fatal", error: message });
         else console.error(`kiln start: ${message}`);
         return 1;
       }
@@ -88,10 +98,20 @@ export const startCommand: Command = {
     if (!devChild && !isWorker()) {
       console.error(`kiln: ${app.name} is serving at ${url}${app.prefix}`);
     }
-    process.send?.({ type: "listening", url });
+    process.send?.({ type: "listening", url, prefix: app.prefix });
     return stopped;
   },
 };
+
+/**
+ * The reason for kiln dev, on one line: a Kiln error's message (it names the file and line;
+ * esbuild's spans lines); anything else is unexpected, so its stack goes to stderr as well.
+ */
+function failureReason(error: unknown): string {
+  if (!(error instanceof KilnError)) console.error((error as Error)?.stack ?? String(error));
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s*\n\s*/g, " ").trim();
+}
 
 /** In `kiln dev`, the new version loads while the old one serves; it listens when told to. */
 function waitForGoAhead(): Promise<void> {

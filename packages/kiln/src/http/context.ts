@@ -19,6 +19,7 @@ export interface RequestContext {
   files: Record<string, Media>;
   urlParams: Record<string, string>;
   body: Media | null;
+  /** The parsed JSON body; undefined when the request has none (the handler's `body`). */
   bodyJson: unknown;
   username: string | null;
   password: string | null;
@@ -90,9 +91,9 @@ export const request = {
   get body(): Media | null {
     return currentContext().body;
   },
-  /** The parsed JSON body (null when the body is not JSON). */
+  /** The parsed JSON body (null when the request has no JSON body). */
   get bodyJson(): unknown {
-    return currentContext().bodyJson;
+    return currentContext().bodyJson ?? null;
   },
   get remoteAddress(): string {
     return currentContext().raw.ip;

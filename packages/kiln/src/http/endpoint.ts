@@ -34,7 +34,10 @@ export type HandlerParams<
 
 /** The validated parts, the handler's second argument. */
 export interface ValidatedInput<Body extends StandardSchemaV1 | undefined> {
-  /** The JSON body, validated by the endpoint's `body` schema (else `request.bodyJson`). */
+  /**
+   * The JSON body, validated by the endpoint's `body` schema; `undefined` when the request has
+   * no JSON body (a GET, a form post), so that `schema.optional()` accepts one without.
+   */
   body: Body extends StandardSchemaV1 ? Out<Body> : unknown;
 }
 

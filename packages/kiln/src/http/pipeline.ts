@@ -198,7 +198,9 @@ function createContext(
     files: paramRecord(),
     urlParams,
     body: null,
-    bodyJson: null,
+    // undefined until a JSON body is parsed: a body schema's `.optional()` accepts a request
+    // without one (a GET), which null would fail. `request.bodyJson` still reads null.
+    bodyJson: undefined,
     username: null,
     password: null,
     user: null,

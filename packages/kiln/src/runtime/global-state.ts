@@ -21,7 +21,16 @@ export interface KilnGlobalState {
   currentApp: unknown;
   /** Endpoints recorded per app folder, so loading the same folder twice in one process works. */
   loadedDirs: Map<string, EndpointDefinition[]>;
+  /** Functions registered with the top-level `onStart`, not yet claimed by an app. */
+  pendingStartHooks: StartHook[];
+  /** Start hooks recorded per app folder, as `loadedDirs` records endpoints. */
+  loadedStartHooks: Map<string, StartHook[]>;
+  /** The app whose start hooks are running, for `tables` and `users` called from them. */
+  starting: AsyncLocalStorage<unknown>;
 }
+
+/** A function an app runs when it starts (see `onStart`). */
+export type StartHook = () => unknown;
 
 /**
  * The shape of the shared state and of every registered per-request key; bump both together.
@@ -70,6 +79,13 @@ holder[KEY] ??= {
   als: new AsyncLocalStorage<RequestContext>(),
   currentApp: undefined,
   loadedDirs: new Map(),
+  pendingStartHooks: [],
+  loadedStartHooks: new Map(),
+  starting: new AsyncLocalStorage(),
 };
 
 export const globalState: KilnGlobalState = holder[KEY];
+// A copy of Kiln from before start hooks may have made the state: add what it lacks.
+globalState.pendingStartHooks ??= [];
+globalState.loadedStartHooks ??= new Map();
+globalState.starting ??= new AsyncLocalStorage();

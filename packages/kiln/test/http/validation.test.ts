@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, expectTypeOf, it } from "vitest";
 import { z } from "zod";
-import type { StandardSchemaV1 } from "../../src/index.ts";
+import { request, type StandardSchemaV1 } from "../../src/index.ts";
 import { testApp } from "./test-app.ts";
 
 let app: ReturnType<typeof testApp>;
@@ -53,6 +53,41 @@ describe("request validation (Standard Schema)", () => {
     const res = await app.inject({ method: "POST", url: "/_/api/tasks" });
     expect(res.statusCode).toBe(400);
     expect(res.json().problems).toEqual([{ path: "body", message: expect.any(String) }]);
+  });
+
+  it("a request without a JSON body reaches an optional body schema as undefined (a GET passes)", async () => {
+    app = testApp();
+    const seen: unknown[] = [];
+    app.httpEndpoint(
+      "/search",
+      { body: z.object({ filter: z.string() }).optional() },
+      (_params, { body }) => {
+        expectTypeOf(body).toEqualTypeOf<{ filter: string } | undefined>();
+        seen.push(body);
+        return { filter: body?.filter ?? "all", bodyJson: request.bodyJson };
+      },
+    );
+    const url = `${await app.listen({ port: 0 })}/_/api/search`;
+    const get = await fetch(url);
+    expect(get.status).toBe(200);
+    // request.bodyJson keeps reading null when there is no JSON body, as documented.
+    expect(await get.json()).toEqual({ filter: "all", bodyJson: null });
+    const form = await fetch(url, { method: "POST", body: new URLSearchParams({ a: "1" }) });
+    expect(await form.json()).toEqual({ filter: "all", bodyJson: null });
+    const json = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ filter: "mine" }),
+    });
+    expect(await json.json()).toEqual({ filter: "mine", bodyJson: { filter: "mine" } });
+    // A JSON body that is literally null is sent on as null, and the schema refuses it.
+    const literalNull = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "null",
+    });
+    expect(literalNull.status).toBe(400);
+    expect(seen).toEqual([undefined, undefined, { filter: "mine" }]);
   });
 
   it("a query schema validates and converts the keyword parameters", async () => {
