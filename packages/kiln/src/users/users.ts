@@ -3,8 +3,9 @@ import { isForeign } from "../cookies/xsrf.ts";
 import { KilnError } from "../errors.ts";
 import { maybeContext } from "../http/context.ts";
 import type { ColumnsOf, Row } from "../tables/types.ts";
+import { deviceFor, rememberDevice } from "./device-cookie.ts";
 import { AuthenticationFailed, CrossSiteRefused, TooManyAttempts } from "./errors.ts";
-import { addressKey } from "./guessing-defence.ts";
+import { accountOf, addressKey } from "./guessing-defence.ts";
 import { forgetLogin, rememberLogin, sessionUserId } from "./login-state.ts";
 import { requestUser, setRequestUser } from "./request-user.ts";
 import type { UsersService } from "./users-service.ts";
@@ -75,10 +76,12 @@ export const users = {
     const ctx = maybeContext();
     if (ctx && isForeign(ctx)) throw new CrossSiteRefused();
     const address = addressKey(ctx?.raw.ip);
+    const account = accountOf(String(email));
     const result = await (await service()).checkCredentials(
       String(email),
       String(password),
       address,
+      deviceFor(ctx, account),
     );
     if (result.status === "throttled") {
       if (ctx) ctx.responseHeaders["retry-after"] = String(result.retryAfterSeconds);
@@ -86,6 +89,7 @@ export const users = {
     }
     if (result.status === "denied") throw new AuthenticationFailed();
     const user = result.user as UserRow;
+    rememberDevice(ctx, account);
     logIn(user);
     return user;
   },
