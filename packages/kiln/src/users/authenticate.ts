@@ -12,8 +12,9 @@ import {
 } from "./auth-schemes.ts";
 import { basicChallenge, parseBasicAuth } from "./basic-auth.ts";
 import { bearerChallenge, parseBearer, setRequestToken } from "./bearer.ts";
+import { deviceFor, rememberDevice } from "./device-cookie.ts";
 import { CrossSiteRefused, TooManyAttempts } from "./errors.ts";
-import { addressKey } from "./guessing-defence.ts";
+import { accountOf, addressKey } from "./guessing-defence.ts";
 import { sessionUserId } from "./login-state.ts";
 import { setRequestUser } from "./request-user.ts";
 import type { UsersService } from "./users-service.ts";
@@ -86,16 +87,20 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
       }
       const credentials = parseBasicAuth(header);
       if (!credentials) throw refuse(ctx, "Malformed Basic credentials");
+      const account = accountOf(credentials.username);
       const result = await service.checkCredentials(
         credentials.username,
         credentials.password,
         addressKey(ctx.raw.ip),
+        deviceFor(ctx, account),
       );
       if (result.status === "throttled") {
         ctx.responseHeaders["retry-after"] = String(result.retryAfterSeconds);
         throw new TooManyAttempts(result.retryAfterSeconds);
       }
       if (result.status === "denied") throw refuse(ctx, "Incorrect email address or password");
+      // Only after a real password check: the fast path (remembered credentials) sends nothing.
+      if (result.verified) rememberDevice(ctx, account);
       ctx.username = credentials.username;
       ctx.password = credentials.password;
       setRequestUser(ctx, result.user);

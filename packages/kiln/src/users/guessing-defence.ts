@@ -5,8 +5,16 @@ import type { GuessingSettings } from "./users-config.ts";
 
 /** Kiln's own table of login failures, shared by every process of the app. */
 export const FAILURES_TABLE = "kiln_login_failures";
-/** The `address` of the row that counts an account's failures from everywhere. */
+/**
+ * The `address` of the row that counts an account's failures from everywhere; past the
+ * ceiling its `next_attempt_at` is the end of the account's queue.
+ */
 const EVERYWHERE = "*";
+/** Rows of a device (`device:<id>`) and of a network's place in the queue (`net:<prefix>`). */
+const DEVICE = "device:";
+const NETWORK = "net:";
+/** How long after its time a network's turn may still be taken, before it goes to the back. */
+const TURN_GRACE_MS = 60_000;
 
 interface FailureRow {
   account: string;
@@ -25,9 +33,18 @@ export type GuardOutcome =
 
 /**
  * Slows, then blocks, password guessing (settings and numbers: users-config.ts), in a way
- * that cannot be turned against an account's owner: counters are per (account, client
- * address), so failures from elsewhere never block the owner's address; the per-account
- * ceiling only slows addresses that never logged in to the account.
+ * that cannot be turned against an account's owner:
+ *
+ * - counters are per (account, client address), so failures from elsewhere never block the
+ *   owner's address;
+ * - a browser that logged in to the account before carries a device cookie
+ *   (device-cookie.ts; OWASP's "device cookies"): its attempts are counted per device instead
+ *   of per address, and the account-wide ceiling does not apply to it;
+ * - past the ceiling, addresses that never logged in to the account (and browsers without a
+ *   device cookie) wait in a fair queue: one attempt per `accountSlowSeconds` for the whole
+ *   account, handed out in turn to *networks* (IPv4 /24, IPv6 /48), each holding at most one
+ *   place in line. Many addresses in one network get one turn between them; an attacker with
+ *   N networks makes a newcomer wait at most about (N + 1) turns, never forever.
  *
  * Accounts are keyed by the lower-cased email as typed (the users service passes its
  * fixed-size hash, `accountKey`), whether or not such a user exists,
@@ -85,10 +102,15 @@ export class GuessingDefence {
    * the outcome. `accountFailures` is the account's failure count from all addresses (0 when
    * quiet): the users service mirrors it into the user row's `nPasswordFailures`.
    */
-  guard(account: string, address: string, verify: () => Promise<boolean>): Promise<GuardOutcome> {
-    const key = `${address} ${account}`;
+  guard(
+    account: string,
+    address: string,
+    verify: () => Promise<boolean>,
+    device: string | null = null,
+  ): Promise<GuardOutcome> {
+    const key = `${device === null ? address : DEVICE + device} ${account}`;
     const previous = this.#queues.get(key) ?? Promise.resolve();
-    const run = previous.then(() => this.#attempt(account, address, verify));
+    const run = previous.then(() => this.#attempt(account, address, device, verify));
     const tail = run.catch(() => undefined);
     this.#queues.set(key, tail);
     void tail.then(() => {
@@ -138,65 +160,129 @@ export class GuessingDefence {
       .execute();
   }
 
+  /**
+   * One attempt. `device` is the id of a device cookie that vouches for this account (the
+   * browser logged in to it before), or null: then the attempt counts against the address.
+   */
   async #attempt(
     account: string,
     address: string,
+    device: string | null,
     verify: () => Promise<boolean>,
   ): Promise<GuardOutcome> {
     const now = this.#now();
     const s = this.#settings;
+    const counted = device === null ? address : DEVICE + device;
+    const network = NETWORK + networkOf(address);
     const rows = await this.#db
       .selectFrom(FAILURES_TABLE)
       .selectAll()
       .where("account", "=", account)
-      .where("address", "in", [address, EVERYWHERE])
+      .where("address", "in", [counted, address, EVERYWHERE, network])
       .execute();
-    const here = live(
-      rows.find((r) => r.address === address),
-      now,
-      s,
-    );
-    const everywhere = live(
-      rows.find((r) => r.address === EVERYWHERE),
-      now,
-      s,
-    );
+    const row = (name: string) => rows.find((r) => r.address === name);
+    const here = live(row(counted), now, s);
+    const everywhere = live(row(EVERYWHERE), now, s);
 
     if (here.failures > 0 && now < here.nextAttemptAt) {
       return throttled(here.nextAttemptAt - now);
     }
-    const known = here.lastSuccessAt > now - s.knownAddressDays * 86_400_000;
-    if (!known && everywhere.failures >= s.accountCeiling && s.accountCeiling > 0) {
-      // Claim the account's next slot atomically: of simultaneous attempts from any process,
-      // only one gets it.
-      const claimed = await this.#db
-        .updateTable(FAILURES_TABLE)
-        .set({ next_attempt_at: now + s.accountSlowSeconds * 1000 })
-        .where("account", "=", account)
-        .where("address", "=", EVERYWHERE)
-        .where("next_attempt_at", "<=", now)
-        .executeTakeFirst();
-      if (Number(claimed.numUpdatedRows) === 0) {
-        return throttled(Math.max(everywhere.nextAttemptAt - now, 1000));
-      }
+    const knownAddress =
+      live(row(address), now, s).lastSuccessAt > now - s.knownAddressDays * 86_400_000;
+    const exempt = device !== null || knownAddress;
+    if (!exempt && everywhere.failures >= s.accountCeiling && s.accountCeiling > 0) {
+      const wait = await this.#takeTurn(account, network, row(network), now);
+      if (wait > 0) return throttled(wait);
     }
 
     if (await verify()) {
-      await this.#recordSuccess(account, address, now);
+      await this.#recordSuccess(account, counted, now);
+      if (counted !== address) await this.#recordSuccess(account, address, now);
       return { outcome: "ok", accountFailures: everywhere.failures };
     }
-    const hereCount = await this.#countFailure(account, address, now);
+    const hereCount = await this.#countFailure(account, counted, now);
     const delay = this.#delayAfter(hereCount);
     if (delay > 0) {
       await this.#db
         .updateTable(FAILURES_TABLE)
         .set({ next_attempt_at: now + delay })
         .where("account", "=", account)
-        .where("address", "=", address)
+        .where("address", "=", counted)
         .execute();
     }
     const accountCount = await this.#countFailure(account, EVERYWHERE, now);
     return { outcome: "failed", accountFailures: accountCount };
+  }
+
+  /**
+   * The account's fair queue, past the ceiling: returns 0 when this network's turn is now
+   * (and uses it up), else how long to wait (ms). A network holds at most one place: its
+   * row's `next_attempt_at` is the time of its turn (0: not in line). A turn not taken within
+   * TURN_GRACE_MS is lost, and the network may queue again, at the back. Every step is one
+   * conditional write, so simultaneous attempts from any process cannot take a turn twice or
+   * give one network two places.
+   */
+  async #takeTurn(
+    account: string,
+    network: string,
+    place: FailureRow | undefined,
+    now: number,
+  ): Promise<number> {
+    const slow = this.#settings.accountSlowSeconds * 1000;
+    const turn = place ? Number(place.next_attempt_at) : 0;
+    if (turn > 0 && now < turn + TURN_GRACE_MS) {
+      if (now < turn) return turn - now;
+      const used = await this.#db
+        .updateTable(FAILURES_TABLE)
+        .set({ next_attempt_at: 0 })
+        .where("account", "=", account)
+        .where("address", "=", network)
+        .where("next_attempt_at", "=", turn)
+        .executeTakeFirst();
+      // Another address of the network took this turn a moment ago.
+      return Number(used.numUpdatedRows) === 1 ? 0 : slow;
+    }
+    // Not in line: claim the network's one place (a placeholder turn, until the real one is known).
+    const column = (name: keyof FailureRow) => sql.ref(`${FAILURES_TABLE}.${name}`);
+    const pending = now + slow;
+    const claimed = await this.#db
+      .insertInto(FAILURES_TABLE)
+      .values({
+        account,
+        address: network,
+        failures: 0,
+        last_failure_at: now,
+        next_attempt_at: pending,
+        last_success_at: 0,
+      })
+      .onConflict((oc) =>
+        oc
+          .columns(["account", "address"])
+          .doUpdateSet({ next_attempt_at: pending, last_failure_at: now })
+          .where(sql<boolean>`${column("next_attempt_at")} + ${TURN_GRACE_MS} <= ${now}`),
+      )
+      .returning("address")
+      .executeTakeFirst();
+    if (!claimed) return slow;
+    // Then the next free turn of the account: the end of its queue moves on by one turn.
+    const end = await this.#db
+      .updateTable(FAILURES_TABLE)
+      .set({
+        next_attempt_at: sql<number>`CASE WHEN ${column("next_attempt_at")} > ${now} THEN ${column("next_attempt_at")} + ${slow} ELSE ${now + slow} END`,
+      })
+      .where("account", "=", account)
+      .where("address", "=", EVERYWHERE)
+      .returning("next_attempt_at")
+      .executeTakeFirst();
+    const at = end ? Number(end.next_attempt_at) - slow : now;
+    const mine = at <= now ? 0 : at;
+    await this.#db
+      .updateTable(FAILURES_TABLE)
+      .set({ next_attempt_at: mine })
+      .where("account", "=", account)
+      .where("address", "=", network)
+      .execute();
+    return mine === 0 ? 0 : mine - now;
   }
 
   /** The wait before the next attempt after `failures` failures, in ms (0: none). */
@@ -276,6 +362,11 @@ function throttled(waitMs: number): GuardOutcome {
   return { outcome: "throttled", retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
 }
 
+/** The account an email names for the guessing defence and device cookies: trimmed, lower case. */
+export function accountOf(email: string): string {
+  return email.trim().toLowerCase();
+}
+
 /**
  * The client address that failures are counted against. IPv4-mapped IPv6 is its IPv4; other
  * IPv6 addresses count by their /64, since one customer usually holds a whole /64 and could
@@ -305,6 +396,19 @@ export function accountKey(email: string): string {
 
 function fixedSizeKey(text: string): string {
   return createHash("sha256").update(text).digest("base64url");
+}
+
+/**
+ * The network an address key (see `addressKey`) belongs to, for the fair queue: an IPv4
+ * address's /24, an IPv6 /64's /48. One customer, one cloud tenant or one provider's pool
+ * usually holds addresses of one such network, so they share one place in line.
+ */
+export function networkOf(address: string): string {
+  const v4 = /^(\d+\.\d+\.\d+)\.\d+$/.exec(address);
+  if (v4) return `${v4[1]}.0/24`;
+  const v6 = /^([0-9a-f]+:[0-9a-f]+:[0-9a-f]+):[0-9a-f]+::\/64$/.exec(address);
+  if (v6) return `${v6[1]}::/48`;
+  return address;
 }
 
 function expandIPv6(ip: string): string[] {

@@ -8,10 +8,11 @@ import { checkScryptParams, DEFAULT_SCRYPT, type ScryptParams } from "./password
  * must wait `firstDelaySeconds`, doubling per failure up to `maxDelaySeconds`; at
  * `blockAfter` failures that address is blocked for `blockMinutes` (and again after each
  * further failure). Across all addresses, once an account collects `accountCeiling` failures,
- * addresses that have not logged in to it within `knownAddressDays` share one attempt per
- * `accountSlowSeconds`: distributed guessing crawls while the owner, from an address they
- * used before, is not slowed at all. Counters are forgotten `forgetAfterMinutes` after the
- * last failure.
+ * addresses that have not logged in to it within `knownAddressDays` (and browsers without a
+ * device cookie for it) get one attempt per `accountSlowSeconds` between them, handed out in
+ * turn to their networks (guessing-defence.ts): distributed guessing crawls while the owner,
+ * from an address or a browser they used before, is not slowed at all. Counters are
+ * forgotten `forgetAfterMinutes` after the last failure.
  */
 export interface GuessingSettings {
   freeFailures: number;

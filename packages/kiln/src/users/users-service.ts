@@ -7,7 +7,7 @@ import type { Row } from "../tables/types.ts";
 import { authenticateFeature } from "./authenticate.ts";
 import { CredentialMemory } from "./credential-memory.ts";
 import { InvalidCredentials, UserExists } from "./errors.ts";
-import { accountKey, GuessingDefence } from "./guessing-defence.ts";
+import { accountKey, accountOf, GuessingDefence } from "./guessing-defence.ts";
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
 import {
   type FoundToken,
@@ -44,7 +44,8 @@ export type TokenCheckResult = { status: "ok"; user: Row; token: TokenInfo } | {
 
 /** What checking an email and password came to. */
 export type CredentialCheckResult =
-  | { status: "ok"; user: Row }
+  /** `verified`: the password was checked now (not recalled from the credential memory). */
+  | { status: "ok"; user: Row; verified: boolean }
   | { status: "denied" }
   | { status: "throttled"; retryAfterSeconds: number };
 
@@ -102,7 +103,8 @@ export class UsersService implements KilnService {
    * Checks an email and password, as Basic authentication and `loginWithEmail` do. An unknown
    * email, a wrong password and a disabled account all come to "denied", in the same time: a
    * missing user is checked against a dummy hash. A credential verified in the last few
-   * minutes is accepted without scrypt while the account sees no failures.
+   * minutes is accepted without scrypt while the account sees no failures. `device` is the
+   * id of a device cookie that vouches for this account (see device-cookie.ts), or null.
    *
    * An email over 254 characters or a password over 1024 throws InvalidCredentials (400)
    * before any lookup or counting: no such account can exist, and an unauthenticated request
@@ -112,23 +114,29 @@ export class UsersService implements KilnService {
     email: string,
     password: string,
     address: string,
+    device: string | null = null,
   ): Promise<CredentialCheckResult> {
     checkLengths(email, password);
-    const account = email.trim().toLowerCase();
+    const account = accountOf(email);
     const key = accountKey(account);
     const user = await this.#store.findByEmail(account);
     const hash = usable(user);
     if (hash && !user!.nPasswordFailures && this.#memory.recall(account, password, hash)) {
       this.#defence.noteSuccess(key, address)?.catch((error) => this.#logError(error));
-      return { status: "ok", user: user! };
+      return { status: "ok", user: user!, verified: false };
     }
-    const outcome = await this.#defence.guard(key, address, async () => {
-      // Only a correct password can be remembered, so a wrong one always pays the full hash.
-      if (hash && this.#memory.recall(account, password, hash)) return true;
-      this.#dummy ??= dummyHash(this.settings.scrypt);
-      const correct = await verifyPassword(password, hash ?? (await this.#dummy));
-      return correct && hash !== null;
-    });
+    const outcome = await this.#defence.guard(
+      key,
+      address,
+      async () => {
+        // Only a correct password can be remembered, so a wrong one always pays the full hash.
+        if (hash && this.#memory.recall(account, password, hash)) return true;
+        this.#dummy ??= dummyHash(this.settings.scrypt);
+        const correct = await verifyPassword(password, hash ?? (await this.#dummy));
+        return correct && hash !== null;
+      },
+      device,
+    );
     if (outcome.outcome === "throttled") return { status: "throttled", ...outcome };
     if (outcome.outcome === "failed") {
       if (user && (user.nPasswordFailures ?? 0) !== outcome.accountFailures) {
@@ -141,7 +149,7 @@ export class UsersService implements KilnService {
       return { status: "denied" };
     }
     await this.#afterSuccess(user!, account, password, hash!, outcome.accountFailures);
-    return { status: "ok", user: user! };
+    return { status: "ok", user: user!, verified: true };
   }
 
   async #afterSuccess(

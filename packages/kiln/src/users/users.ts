@@ -4,8 +4,9 @@ import { KilnError } from "../errors.ts";
 import { maybeContext } from "../http/context.ts";
 import type { ColumnsOf, Row } from "../tables/types.ts";
 import { requestToken } from "./bearer.ts";
+import { deviceFor, rememberDevice } from "./device-cookie.ts";
 import { AuthenticationFailed, CrossSiteRefused, TooManyAttempts } from "./errors.ts";
-import { addressKey } from "./guessing-defence.ts";
+import { accountOf, addressKey } from "./guessing-defence.ts";
 import { forgetLogin, rememberLogin, sessionUserId } from "./login-state.ts";
 import { requestUser, setRequestUser } from "./request-user.ts";
 import type { NewToken, TokenInfo } from "./tokens.ts";
@@ -46,9 +47,14 @@ async function checkPassword(email: string, password: string): Promise<UserRow> 
   const ctx = maybeContext();
   if (ctx && isForeign(ctx)) throw new CrossSiteRefused();
   const address = addressKey(ctx?.raw.ip);
-  const result = await (await service()).checkCredentials(String(email), String(password), address);
+  const device = deviceFor(ctx, accountOf(String(email)));
+  const result = await (await service()).checkCredentials(
+    String(email),
+    String(password),
+    address,
+    device,
+  );
   if (result.status === "throttled") {
-    const ctx = maybeContext();
     if (ctx) ctx.responseHeaders["retry-after"] = String(result.retryAfterSeconds);
     throw new TooManyAttempts(result.retryAfterSeconds);
   }
@@ -94,6 +100,7 @@ export const users = {
    */
   async loginWithEmail(email: string, password: string): Promise<UserRow> {
     const user = await checkPassword(email, password);
+    rememberDevice(maybeContext(), accountOf(String(email)));
     logIn(user);
     return user;
   },

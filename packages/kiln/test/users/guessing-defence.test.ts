@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { addressKey, GuessingDefence } from "../../src/users/guessing-defence.ts";
+import { addressKey, GuessingDefence, networkOf } from "../../src/users/guessing-defence.ts";
 import { DEFAULT_GUESSING, type GuessingSettings } from "../../src/users/users-config.ts";
 import { type ScratchDb, scratchDatabases } from "./guessing-databases.ts";
 
@@ -106,6 +106,106 @@ for (const { name, open } of await scratchDatabases()) {
       expect((await defence.guard("b@x.io", "192.0.2.3", wrong)).outcome).toBe("failed");
     });
 
+    /** Fills the account's ceiling with failures from addresses of many networks. */
+    async function reachCeiling(account = "a@x.io") {
+      for (let i = 0; i < SETTINGS.accountCeiling; i++) {
+        await defence.guard(account, `100.64.${i}.1`, wrong);
+      }
+    }
+
+    it("past the ceiling, many addresses of one network hold one place in line, not every turn", async () => {
+      await reachCeiling();
+      const attacker = (i: number) => `198.51.100.${i}`;
+      // The attacker's network takes the free turn, then queues once, however many addresses ask.
+      expect((await defence.guard("a@x.io", attacker(1), wrong)).outcome).toBe("failed");
+      for (let i = 2; i < 40; i++) {
+        expect(await defence.guard("a@x.io", attacker(i), wrong)).toEqual({
+          outcome: "throttled",
+          retryAfterSeconds: 30,
+        });
+      }
+      // The owner, on a new phone in another network, gets the place after it.
+      expect(await defence.guard("a@x.io", "192.0.2.9", right)).toEqual({
+        outcome: "throttled",
+        retryAfterSeconds: 60,
+      });
+      now += 30_000;
+      // The attacker's turn: one address uses it, and the network queues again, behind the owner.
+      expect((await defence.guard("a@x.io", attacker(50), wrong)).outcome).toBe("failed");
+      for (let i = 51; i < 60; i++) {
+        expect(await defence.guard("a@x.io", attacker(i), wrong)).toEqual({
+          outcome: "throttled",
+          retryAfterSeconds: 60,
+        });
+      }
+      // Asking first at the owner's turn does not take it from him...
+      now += 30_000;
+      expect(await defence.guard("a@x.io", attacker(70), wrong)).toEqual({
+        outcome: "throttled",
+        retryAfterSeconds: 30,
+      });
+      // ...even a few seconds later.
+      now += 5_000;
+      expect((await defence.guard("a@x.io", "192.0.2.9", right)).outcome).toBe("ok");
+    });
+
+    it("gives each network of a many-network attacker one place: a newcomer waits its turn", async () => {
+      await reachCeiling();
+      const networks = ["198.51.100.1", "198.51.101.1", "198.51.102.1"];
+      for (const address of networks) await defence.guard("a@x.io", address, wrong);
+      // The first network took the free turn; the two others queued (30 s, 60 s); the owner is next.
+      const owner = await defence.guard("a@x.io", "192.0.2.9", right);
+      expect(owner).toEqual({ outcome: "throttled", retryAfterSeconds: 90 });
+      for (let t = 0; t < 3; t++) {
+        now += 30_000;
+        // The attackers' networks come back all the time; each only ever gets its own turns.
+        for (const address of networks) await defence.guard("a@x.io", address, wrong);
+      }
+      expect((await defence.guard("a@x.io", "192.0.2.9", right)).outcome).toBe("ok");
+    });
+
+    it("a turn not taken within a minute goes to the back of the line", async () => {
+      await reachCeiling();
+      await defence.guard("a@x.io", "198.51.100.1", wrong); // the free turn
+      expect(await defence.guard("a@x.io", "192.0.2.9", wrong)).toMatchObject({
+        retryAfterSeconds: 30,
+      });
+      now += 30_000 + 61_000;
+      // Missed: queues again (its old place is gone, the queue is empty by now).
+      expect((await defence.guard("a@x.io", "192.0.2.9", right)).outcome).toBe("ok");
+    });
+
+    it("a browser with a device cookie for the account skips the ceiling and the address's counters", async () => {
+      await reachCeiling();
+      // The attacker shares the owner's new address (a café's network) and fails there a lot.
+      for (let i = 0; i < SETTINGS.blockAfter; i++) {
+        await defence.guard("a@x.io", "192.0.2.9", wrong);
+        now += SETTINGS.maxDelaySeconds * 1000;
+      }
+      expect((await defence.guard("a@x.io", "192.0.2.9", right)).outcome).toBe("throttled");
+      // The owner's browser, there too, carries its device cookie: let in at once.
+      expect((await defence.guard("a@x.io", "192.0.2.9", right, "device-1")).outcome).toBe("ok");
+    });
+
+    it("limits each device on its own: a device that keeps failing is slowed, then blocked", async () => {
+      const device = "device-2";
+      const outcomes = [];
+      for (let i = 0; i < SETTINGS.freeFailures + 1; i++) {
+        outcomes.push((await defence.guard("a@x.io", "10.0.0.1", wrong, device)).outcome);
+      }
+      expect(outcomes).toEqual(["failed", "failed", "failed", "throttled"]);
+      // Its failures are its own: the address, without the cookie, is not slowed by them...
+      expect((await defence.guard("a@x.io", "10.0.0.1", right)).outcome).toBe("ok");
+      // ...and another device is not either.
+      expect((await defence.guard("a@x.io", "10.0.0.1", right, "device-3")).outcome).toBe("ok");
+      for (let i = 0; i < SETTINGS.blockAfter; i++) {
+        now += SETTINGS.maxDelaySeconds * 1000;
+        await defence.guard("a@x.io", "10.0.0.1", wrong, device);
+      }
+      const blocked = await defence.guard("a@x.io", "10.0.0.1", right, device);
+      expect(blocked.outcome === "throttled" && blocked.retryAfterSeconds).toBeGreaterThan(14 * 60);
+    });
+
     it("reports the account's failure count from every address", async () => {
       await fail(2, "a@x.io", "10.0.0.1");
       const last = await defence.guard("a@x.io", "10.0.0.2", wrong);
@@ -161,5 +261,12 @@ describe("client address keys", () => {
     expect(addressKey("2001:0db8:0001:0002::9")).toBe("2001:db8:1:2::/64");
     expect(addressKey("::1")).toBe("0:0:0:0::/64");
     expect(addressKey(undefined)).toBe("local");
+  });
+
+  it("groups addresses into networks for the fair queue: IPv4 by /24, IPv6 by /48", () => {
+    expect(networkOf("192.0.2.7")).toBe("192.0.2.0/24");
+    expect(networkOf(addressKey("2001:db8:1:2:aaaa::1"))).toBe("2001:db8:1::/48");
+    expect(networkOf(addressKey("2001:db8:1:ffff::1"))).toBe("2001:db8:1::/48");
+    expect(networkOf("local")).toBe("local");
   });
 });
