@@ -63,6 +63,9 @@ function userEnv(nodeDir: string | undefined): NodeJS.ProcessEnv {
   return env;
 }
 
+/** Each Node.js version's app, being installed (started once the tarballs are packed). */
+const installs = new Map<string, Promise<InstalledApp>>();
+
 /** The tarballs of kilnjs and create-kilnjs, packed from the workspace as `npm publish` would. */
 let tarballs: { kilnjs: string; createKilnjs: string; version: string };
 
@@ -106,73 +109,81 @@ beforeAll(async () => {
   expect([...tops].sort()).toEqual(["LICENSE", "README.md", "bin", "dist", "package.json"]);
   expect(kiln.files.map((f) => f.path)).toContain("dist/index.d.ts");
   expect(create.version).toBe(kiln.version);
+  // Every version at once: most of an install is compiling better-sqlite3's one big C file, on
+  // one core, so two versions take little longer than one. Each test awaits its own.
+  for (const major of NODES) {
+    const install = installApp(major);
+    install.catch(() => {}); // reported by the tests that await it
+    installs.set(major, install);
+  }
 }, 10 * MINUTE);
 
-describe.each(NODES)(
-  "an app outside the workspace, on Node.js %s",
-  { timeout: 10 * MINUTE },
-  (major) => {
-    let env: NodeJS.ProcessEnv;
-    let app: string;
+/** A scaffolded app with its dependencies installed, and the environment that runs its Node.js. */
+interface InstalledApp {
+  app: string;
+  env: NodeJS.ProcessEnv;
+}
 
-    beforeAll(async () => {
-      const base = join(work, `node-${major}`);
-      mkdirSync(base);
-      env = userEnv(major === CURRENT ? undefined : await installNode(major, base));
-      const node = await run("node", ["--version"], base, env);
-      expect(node.output.trim()).toMatch(new RegExp(`^v${major}\\.`));
+/**
+ * Installs Node.js `major` unless it is the one running, scaffolds an app with it and installs
+ * the app's dependencies from the tarballs.
+ */
+async function installApp(major: string): Promise<InstalledApp> {
+  const base = join(work, `node-${major}`);
+  mkdirSync(base);
+  const env = userEnv(major === CURRENT ? undefined : await installNode(major, base));
+  const node = await run("node", ["--version"], base, env);
+  expect(node.output.trim()).toMatch(new RegExp(`^v${major}\\.`));
 
-      // npm create kilnjs@latest my-api, with the packed create-kilnjs instead of the registry's.
-      const folder = join(base, "empty");
-      mkdirSync(folder);
-      const created = await run(
-        "npm",
-        [
-          "exec",
-          "--yes",
-          "--prefer-offline",
-          `--package=${tarballs.createKilnjs}`,
-          "--",
-          "create-kilnjs",
-          "my-api",
-        ],
-        folder,
-        env,
-      );
-      expect(created.code, created.output).toBe(0);
-      app = join(folder, "my-api");
-      for (let dir = app; dirname(dir) !== dir; dir = dirname(dir)) {
-        expect(existsSync(join(dirname(dir), "node_modules")), `node_modules above ${app}`).toBe(
-          false,
-        );
-      }
+  // npm create kilnjs@latest my-api, with the packed create-kilnjs instead of the registry's.
+  const folder = join(base, "empty");
+  mkdirSync(folder);
+  const created = await run(
+    "npm",
+    [
+      "exec",
+      "--yes",
+      "--prefer-offline",
+      `--package=${tarballs.createKilnjs}`,
+      "--",
+      "create-kilnjs",
+      "my-api",
+    ],
+    folder,
+    env,
+  );
+  expect(created.code, created.output).toBe(0);
+  const app = join(folder, "my-api");
+  for (let dir = app; dirname(dir) !== dir; dir = dirname(dir)) {
+    expect(existsSync(join(dirname(dir), "node_modules")), `node_modules above ${app}`).toBe(false);
+  }
 
-      // The app asks for the published range; the packed version must satisfy it. Then the
-      // dependency points at the tarball (and kilnjs's own create-kilnjs dependency at the other).
-      const manifestFile = join(app, "package.json");
-      const manifest = JSON.parse(readFileSync(manifestFile, "utf8"));
-      const [vMajor, vMinor] = tarballs.version.split(".");
-      expect(manifest.dependencies.kilnjs).toBe(`^${vMajor}.${vMinor}.0`);
-      manifest.dependencies.kilnjs = `file:${tarballs.kilnjs}`;
-      manifest.overrides = { "create-kilnjs": `file:${tarballs.createKilnjs}` };
-      writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
+  // The app asks for the published range; the packed version must satisfy it. Then the
+  // dependency points at the tarball (and kilnjs's own create-kilnjs dependency at the other).
+  const manifestFile = join(app, "package.json");
+  const manifest = JSON.parse(readFileSync(manifestFile, "utf8"));
+  const [vMajor, vMinor] = tarballs.version.split(".");
+  expect(manifest.dependencies.kilnjs).toBe(`^${vMajor}.${vMinor}.0`);
+  manifest.dependencies.kilnjs = `file:${tarballs.kilnjs}`;
+  manifest.overrides = { "create-kilnjs": `file:${tarballs.createKilnjs}` };
+  writeFileSync(manifestFile, JSON.stringify(manifest, null, 2));
 
-      const installed = await run(
-        "npm",
-        ["install", "--prefer-offline", "--no-audit", "--no-fund"],
-        app,
-        env,
-      );
-      expect(installed.code, installed.output).toBe(0);
-      const kilnjs = join(app, "node_modules", "kilnjs");
-      expect(lstatSync(kilnjs).isSymbolicLink()).toBe(false);
-      expect(existsSync(join(kilnjs, "src"))).toBe(false);
+  const installed = await run(
+    "npm",
+    ["install", "--prefer-offline", "--no-audit", "--no-fund"],
+    app,
+    env,
+  );
+  expect(installed.code, installed.output).toBe(0);
+  const kilnjs = join(app, "node_modules", "kilnjs");
+  expect(lstatSync(kilnjs).isSymbolicLink()).toBe(false);
+  expect(existsSync(join(kilnjs, "src"))).toBe(false);
 
-      // What a user adds: an endpoint that writes and reads the scaffold's `notes` table. The
-      // typed reads compile only if `kiln types` typed the table; `(note: Row)` takes typed rows.
-      writeFileSync(
-        join(app, "server", "notes.ts"),
-        `import { httpEndpoint, type Row, tables } from "kilnjs";
+  // What a user adds: an endpoint that writes and reads the scaffold's `notes` table. The
+  // typed reads compile only if `kiln types` typed the table; `(note: Row)` takes typed rows.
+  writeFileSync(
+    join(app, "server", "notes.ts"),
+    `import { httpEndpoint, type Row, tables } from "kilnjs";
 
 const view = (note: Row) => ({ id: note.id, text: note.text });
 
@@ -185,8 +196,20 @@ httpEndpoint("/notes", { methods: ["GET", "POST"] }, async ({ text }) => {
 
 httpEndpoint("/node", () => process.version);
 `,
-      );
-    }, 30 * MINUTE);
+  );
+  return { app, env };
+}
+
+describe.each(NODES)(
+  "an app outside the workspace, on Node.js %s",
+  { timeout: 10 * MINUTE },
+  (major) => {
+    let env: NodeJS.ProcessEnv;
+    let app: string;
+
+    beforeAll(async () => {
+      ({ app, env } = await (installs.get(major) as Promise<InstalledApp>));
+    }, 60 * MINUTE);
 
     it("npm start serves the hello endpoint and a table endpoint over HTTP, on this Node.js", async () => {
       const server = spawn("npm", ["start", "--", "--port", "0"], {
