@@ -5,13 +5,13 @@ import type { Dialect } from "./dialect.ts";
 import { TableError } from "./errors.ts";
 import { SearchFilter, shapeCondition } from "./filters.ts";
 import { resolveLinks } from "./links.ts";
-import { physicalTable } from "./names.ts";
+import { indexName, physicalTable, uniqueIndexName } from "./names.ts";
 import { afterClause, orderByClause, type SortKey, sortKeys, sortKeysKey } from "./order-by.ts";
 import { isQuery } from "./query.ts";
 import { type RowImpl, VALUES } from "./row.ts";
 import { RowMaker, shownValue } from "./row-maker.ts";
 import { parseRowId, type RowRef, rowRef } from "./row-ref.ts";
-import type { ColumnSchema, InternalColumn } from "./schema.ts";
+import type { ColumnSchema, InternalColumn, UniqueConstraint } from "./schema.ts";
 import { SearchResultImpl } from "./search-result.ts";
 import { runInTransaction } from "./transaction.ts";
 import type { Row, RowValues, SearchOptions, SearchResult, Table } from "./types.ts";
@@ -49,6 +49,8 @@ export class TableImpl implements Table {
   readonly byName: ReadonlyMap<string, ColumnSchema>;
   readonly linkColumns: readonly ColumnSchema[];
   readonly #internals: readonly InternalColumn[];
+  /** Unique index name → the (visible) columns it keeps unique; internal columns included. */
+  readonly #uniqueIndexes: ReadonlyMap<string, readonly string[]>;
   readonly #physical: string;
   readonly #context: TablesContext;
   readonly #maker: RowMaker;
@@ -63,6 +65,7 @@ export class TableImpl implements Table {
     tableId: number,
     columns: readonly ColumnSchema[],
     internals: readonly InternalColumn[],
+    uniques: readonly UniqueConstraint[] = [],
   ) {
     this.#context = context;
     this.name = name;
@@ -71,6 +74,13 @@ export class TableImpl implements Table {
     this.byName = new Map(columns.map((c) => [c.name, c]));
     this.linkColumns = columns.filter((c) => c.kind === "link" || c.kind === "links");
     this.#internals = internals;
+    const indexes = new Map<string, readonly string[]>();
+    for (const unique of uniques)
+      indexes.set(uniqueIndexName(tableId, unique.columns), unique.columns);
+    for (const internal of internals) {
+      if (internal.unique) indexes.set(indexName(tableId, internal.name, true), [internal.from]);
+    }
+    this.#uniqueIndexes = indexes;
     this.#physical = physicalTable(name);
     this.#maker = new RowMaker(this, context.dialect, (table: string) => context.table(table));
     this.#selected = ["id", ...columns.map((c) => c.name)];
@@ -144,10 +154,20 @@ export class TableImpl implements Table {
   #guarded(): boolean {
     const dialect = this.#context.dialect;
     return (
-      this.#internals.some((c) => c.unique) &&
-      dialect.errorsAbortTransaction &&
-      dialect.inTransaction()
+      this.#uniqueIndexes.size > 0 && dialect.errorsAbortTransaction && dialect.inTransaction()
     );
+  }
+
+  /**
+   * The columns a unique violation is about, from what the database said (an index name, or
+   * column names that may be internal ones); empty when it cannot tell.
+   */
+  uniqueColumns(violation: { index?: string; columns?: string[] }): readonly string[] {
+    if (violation.index) return this.#uniqueIndexes.get(violation.index) ?? [];
+    const named = (violation.columns ?? []).map(
+      (name) => this.#internals.find((c) => c.name === name)?.from ?? name,
+    );
+    return named.every((name) => this.byName.has(name)) ? named : [];
   }
 
   /**
@@ -508,9 +528,11 @@ function placeholders(names: readonly string[]): Record<string, number> {
 function count(table: string, name: string, value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
+  // Usually a page number or size from the request (`Number("abc")` is NaN): the client's to fix.
   throw new TableError(
     "KILN_BAD_QUERY",
     `${table}.search: ${name} must be a whole number >= 0, got ${describe(value)}`,
     { table },
+    { statusCode: 400 },
   );
 }

@@ -117,7 +117,21 @@ export function postgresDialect(url: string): Dialect {
       return sql<SqlBool>`coalesce(jsonb_array_length(${column}), 0) = 0`;
     },
     isRetryable: (error) => ["40001", "40P01"].includes(pgCode(error)),
-    isUniqueViolation: (error) => pgCode(error) === "23505",
+    uniqueViolation(error) {
+      if (pgCode(error) !== "23505") return null;
+      const index = (error as { constraint?: unknown }).constraint;
+      return typeof index === "string" ? { index } : {};
+    },
+    // Class 22, data_exception: a date out of range, a number that does not fit, and the like.
+    isRefusedValue: (error) => pgCode(error).startsWith("22"),
+    indexesOf: async (table) => {
+      const { rows } = await sql<{
+        indexname: string;
+      }>`select indexname from pg_indexes where schemaname = current_schema() and tablename = ${table}`.execute(
+        db,
+      );
+      return rows.map((r) => r.indexname);
+    },
     isUnavailable,
     errorsAbortTransaction: true,
     execute: (query) => driver.execute(query),
