@@ -150,6 +150,21 @@ export interface SearchResult<C extends ColumnTypes = UntypedColumns>
   extends AsyncIterable<Row<C>> {
   /** The number of matching rows (a `count` query; respects limit and offset). */
   count(): Promise<number>;
+  /**
+   * The number of rows matching the filters, ignoring limit and offset: the total that a paged
+   * list shows beside its page.
+   * @example const total = await tables.tasks.search({ done: false }, { limit: 20 }).total();
+   */
+  total(): Promise<number>;
+  /**
+   * The page (the rows within limit and offset) and the total ignoring them, in one call. The
+   * count is skipped when the page itself tells the total (a last page that is not full).
+   * @example
+   * const { rows, total } = await tables.tasks
+   *   .search({ done: false }, { orderBy: "due", limit: 20, offset: 40 })
+   *   .toPage();
+   */
+  toPage(): Promise<{ rows: Row<C>[]; total: number }>;
   /** Same as `count()`: a Promise, since counting asks the database. */
   readonly length: Promise<number>;
   /** Every matching row in an array. Mind the size: prefer `for await` or a `limit`. */
