@@ -52,6 +52,8 @@ export class TableImpl implements Table {
   /** Unique index name → the (visible) columns it keeps unique; internal columns included. */
   readonly #uniqueIndexes: ReadonlyMap<string, readonly string[]>;
   readonly #physical: string;
+  /** Columns with a `default` or `onUpdate: now`. */
+  readonly #automatic: readonly ColumnSchema[];
   readonly #context: TablesContext;
   readonly #maker: RowMaker;
   readonly #selected: readonly string[];
@@ -74,6 +76,7 @@ export class TableImpl implements Table {
     this.byName = new Map(columns.map((c) => [c.name, c]));
     this.linkColumns = columns.filter((c) => c.kind === "link" || c.kind === "links");
     this.#internals = internals;
+    this.#automatic = columns.filter((c) => c.default || c.onUpdateNow);
     const indexes = new Map<string, readonly string[]>();
     for (const unique of uniques)
       indexes.set(uniqueIndexName(tableId, unique.columns), unique.columns);
@@ -91,7 +94,7 @@ export class TableImpl implements Table {
   }
 
   async addRow(values: RowValues = {}): Promise<Row> {
-    const write = this.#prepareWrite(values);
+    const write = this.#prepareWrite(values, "insert");
     const insert = this.#insert(write.names, 1);
     const run = this.#guarded()
       ? this.#savepoint(() => this.#run(insert, write.params))
@@ -116,7 +119,7 @@ export class TableImpl implements Table {
         { table: this.name },
       );
     }
-    const writes = list.map((values) => this.#prepareWrite(values));
+    const writes = list.map((values) => this.#prepareWrite(values, "insert"));
     return runInTransaction(this.#context.dialect, () =>
       this.#savepoint(async () => {
         const added: Row[] = [];
@@ -147,7 +150,7 @@ export class TableImpl implements Table {
 
   /** Checks row values as addRow would (KILN_UNKNOWN_COLUMN, KILN_BAD_VALUE), writing nothing. */
   checkValues(values: RowValues): void {
-    this.#prepareWrite(values);
+    this.#prepareWrite(values, "insert");
   }
 
   /** Whether writes here need a savepoint (see Dialect.errorsAbortTransaction). */
@@ -267,7 +270,7 @@ export class TableImpl implements Table {
   }
 
   async updateRow(row: RowImpl, values: RowValues): Promise<void> {
-    const write = this.#prepareWrite(values);
+    const write = this.#prepareWrite(values, "update");
     if (!write.names.length) return;
     const compiled = this.#compile(`update:${write.names.join(",")}`, () =>
       this.#db.updateTable(this.#physical).set(placeholders(write.names)).where("id", "=", -1),
@@ -424,15 +427,20 @@ export class TableImpl implements Table {
     return true;
   }
 
-  /** Checks values for a write: database parameters, plus the values the row will show. */
-  #prepareWrite(values: unknown) {
-    if (typeof values !== "object" || values === null || Array.isArray(values) || rowRef(values)) {
+  /**
+   * Checks values for a write: database parameters, plus the values the row will show.
+   * Columns left out get their `default` on insert, and `onUpdate: now` columns the time of
+   * the write on update (when the update writes anything).
+   */
+  #prepareWrite(given: unknown, kind: "insert" | "update") {
+    if (typeof given !== "object" || given === null || Array.isArray(given) || rowRef(given)) {
       throw new TableError(
         "KILN_BAD_VALUE",
-        `${this.name}: row values must be an object of column: value, got ${describe(values)}`,
+        `${this.name}: row values must be an object of column: value, got ${describe(given)}`,
         { table: this.name },
       );
     }
+    const values = this.#automatic.length ? this.#withAutomatic(given, kind) : given;
     const dialect = this.#context.dialect;
     const names: string[] = [];
     const params: unknown[] = [];
@@ -453,6 +461,25 @@ export class TableImpl implements Table {
       params.push(internal.derive(shown[internal.from]));
     }
     return { names, params, values: shown };
+  }
+
+  /** The values plus the columns that fill themselves (see #prepareWrite). */
+  #withAutomatic(given: object, kind: "insert" | "update"): Record<string, unknown> {
+    const values: Record<string, unknown> = { ...given };
+    if (kind === "update" && !Object.values(values).some((v) => v !== undefined)) return values;
+    const now = new Date();
+    for (const column of this.#automatic) {
+      if (values[column.name] !== undefined) continue;
+      const auto: ColumnSchema["default"] =
+        kind === "insert" ? column.default : column.onUpdateNow ? { now: true } : undefined;
+      if (!auto) continue;
+      values[column.name] = !auto.now
+        ? auto.value
+        : column.kind === "date"
+          ? now.toISOString().slice(0, 10)
+          : now;
+    }
+    return values;
   }
 
   #compile(key: string, build: () => { compile(): CompiledQuery }): CompiledQuery {
