@@ -37,6 +37,13 @@ export interface ColumnSchema {
   readonly default?: { readonly now: true } | { readonly now: false; readonly value: unknown };
   /** `onUpdate: now`: every update sets the column to the time of the write, unless given. */
   readonly onUpdateNow?: boolean;
+  /**
+   * Built-in text columns only (the users' email): the value to store for a string written to
+   * the column, or null to refuse it (KILN_BAD_VALUE). Applies on every write path.
+   */
+  readonly normalise?: (value: string) => string | null;
+  /** What `normalise` expects, for the refusal's message. */
+  readonly expected?: string;
 }
 
 /** Columns whose values, taken together, no two rows may share (a unique index). */

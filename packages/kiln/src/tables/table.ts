@@ -1,6 +1,6 @@
 import { type CompiledQuery, type QueryResult, type RawBuilder, type SqlBool, sql } from "kysely";
 import type { Media } from "../http/media.ts";
-import { describe, storedValue } from "./column-values.ts";
+import { describe, details, storedValue } from "./column-values.ts";
 import type { Dialect } from "./dialect.ts";
 import { TableError } from "./errors.ts";
 import { SearchFilter, shapeCondition } from "./filters.ts";
@@ -450,7 +450,18 @@ export class TableImpl implements Table {
       if (value === undefined) continue;
       const column = this.byName.get(name);
       if (!column) throw this.#unknownColumn(name);
-      const stored = storedValue(this.name, column, value);
+      let stored = storedValue(this.name, column, value);
+      if (column.normalise && typeof stored === "string") {
+        const normalised = column.normalise(stored);
+        if (normalised === null) {
+          throw new TableError(
+            "KILN_BAD_VALUE",
+            `${this.name}.${name} is ${column.expected}: got ${describe(value)}`,
+            details(this.name, column),
+          );
+        }
+        stored = normalised;
+      }
       names.push(name);
       params.push(dialect.toDb(column.kind, stored));
       shown[name] = shownValue(column, stored, value);
