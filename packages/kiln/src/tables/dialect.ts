@@ -35,6 +35,12 @@ export interface Dialect {
   ): RawBuilder<SqlBool>;
   /** A `links` column (a JSON list of row ids) contains the row id. */
   linksContain(column: RawBuilder<unknown>, rowId: number): RawBuilder<SqlBool>;
+  /** The `links` value with the row id appended (one statement: never loses a concurrent write). */
+  linksAppend(column: RawBuilder<unknown>, rowId: number): RawBuilder<unknown>;
+  /** The `links` value without the row id (every occurrence). */
+  linksWithout(column: RawBuilder<unknown>, rowId: number): RawBuilder<unknown>;
+  /** How many ids of the `links` value are rows of `target` (deleted ones are not). */
+  linksCount(column: RawBuilder<unknown>, target: string): RawBuilder<number>;
   /** A `links` column is null or an empty list. */
   linksEmpty(column: RawBuilder<unknown>): RawBuilder<SqlBool>;
   /** Worth retrying the transaction (SQLITE_BUSY, serialisation failure, deadlock). */

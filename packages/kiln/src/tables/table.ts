@@ -285,6 +285,92 @@ export class TableImpl implements Table {
     if (stored) Object.assign(stored, write.values);
   }
 
+  /**
+   * Adds one link to a `links` column in one statement (the list is changed by the database,
+   * not rewritten from what this process read), so concurrent adds are all kept. A link
+   * already there is not added twice.
+   */
+  async addLink(row: unknown, column: string, linked: unknown): Promise<void> {
+    const { ref, links, linkedId } = this.#linkChange("addLink", row, column, linked);
+    const name = sql.ref(links.name);
+    const result = await this.#execute(
+      this.#db
+        .updateTable(this.#physical)
+        .set(links.name, this.#context.dialect.linksAppend(name, linkedId))
+        .where("id", "=", ref.rowId)
+        .where(sql<SqlBool>`(${this.#context.dialect.linksContain(name, linkedId)}) is not true`)
+        .compile(),
+    );
+    if (result.numAffectedRows === 0n) await this.#checkExists(row as RowImpl);
+    const values = (row as RowImpl)[VALUES];
+    const list = values?.[links.name] as RowImpl[] | undefined;
+    if (list && !list.some((r) => rowRef(r)?.rowId === linkedId)) list.push(linked as RowImpl);
+  }
+
+  /** Removes one link from a `links` column in one statement (see addLink). */
+  async removeLink(row: unknown, column: string, linked: unknown): Promise<void> {
+    const { ref, links, linkedId } = this.#linkChange("removeLink", row, column, linked);
+    const name = sql.ref(links.name);
+    const result = await this.#execute(
+      this.#db
+        .updateTable(this.#physical)
+        .set(links.name, this.#context.dialect.linksWithout(name, linkedId))
+        .where("id", "=", ref.rowId)
+        .where(this.#context.dialect.linksContain(name, linkedId))
+        .compile(),
+    );
+    if (result.numAffectedRows === 0n) await this.#checkExists(row as RowImpl);
+    const values = (row as RowImpl)[VALUES];
+    const list = values?.[links.name] as RowImpl[] | undefined;
+    if (list) values![links.name] = list.filter((r) => rowRef(r)?.rowId !== linkedId);
+  }
+
+  /** The number of rows a `links` column of the row links to, in one query (0 for a deleted row). */
+  async countLinks(row: unknown, column: string): Promise<number> {
+    const { ref, links } = this.#linkChange("countLinks", row, column, undefined);
+    const target = physicalTable(links.target!);
+    const rows = await this.#rows(
+      this.#db
+        .selectFrom(this.#physical)
+        .select(this.#context.dialect.linksCount(sql.ref(links.name), target).as("n"))
+        .where("id", "=", ref.rowId)
+        .compile(),
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Checks the arguments of addLink, removeLink and countLinks. */
+  #linkChange(method: string, row: unknown, column: string, linked: unknown) {
+    const ref = rowRef(row);
+    if (!ref || ref.tableId !== this.tableId) {
+      throw new TableError(
+        "KILN_BAD_VALUE",
+        `${this.name}.${method}(row, ...): expected a row of ${this.name}, got ${describe(row)}`,
+        { table: this.name },
+      );
+    }
+    const links = this.byName.get(column);
+    if (!links) throw this.#unknownColumn(column);
+    if (links.kind !== "links") {
+      throw new TableError(
+        "KILN_BAD_QUERY",
+        `${this.name}.${method}: ${column} is a ${links.type} column, not links`,
+        details(this.name, links),
+      );
+    }
+    const linkedId =
+      linked === undefined ? 0 : (storedValue(this.name, links, [linked]) as number[])[0]!;
+    return { ref, links, linkedId };
+  }
+
+  async #checkExists(row: RowImpl): Promise<void> {
+    const ref = rowRef(row)!;
+    const rows = await this.#rows(
+      this.#db.selectFrom(this.#physical).select("id").where("id", "=", ref.rowId).compile(),
+    );
+    if (!rows.length) throw this.#deleted(row);
+  }
+
   async deleteRow(row: RowImpl): Promise<void> {
     const compiled = this.#compile("delete", () =>
       this.#db.deleteFrom(this.#physical).where("id", "=", 0),

@@ -113,6 +113,15 @@ export function postgresDialect(url: string): Dialect {
     linksContain(column, rowId) {
       return sql<SqlBool>`${column} @> ${JSON.stringify([rowId])}::jsonb`;
     },
+    linksAppend(column, rowId) {
+      return sql`coalesce(${column}, '[]'::jsonb) || jsonb_build_array(${rowId}::bigint)`;
+    },
+    linksWithout(column, rowId) {
+      return sql`(select coalesce(jsonb_agg(x.e order by x.o), '[]'::jsonb) from jsonb_array_elements(${column}) with ordinality as x(e, o) where x.e <> to_jsonb(${rowId}::bigint))`;
+    },
+    linksCount(column, target) {
+      return sql<number>`(select count(*) from jsonb_array_elements(${column}) as x(e) join ${sql.table(target)} as t on t.id = (x.e)::bigint)`;
+    },
     linksEmpty(column) {
       return sql<SqlBool>`coalesce(jsonb_array_length(${column}), 0) = 0`;
     },

@@ -118,6 +118,15 @@ export function sqliteDialect(file: string): Dialect {
     linksContain(column, rowId) {
       return sql<SqlBool>`exists (select 1 from json_each(${column}) where value = ${rowId})`;
     },
+    linksAppend(column, rowId) {
+      return sql`json_insert(coalesce(${column}, '[]'), '$[#]', ${rowId})`;
+    },
+    linksWithout(column, rowId) {
+      return sql`(select json_group_array(value) from json_each(${column}) where value <> ${rowId})`;
+    },
+    linksCount(column, target) {
+      return sql<number>`(select count(*) from json_each(${column}) as e join ${sql.table(target)} as t on t.id = e.value)`;
+    },
     linksEmpty(column) {
       return sql<SqlBool>`coalesce(json_array_length(${column}), 0) = 0`;
     },
