@@ -7,7 +7,8 @@
  * Operations: bulk insert of BENCH_ROWS rows in one transaction (a loop of addRow, and addRows
  * of 1000 rows at a time, both against a loop of one prepared INSERT); single-row insert (its own
  * transaction each); getById; search by an indexed equality filter (about 10 rows each); a
- * full paged scan; row.update. Each figure is CPU time per operation (user + system, steadier
+ * full paged scan; row.update; a paged list with its total (toPage); "links contains X" and
+ * the count of a links list, against an indexed join table. Each figure is CPU time per operation (user + system, steadier
  * than wall time on a shared machine), best of 3 rounds that alternate Kiln and raw. The ratio
  * is raw time / Kiln time: 1.0 means as fast as hand-written SQL.
  * Goals (issue 3): >= 0.5x for single-row reads and writes, >= 0.8x for bulk inserts.
@@ -220,6 +221,127 @@ await compare(
 );
 
 if (scanned.kiln !== scanned.raw) throw new Error(`scans differ: ${JSON.stringify(scanned)}`);
+
+// A paged list with its total: Kiln's toPage() against the two hand-written queries (the
+// page, and count(*) of every matching row). `done` matches half the rows, so the total
+// always needs its count.
+const PAGES = 200;
+const rawPage = raw.prepare(
+  "select id, title, n, tag, done from items where done = ? order by n, id limit 20 offset ?",
+);
+const rawTotal = raw.prepare("select count(*) as n from items where done = ?");
+await compare(
+  "paged list (20 rows) with its total",
+  PAGES,
+  0.5,
+  async () => {
+    for (let i = 0; i < PAGES; i++) {
+      await items.search({ done: true }, { orderBy: "n", limit: 20, offset: i * 20 }).toPage();
+    }
+  },
+  () => {
+    for (let i = 0; i < PAGES; i++) {
+      rawPage.all(1, i * 20);
+      rawTotal.get(1);
+    }
+  },
+);
+
+// Links: ROWS articles, each tagged with 3 of 1000 tags, and one article with 5000 fans.
+// The hand-written peer keeps them as an indexed join table, as an ORM would.
+const TAG_COUNT = 1000;
+const FANS = 5000;
+const links = await openTables({
+  dataDir: join(dir, "links"),
+  tables: {
+    tags: { name: "text" },
+    articles: { title: "text", tags: "links tags", fans: "links users" },
+  },
+});
+const linkTags = await links.tables.tags.addRows(
+  Array.from({ length: TAG_COUNT }, (_, i) => ({ name: `t${i}` })),
+);
+const fans = await links.tables.users.addRows(
+  Array.from({ length: FANS }, (_, i) => ({ email: `fan${i}@example.com` })),
+);
+const tagsOf = (i: number) => [i % TAG_COUNT, (i * 7) % TAG_COUNT, (i * 13 + 1) % TAG_COUNT];
+await links.inTransaction(async () => {
+  for (let i = 0; i < ROWS; i += 1000) {
+    await links.tables.articles.addRows(
+      Array.from({ length: Math.min(1000, ROWS - i) }, (_, k) => ({
+        title: `a${i + k}`,
+        tags: [...new Set(tagsOf(i + k))].map((t) => linkTags[t]!),
+      })),
+    );
+  }
+});
+const popular = await links.tables.articles.addRow({ title: "popular", fans });
+raw.exec(`create table articles (id integer primary key autoincrement, title text);
+create table article_tags (article integer not null, tag integer not null, primary key (article, tag));
+create index article_tags_tag on article_tags (tag, article);
+create table article_fans (article integer not null, user integer not null, primary key (article, user));`);
+raw.transaction(() => {
+  const article = raw.prepare("insert into articles (title) values (?) returning id");
+  const tag = raw.prepare("insert into article_tags (article, tag) values (?, ?)");
+  for (let i = 0; i < ROWS; i++) {
+    const { id } = article.get(`a${i}`) as { id: number };
+    for (const t of new Set(tagsOf(i))) tag.run(id, t + 1);
+  }
+  const { id } = article.get("popular") as { id: number };
+  const fan = raw.prepare("insert into article_fans (article, user) values (?, ?)");
+  for (let u = 1; u <= FANS; u++) fan.run(id, u);
+})();
+const popularId = (
+  raw.prepare("select id from articles where title = 'popular'").get() as { id: number }
+).id;
+
+const CONTAINS = 20;
+const rawContainsCount = raw.prepare("select count(*) as n from article_tags where tag = ?");
+await compare(
+  `links contains X at ${ROWS} rows (count)`,
+  CONTAINS,
+  0.5,
+  async () => {
+    for (let i = 0; i < CONTAINS; i++) {
+      await links.tables.articles.search({ tags: linkTags[(i * 37) % TAG_COUNT]! }).count();
+    }
+  },
+  () => {
+    for (let i = 0; i < CONTAINS; i++) rawContainsCount.get(((i * 37) % TAG_COUNT) + 1);
+  },
+);
+const rawContainsPage = raw.prepare(
+  "select a.id, a.title from articles a join article_tags x on x.article = a.id where x.tag = ? order by a.id limit 20",
+);
+await compare(
+  `links contains X at ${ROWS} rows (first 20 rows)`,
+  CONTAINS,
+  0.5,
+  async () => {
+    for (let i = 0; i < CONTAINS; i++) {
+      await links.tables.articles
+        .search({ tags: linkTags[(i * 37 + 500) % TAG_COUNT]! }, { limit: 20 })
+        .toArray();
+    }
+  },
+  () => {
+    for (let i = 0; i < CONTAINS; i++) rawContainsPage.all(((i * 37 + 500) % TAG_COUNT) + 1);
+  },
+);
+const COUNTS = 500;
+const rawFanCount = raw.prepare("select count(*) as n from article_fans where article = ?");
+await compare(
+  `count of a links list (${FANS} links)`,
+  COUNTS,
+  0.5,
+  async () => {
+    for (let i = 0; i < COUNTS; i++) await links.tables.articles.countLinks(popular, "fans");
+  },
+  () => {
+    for (let i = 0; i < COUNTS; i++) rawFanCount.get(popularId);
+  },
+);
+await links.close();
 
 printTable([
   ["operation", "Kiln µs/op", "raw µs/op", "ratio", "goal"],

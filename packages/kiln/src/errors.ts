@@ -75,16 +75,16 @@ export const errorCatalogue = {
   KILN_UNKNOWN_TABLE: "A data table was named that the app does not declare.",
   KILN_UNKNOWN_COLUMN: "A column was named (in values, filters or orderBy) that the table lacks.",
   KILN_BAD_VALUE:
-    "A value does not fit its column's type (the message names table, column, type); text must be valid Unicode without U+0000. Thrown inside an endpoint, it answers 400 with this message.",
+    "A value does not fit its column's type (the message names table, column, type), or the database refused it (out of its range); text must be valid Unicode without U+0000. Thrown inside an endpoint, it answers 400 with this message.",
   KILN_BAD_QUERY:
-    "A search is malformed: an operator on a column type it does not fit, bad options.",
+    "A search is malformed: an operator on a column type it does not fit, bad options. A bad `limit`/`offset` or a LIKE pattern ending in an unpaired escape character (values that come from clients) answers 400 inside an endpoint; other cases are mistakes in the code (500).",
   KILN_QUERY_TOO_LARGE:
     "A search is too large for the database: a q.fullTextMatch of more than 64 words, more values than the database binds in one statement, a pattern or value over one of its size limits. Thrown inside an endpoint, it answers 400 with this message.",
   KILN_MULTIPLE_ROWS: "table.get() matched more than one row.",
   KILN_ROW_DELETED: "A row was updated after it had been deleted.",
   KILN_ROW_NOT_LOADED: "A column was read on a row reached through two links (not loaded).",
   KILN_DUPLICATE_VALUE:
-    "A write would give two rows the same value of a unique column (users' email).",
+    "A write would give two rows the same value of a unique column (users' email, `unique: true`, a table's `unique:` list); the error's `column` names the column(s). Thrown inside an endpoint, it answers 409 with this message. At start, a migration adding uniqueness refuses existing duplicates with this code, naming them.",
   KILN_DATABASE_BUSY:
     "The database stayed locked or a transaction kept conflicting, after retries. Thrown inside an endpoint, it answers 503.",
   KILN_DATABASE_ERROR:

@@ -36,12 +36,28 @@ export interface Dialect {
   ): RawBuilder<SqlBool>;
   /** A `links` column (a JSON list of row ids) contains the row id. */
   linksContain(column: RawBuilder<unknown>, rowId: number): RawBuilder<SqlBool>;
+  /** The `links` value with the row id appended (one statement: never loses a concurrent write). */
+  linksAppend(column: RawBuilder<unknown>, rowId: number): RawBuilder<unknown>;
+  /** The `links` value without the row id (every occurrence). */
+  linksWithout(column: RawBuilder<unknown>, rowId: number): RawBuilder<unknown>;
+  /** How many ids of the `links` value are rows of `target` (deleted ones are not). */
+  linksCount(column: RawBuilder<unknown>, target: string): RawBuilder<number>;
   /** A `links` column is null or an empty list. */
   linksEmpty(column: RawBuilder<unknown>): RawBuilder<SqlBool>;
   /** Worth retrying the transaction (SQLITE_BUSY, serialisation failure, deadlock). */
   isRetryable(error: unknown): boolean;
-  /** A unique index refused the write. */
-  isUniqueViolation(error: unknown): boolean;
+  /**
+   * A unique index refused the write: the index's name or its columns, as far as the database
+   * says (PostgreSQL names the index, SQLite the columns); null for any other error.
+   */
+  uniqueViolation(error: unknown): { index?: string; columns?: string[] } | null;
+  /**
+   * The database refused a value as such (out of its range, too big): the value is at fault,
+   * so the error is the caller's (KILN_BAD_VALUE), not the database's.
+   */
+  isRefusedValue(error: unknown): boolean;
+  /** Names of the indexes on a table (to drop unique indexes kiln.yaml no longer declares). */
+  indexesOf(table: string): Promise<string[]>;
   /** The database could not be reached or refused the connection (a PostgreSQL outage). */
   isUnavailable(error: unknown): boolean;
   /**

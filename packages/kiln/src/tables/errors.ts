@@ -23,7 +23,16 @@ export interface TableErrorDetails {
   column?: string;
   /** The column's declared type, e.g. `"number"` or `"link users"`. */
   columnType?: string;
+  /** Every column of a composite unique constraint (KILN_DUPLICATE_VALUE); `column` names them too. */
+  columns?: readonly string[];
 }
+
+/**
+ * The HTTP answer of an error a client's value causes (a duplicate, a bad `limit`): thrown
+ * inside an endpoint, it answers this status with the message, as Fastify's own client errors
+ * do; errors without it are mistakes in the code, logged and answered 500.
+ */
+export type ClientStatus = 400 | 409;
 
 /**
  * An error about a data table: unknown table or column, a value of the wrong type, a query
@@ -34,17 +43,22 @@ export class TableError extends KilnError {
   readonly table?: string;
   readonly column?: string;
   readonly columnType?: string;
+  readonly columns?: readonly string[];
+  /** See ClientStatus: set only on errors that a client's value causes. */
+  readonly statusCode?: ClientStatus;
 
   constructor(
     code: TableErrorCode,
     message: string,
     details: TableErrorDetails = {},
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; statusCode?: ClientStatus },
   ) {
     super(code, message, options);
     this.name = "TableError";
     this.table = details.table;
     this.column = details.column;
     this.columnType = details.columnType;
+    if (details.columns) this.columns = details.columns;
+    if (options?.statusCode) this.statusCode = options.statusCode;
   }
 }

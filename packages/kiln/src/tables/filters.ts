@@ -362,7 +362,13 @@ class FilterCompiler {
     // A pattern ending in an unpaired escape is an error on PostgreSQL and matches nothing
     // on SQLite: refuse it on both.
     if (/(^|[^\\])(\\\\)*\\$/.test(value)) {
-      throw this.badQuery(`LIKE pattern ${JSON.stringify(value)} ends with an unpaired \\`, column);
+      // Patterns are usually made of what a client typed: the client's to fix (400).
+      throw new TableError(
+        "KILN_BAD_QUERY",
+        `LIKE pattern ${JSON.stringify(value)} ends with an unpaired \\`,
+        details(this.table.name, column),
+        { statusCode: 400 },
+      );
     }
     return value;
   }

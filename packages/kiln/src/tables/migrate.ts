@@ -1,4 +1,6 @@
+import { sql } from "kysely";
 import type { Dialect } from "./dialect.ts";
+import { TableError } from "./errors.ts";
 import {
   ensureMetadataTables,
   forgetColumn,
@@ -9,7 +11,7 @@ import {
   type StoredTable,
   setColumnType,
 } from "./metadata.ts";
-import { indexName, physicalTable } from "./names.ts";
+import { indexName, physicalTable, uniqueIndexName } from "./names.ts";
 import { retypeColumn } from "./retype.ts";
 import { type ColumnSchema, parseColumn, type Schema, type TableSchema } from "./schema.ts";
 
@@ -28,7 +30,7 @@ export interface PendingChange {
 
 /** A table, column or index the migration added (each is one info line in the app's log). */
 export interface SchemaChange {
-  readonly kind: "created-table" | "added-column" | "created-index";
+  readonly kind: "created-table" | "added-column" | "created-index" | "dropped-index";
   readonly table: string;
   readonly column?: string;
   /** What changed, in words: `added column "due" (date)`, `created index on "owner"`. */
@@ -178,6 +180,7 @@ async function createIndexes(
     if (column.kind === "links") index = index.using(method);
     await index.execute();
   }
+  await createUniqueIndexes(dialect, table, tableId, changes);
   for (const internal of table.internals) {
     const name = indexName(tableId, internal.name, internal.unique);
     await recordIfNew(name, internal.name, internal.unique);
@@ -189,6 +192,88 @@ async function createIndexes(
     if (internal.unique) index = index.unique();
     await index.execute();
   }
+}
+
+/**
+ * The unique indexes of `unique: true` columns and `unique:` lists. One that kiln.yaml no
+ * longer declares is dropped (it would keep refusing writes). Before one is created, the
+ * rows are checked: duplicates refuse the migration, naming the values, since the database
+ * would only say that the index could not be made.
+ */
+async function createUniqueIndexes(
+  dialect: Dialect,
+  table: TableSchema,
+  tableId: number,
+  changes: SchemaChange[] | null,
+): Promise<void> {
+  const physical = physicalTable(table.name);
+  const wanted = new Map(table.uniques.map((u) => [uniqueIndexName(tableId, u.columns), u]));
+  const internal = new Set(table.internals.map((c) => indexName(tableId, c.name, true)));
+  const existing = await dialect.indexesOf(physical);
+  for (const name of existing) {
+    if (!name.startsWith(`uq_${tableId}_`) || wanted.has(name) || internal.has(name)) continue;
+    await dialect.db.schema.dropIndex(name).ifExists().execute();
+    changes?.push({
+      kind: "dropped-index",
+      table: table.name,
+      description: `dropped unique index ${name} (no longer declared in kiln.yaml)`,
+    });
+  }
+  for (const [name, unique] of wanted) {
+    if (existing.includes(name)) continue;
+    await refuseDuplicates(dialect, table, unique.columns);
+    await dialect.db.schema
+      .createIndex(name)
+      .on(physical)
+      .columns([...unique.columns])
+      .unique()
+      .execute();
+    changes?.push({
+      kind: "created-index",
+      table: table.name,
+      column: unique.columns.join(", "),
+      description: `created unique index on "${unique.columns.join('", "')}"`,
+    });
+  }
+}
+
+/** Throws KILN_DUPLICATE_VALUE naming up to 5 values that several rows share. */
+async function refuseDuplicates(
+  dialect: Dialect,
+  table: TableSchema,
+  columns: readonly string[],
+): Promise<void> {
+  const refs = columns.map((c) => sql.ref(c));
+  const { rows } = await sql<
+    Record<string, unknown>
+  >`select ${sql.join(refs)}, count(*) as kiln_rows from ${sql.table(physicalTable(table.name))} where ${sql.join(
+    refs.map((ref) => sql`${ref} is not null`),
+    sql` and `,
+  )} group by ${sql.join(refs)} having count(*) > 1 limit 5`.execute(dialect.db);
+  if (!rows.length) return;
+  const shown = rows.map((row) => {
+    const values = columns.map((name) => shownValue(dialect, table.byName.get(name)!, row[name]));
+    return `${values.join(", ")} (${Number(row.kiln_rows)} rows)`;
+  });
+  const what =
+    columns.length === 1 ? `${table.name}.${columns[0]}` : `${table.name} (${columns.join(", ")})`;
+  throw new TableError(
+    "KILN_DUPLICATE_VALUE",
+    `kiln.yaml makes ${what} unique, but existing rows share values: ${shown.join("; ")}${rows.length === 5 ? "; ..." : ""}. Change or delete the duplicates (the old kiln.yaml still works), then start again`,
+    {
+      table: table.name,
+      column: columns.join(", "),
+      columns: columns.length > 1 ? columns : undefined,
+    },
+  );
+}
+
+/** A stored value as a migration message shows it: a string quoted, a datetime in ISO form. */
+function shownValue(dialect: Dialect, column: ColumnSchema, raw: unknown): string {
+  const value = dialect.fromDb(column.kind, raw);
+  if (value instanceof Date) return value.toISOString();
+  if (column.kind === "link") return `row ${value} of ${column.target}`;
+  return JSON.stringify(value);
 }
 
 function pendingChanges(schema: Schema, stored: Map<string, StoredTable>): PendingChange[] {

@@ -12,6 +12,14 @@ export function physicalTable(table: string): string {
 export const TABLES_TABLE = "_kiln_tables";
 export const COLUMNS_TABLE = "_kiln_columns";
 
+/**
+ * The unique index of `unique: true` columns and `unique:` lists: `uq_3_slug`, `uq_3_a-b`
+ * (a hyphen cannot be part of a column name, so a list never takes a column's index name).
+ */
+export function uniqueIndexName(tableId: number, columns: readonly string[]): string {
+  return indexName(tableId, columns.join("-"), true);
+}
+
 /** An index name within PostgreSQL's 63-byte limit (longer names get a hash suffix). */
 export function indexName(tableId: number, column: string, unique: boolean): string {
   const name = `${unique ? "uq" : "ix"}_${tableId}_${column}`;

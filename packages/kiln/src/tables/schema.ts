@@ -1,4 +1,5 @@
 import { ConfigError } from "../errors.ts";
+import { storedValue } from "./column-values.ts";
 import { usersTableColumns, usersTableInternals } from "./system-tables.ts";
 
 /** The kinds of column a data table can have. */
@@ -27,6 +28,27 @@ export interface ColumnSchema {
   readonly indexed: boolean;
   /** Left out of `toJSON()` and CSV exports (the users' password hash). */
   readonly secret: boolean;
+  /** `unique: true`: no two rows have the same (non-null) value; a unique index enforces it. */
+  readonly unique?: boolean;
+  /**
+   * `default:` what addRow writes when the column is left out: `"now"` (the time of the write,
+   * for date and datetime columns) or a constant; undefined when none.
+   */
+  readonly default?: { readonly now: true } | { readonly now: false; readonly value: unknown };
+  /** `onUpdate: now`: every update sets the column to the time of the write, unless given. */
+  readonly onUpdateNow?: boolean;
+  /**
+   * Built-in text columns only (the users' email): the value to store for a string written to
+   * the column, or null to refuse it (KILN_BAD_VALUE). Applies on every write path.
+   */
+  readonly normalise?: (value: string) => string | null;
+  /** What `normalise` expects, for the refusal's message. */
+  readonly expected?: string;
+}
+
+/** Columns whose values, taken together, no two rows may share (a unique index). */
+export interface UniqueConstraint {
+  readonly columns: readonly string[];
 }
 
 /**
@@ -45,6 +67,8 @@ export interface TableSchema {
   readonly columns: readonly ColumnSchema[];
   readonly byName: ReadonlyMap<string, ColumnSchema>;
   readonly internals: readonly InternalColumn[];
+  /** `unique: true` columns and the table's `unique:` lists, each enforced by a unique index. */
+  readonly uniques: readonly UniqueConstraint[];
 }
 
 export type Schema = ReadonlyMap<string, TableSchema>;
@@ -56,19 +80,72 @@ const RESERVED_COLUMNS = new Set(["id", "update", "delete", "equals", "toJSON", 
 /** `tables.get(name)` is the accessor's own method. */
 const RESERVED_TABLES = new Set(["get", "then"]);
 
-/** Parses one column type: `"text"`, `"link users"`, `{ type: "text", index: true }`. */
+/** Column kinds a unique index can hold (a media is bytes, `links` a list). */
+const UNIQUE_KINDS = new Set(["text", "number", "bool", "date", "datetime", "object", "link"]);
+
+/**
+ * Parses one column: `"text"`, `"link users"`, `{ type: "text", index: true, unique: true }`,
+ * `{ type: "datetime", default: "now", onUpdate: "now" }`.
+ */
 export function parseColumn(table: string, name: string, spec: unknown): ColumnSchema {
+  const parsed = parseColumnType(table, name, spec);
+  if (typeof spec !== "object" || spec === null || Array.isArray(spec)) return parsed;
+  const where = `tables.${table}.${name}`;
+  const { unique, default: given, onUpdate } = spec as Record<string, unknown>;
+  if (unique !== undefined && typeof unique !== "boolean") {
+    throw badConfig([table, name, "unique"], `${where}: unique must be true or false`);
+  }
+  if (unique && !UNIQUE_KINDS.has(parsed.kind)) {
+    throw badConfig([table, name, "unique"], `${where}: a ${parsed.type} column cannot be unique`);
+  }
+  const timed = parsed.kind === "date" || parsed.kind === "datetime";
+  let defaultValue: ColumnSchema["default"];
+  if (given === "now") {
+    if (!timed)
+      throw badConfig(
+        [table, name, "default"],
+        `${where}: default: now is for date and datetime columns`,
+      );
+    defaultValue = { now: true };
+  } else if (given !== undefined && given !== null) {
+    if (!["text", "number", "bool"].includes(parsed.kind) || typeof given === "object") {
+      throw badConfig(
+        [table, name, "default"],
+        `${where}: default must be now (date, datetime) or a constant (text, number, bool)`,
+      );
+    }
+    try {
+      defaultValue = { now: false, value: storedValue(table, parsed, given) };
+    } catch (error) {
+      throw badConfig([table, name, "default"], `${where}: default: ${(error as Error).message}`);
+    }
+  }
+  if (onUpdate !== undefined && (onUpdate !== "now" || !timed)) {
+    throw badConfig(
+      [table, name, "onUpdate"],
+      `${where}: onUpdate can only be now, on a date or datetime column`,
+    );
+  }
+  return { ...parsed, unique: unique === true, default: defaultValue, onUpdateNow: !!onUpdate };
+}
+
+const COLUMN_OPTIONS = ["type", "index", "unique", "default", "onUpdate"];
+
+function parseColumnType(table: string, name: string, spec: unknown): ColumnSchema {
   const where = `tables.${table}.${name}`;
   let type: unknown = spec;
   let indexed = false;
   if (typeof spec === "object" && spec !== null && !Array.isArray(spec)) {
-    const { type: t, index, indexed: alias, ...rest } = spec as Record<string, unknown>;
-    const extra = Object.keys(rest)[0];
-    if (extra)
+    const { type: t, index, indexed: alias } = spec as Record<string, unknown>;
+    const extra = Object.keys(spec).find(
+      (key) => key !== "indexed" && !COLUMN_OPTIONS.includes(key),
+    );
+    if (extra) {
       throw badConfig(
         [table, name, extra],
-        `${where}: unknown option "${extra}" (known: type, index)`,
+        `${where}: unknown option "${extra}" (known: ${COLUMN_OPTIONS.join(", ")})`,
       );
+    }
     for (const flag of [index, alias]) {
       if (flag !== undefined && typeof flag !== "boolean") {
         throw badConfig([table, name], `${where}: index must be true or false`);
@@ -150,7 +227,14 @@ function parseTable(name: string, spec: unknown): TableSchema {
   const builtIn = name === "users" ? usersTableColumns : [];
   const columns: ColumnSchema[] = [...builtIn];
   const seen = new Map(builtIn.map((c) => [c.name.toLowerCase(), c.name]));
+  let uniqueLists: unknown;
   for (const [column, type] of Object.entries((spec ?? {}) as Record<string, unknown>)) {
+    // `unique: [[a, b]]`: a column type is never a list, so a list under `unique` is the
+    // table's composite uniqueness (a column may still be called unique).
+    if (column === "unique" && Array.isArray(type)) {
+      uniqueLists = type;
+      continue;
+    }
     const where = `tables.${name}.${column}`;
     checkName(column, [name, column], "column");
     if (RESERVED_COLUMNS.has(column) || column in Object.prototype) {
@@ -174,12 +258,63 @@ function parseTable(name: string, spec: unknown): TableSchema {
     seen.set(column.toLowerCase(), column);
     columns.push(parsed);
   }
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  const uniques: UniqueConstraint[] = columns
+    .filter((c) => c.unique)
+    .map((c) => ({ columns: [c.name] }));
+  for (const list of parseUniqueLists(name, uniqueLists, byName)) {
+    if (!uniques.some((u) => sameColumns(u.columns, list))) uniques.push({ columns: list });
+  }
   return {
     name,
     columns,
-    byName: new Map(columns.map((c) => [c.name, c])),
+    byName,
     internals: name === "users" ? usersTableInternals : [],
+    uniques,
   };
+}
+
+/** `unique: [a, b]` (one list) or `unique: [[a, b], [c, d]]`, checked against the columns. */
+function parseUniqueLists(
+  table: string,
+  spec: unknown,
+  byName: ReadonlyMap<string, ColumnSchema>,
+): string[][] {
+  if (spec === undefined) return [];
+  const where = `tables.${table}.unique`;
+  const lists = (spec as unknown[]).every((item) => typeof item === "string")
+    ? [spec as string[]]
+    : (spec as unknown[]);
+  return lists.map((list) => {
+    if (!Array.isArray(list) || !list.length || !list.every((c) => typeof c === "string")) {
+      throw badConfig(
+        [table, "unique"],
+        `${where}: expected lists of column names, such as [[follower, followed]]`,
+      );
+    }
+    for (const name of list) {
+      const column = byName.get(name);
+      if (!column) {
+        throw badConfig(
+          [table, "unique"],
+          `${where}: no column "${name}" (columns: ${[...byName.keys()].join(", ")})`,
+        );
+      }
+      if (!UNIQUE_KINDS.has(column.kind)) {
+        throw badConfig(
+          [table, "unique"],
+          `${where}: ${name} is a ${column.type} column, which cannot be unique`,
+        );
+      }
+    }
+    if (new Set(list).size !== list.length)
+      throw badConfig([table, "unique"], `${where}: a column is named twice`);
+    return [...list];
+  });
+}
+
+function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((c) => b.includes(c));
 }
 
 function checkName(name: string, path: string[], what: string): void {

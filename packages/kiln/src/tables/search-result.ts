@@ -51,6 +51,21 @@ export class SearchResultImpl implements SearchResult {
     return this.#table.countRows(this.#filter.condition, this.#limit, this.#offset);
   }
 
+  total(): Promise<number> {
+    return this.#table.countRows(this.#filter.condition);
+  }
+
+  async toPage(): Promise<{ rows: Row[]; total: number }> {
+    const rows = await this.toArray();
+    // A page short of its limit is the last one: unless it is empty past the end, its rows
+    // and offset are the total, and the count query is not needed.
+    const last = this.#limit === undefined || rows.length < this.#limit;
+    if (last && (rows.length > 0 || this.#offset === 0)) {
+      return { rows, total: this.#offset + rows.length };
+    }
+    return { rows, total: await this.total() };
+  }
+
   get length(): Promise<number> {
     return this.count();
   }

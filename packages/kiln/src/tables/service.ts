@@ -149,7 +149,10 @@ class Tables implements TablesService, TablesContext {
       const kept = migration.keptTypes.get(table.name);
       const columns = table.columns.map((c) => kept?.get(c.name) ?? c);
       const id = migration.tableIds.get(table.name)!;
-      this.#tables.set(table.name, new TableImpl(this, table.name, id, columns, table.internals));
+      this.#tables.set(
+        table.name,
+        new TableImpl(this, table.name, id, columns, table.internals, table.uniques),
+      );
     }
     this.tables = tablesProxy((name) => this.table(name));
   }
@@ -198,12 +201,13 @@ class Tables implements TablesService, TablesContext {
   mapError(error: unknown, table: TableImpl): Error {
     if (error instanceof KilnError) return error;
     const message = (error as Error)?.message ?? String(error);
-    if (this.dialect.isUniqueViolation(error)) {
-      const column = table.name === "users" ? "email" : undefined;
+    const violation = this.dialect.uniqueViolation(error);
+    if (violation) return duplicateValue(table, table.uniqueColumns(violation), error);
+    if (this.dialect.isRefusedValue(error)) {
       return new TableError(
-        "KILN_DUPLICATE_VALUE",
-        `${table.name}${column ? `.${column}` : ""}: another row already has this value${column ? " (emails are compared ignoring case)" : ""}`,
-        { table: table.name, column, columnType: column ? "text" : undefined },
+        "KILN_BAD_VALUE",
+        `The database refused a value for table ${table.name}: ${message}`,
+        { table: table.name },
         { cause: error },
       );
     }
@@ -251,6 +255,27 @@ class Tables implements TablesService, TablesContext {
   close(): Promise<void> {
     return this.dialect.close();
   }
+}
+
+/**
+ * KILN_DUPLICATE_VALUE, answered 409 inside an endpoint: the value usually came from the
+ * client (a username taken), who can pick another. Names the columns, never the values.
+ */
+function duplicateValue(table: TableImpl, columns: readonly string[], cause: unknown): TableError {
+  const column = columns.join(", ") || undefined;
+  const emails = table.name === "users" && column === "email";
+  const message = !column
+    ? `${table.name}: another row already has this value`
+    : columns.length === 1
+      ? `${table.name}.${column}: another row already has this value${emails ? " (emails are compared ignoring case)" : ""}`
+      : `${table.name}: another row already has these values of ${column} together`;
+  const columnType = columns.length === 1 ? table.byName.get(columns[0]!)?.type : undefined;
+  return new TableError(
+    "KILN_DUPLICATE_VALUE",
+    message,
+    { table: table.name, column, columnType, columns: columns.length > 1 ? columns : undefined },
+    { cause, statusCode: 409 },
+  );
 }
 
 /** `tables.NAME` and `tables.get(NAME)` over a lookup. */

@@ -6,7 +6,9 @@ import type { ColumnSchema, InternalColumn } from "./schema.ts";
  * it (`owner: link users`).
  */
 export const usersTableColumns: readonly ColumnSchema[] = [
-  column("email", "text"),
+  // Every write path (addRow, user.update, CSV import, the Users service) stores it trimmed
+  // and refuses what is not an email: login compares against exactly this value.
+  { ...column("email", "text"), normalise: normaliseEmail, expected: "an email address" },
   column("enabled", "bool"),
   // Never sent back by accident: toJSON() and CSV exports leave it out.
   column("passwordHash", "text", { secret: true }),
@@ -24,6 +26,17 @@ export const usersTableColumns: readonly ColumnSchema[] = [
 export const usersTableInternals: readonly InternalColumn[] = [
   { name: "_emailKey", from: "email", derive: emailKey, unique: true },
 ];
+
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+/**
+ * The email to store: trimmed, one `@` with text on both sides and no spaces, at most 254
+ * characters; null when it is not an email.
+ */
+export function normaliseEmail(email: string): string | null {
+  const clean = email.trim();
+  return EMAIL.test(clean) && clean.length <= 254 ? clean : null;
+}
 
 /** The form of an email that uniqueness and `findUserByEmail` compare. */
 export function emailKey(email: unknown): string | null {

@@ -1,18 +1,18 @@
 import { type CompiledQuery, type QueryResult, type RawBuilder, type SqlBool, sql } from "kysely";
 import type { Media } from "../http/media.ts";
-import { describe, storedValue } from "./column-values.ts";
+import { describe, details, storedValue } from "./column-values.ts";
 import type { CsvOptions } from "./csv.ts";
 import type { Dialect } from "./dialect.ts";
 import { TableError } from "./errors.ts";
 import { SearchFilter, shapeCondition } from "./filters.ts";
 import { resolveLinks } from "./links.ts";
-import { physicalTable } from "./names.ts";
+import { indexName, physicalTable, uniqueIndexName } from "./names.ts";
 import { afterClause, orderByClause, type SortKey, sortKeys, sortKeysKey } from "./order-by.ts";
 import { isQuery } from "./query.ts";
 import { type RowImpl, VALUES } from "./row.ts";
 import { RowMaker, shownValue } from "./row-maker.ts";
 import { parseRowId, type RowRef, rowRef } from "./row-ref.ts";
-import type { ColumnSchema, InternalColumn } from "./schema.ts";
+import type { ColumnSchema, InternalColumn, UniqueConstraint } from "./schema.ts";
 import { SearchResultImpl } from "./search-result.ts";
 import { runInTransaction } from "./transaction.ts";
 import type { Row, RowValues, SearchOptions, SearchResult, Table } from "./types.ts";
@@ -50,7 +50,11 @@ export class TableImpl implements Table {
   readonly byName: ReadonlyMap<string, ColumnSchema>;
   readonly linkColumns: readonly ColumnSchema[];
   readonly #internals: readonly InternalColumn[];
+  /** Unique index name → the (visible) columns it keeps unique; internal columns included. */
+  readonly #uniqueIndexes: ReadonlyMap<string, readonly string[]>;
   readonly #physical: string;
+  /** Columns with a `default` or `onUpdate: now`. */
+  readonly #automatic: readonly ColumnSchema[];
   readonly #context: TablesContext;
   readonly #maker: RowMaker;
   readonly #selected: readonly string[];
@@ -64,6 +68,7 @@ export class TableImpl implements Table {
     tableId: number,
     columns: readonly ColumnSchema[],
     internals: readonly InternalColumn[],
+    uniques: readonly UniqueConstraint[] = [],
   ) {
     this.#context = context;
     this.name = name;
@@ -72,6 +77,14 @@ export class TableImpl implements Table {
     this.byName = new Map(columns.map((c) => [c.name, c]));
     this.linkColumns = columns.filter((c) => c.kind === "link" || c.kind === "links");
     this.#internals = internals;
+    this.#automatic = columns.filter((c) => c.default || c.onUpdateNow);
+    const indexes = new Map<string, readonly string[]>();
+    for (const unique of uniques)
+      indexes.set(uniqueIndexName(tableId, unique.columns), unique.columns);
+    for (const internal of internals) {
+      if (internal.unique) indexes.set(indexName(tableId, internal.name, true), [internal.from]);
+    }
+    this.#uniqueIndexes = indexes;
     this.#physical = physicalTable(name);
     this.#maker = new RowMaker(this, context.dialect, (table: string) => context.table(table));
     this.#selected = ["id", ...columns.map((c) => c.name)];
@@ -82,7 +95,7 @@ export class TableImpl implements Table {
   }
 
   async addRow(values: RowValues = {}): Promise<Row> {
-    const write = this.#prepareWrite(values);
+    const write = this.#prepareWrite(values, "insert");
     const insert = this.#insert(write.names, 1);
     const run = this.#guarded()
       ? this.#savepoint(() => this.#run(insert, write.params))
@@ -107,7 +120,7 @@ export class TableImpl implements Table {
         { table: this.name },
       );
     }
-    const writes = list.map((values) => this.#prepareWrite(values));
+    const writes = list.map((values) => this.#prepareWrite(values, "insert"));
     return runInTransaction(this.#context.dialect, () =>
       this.#savepoint(async () => {
         const added: Row[] = [];
@@ -138,17 +151,27 @@ export class TableImpl implements Table {
 
   /** Checks row values as addRow would (KILN_UNKNOWN_COLUMN, KILN_BAD_VALUE), writing nothing. */
   checkValues(values: RowValues): void {
-    this.#prepareWrite(values);
+    this.#prepareWrite(values, "insert");
   }
 
   /** Whether writes here need a savepoint (see Dialect.errorsAbortTransaction). */
   #guarded(): boolean {
     const dialect = this.#context.dialect;
     return (
-      this.#internals.some((c) => c.unique) &&
-      dialect.errorsAbortTransaction &&
-      dialect.inTransaction()
+      this.#uniqueIndexes.size > 0 && dialect.errorsAbortTransaction && dialect.inTransaction()
     );
+  }
+
+  /**
+   * The columns a unique violation is about, from what the database said (an index name, or
+   * column names that may be internal ones); empty when it cannot tell.
+   */
+  uniqueColumns(violation: { index?: string; columns?: string[] }): readonly string[] {
+    if (violation.index) return this.#uniqueIndexes.get(violation.index) ?? [];
+    const named = (violation.columns ?? []).map(
+      (name) => this.#internals.find((c) => c.name === name)?.from ?? name,
+    );
+    return named.every((name) => this.byName.has(name)) ? named : [];
   }
 
   /**
@@ -248,7 +271,7 @@ export class TableImpl implements Table {
   }
 
   async updateRow(row: RowImpl, values: RowValues): Promise<void> {
-    const write = this.#prepareWrite(values);
+    const write = this.#prepareWrite(values, "update");
     if (!write.names.length) return;
     const compiled = this.#compile(`update:${write.names.join(",")}`, () =>
       this.#db.updateTable(this.#physical).set(placeholders(write.names)).where("id", "=", -1),
@@ -261,6 +284,92 @@ export class TableImpl implements Table {
     if (result.numAffectedRows === 0n) throw this.#deleted(row);
     const stored = row[VALUES];
     if (stored) Object.assign(stored, write.values);
+  }
+
+  /**
+   * Adds one link to a `links` column in one statement (the list is changed by the database,
+   * not rewritten from what this process read), so concurrent adds are all kept. A link
+   * already there is not added twice.
+   */
+  async addLink(row: unknown, column: string, linked: unknown): Promise<void> {
+    const { ref, links, linkedId } = this.#linkChange("addLink", row, column, linked);
+    const name = sql.ref(links.name);
+    const result = await this.#execute(
+      this.#db
+        .updateTable(this.#physical)
+        .set(links.name, this.#context.dialect.linksAppend(name, linkedId))
+        .where("id", "=", ref.rowId)
+        .where(sql<SqlBool>`(${this.#context.dialect.linksContain(name, linkedId)}) is not true`)
+        .compile(),
+    );
+    if (result.numAffectedRows === 0n) await this.#checkExists(row as RowImpl);
+    const values = (row as RowImpl)[VALUES];
+    const list = values?.[links.name] as RowImpl[] | undefined;
+    if (list && !list.some((r) => rowRef(r)?.rowId === linkedId)) list.push(linked as RowImpl);
+  }
+
+  /** Removes one link from a `links` column in one statement (see addLink). */
+  async removeLink(row: unknown, column: string, linked: unknown): Promise<void> {
+    const { ref, links, linkedId } = this.#linkChange("removeLink", row, column, linked);
+    const name = sql.ref(links.name);
+    const result = await this.#execute(
+      this.#db
+        .updateTable(this.#physical)
+        .set(links.name, this.#context.dialect.linksWithout(name, linkedId))
+        .where("id", "=", ref.rowId)
+        .where(this.#context.dialect.linksContain(name, linkedId))
+        .compile(),
+    );
+    if (result.numAffectedRows === 0n) await this.#checkExists(row as RowImpl);
+    const values = (row as RowImpl)[VALUES];
+    const list = values?.[links.name] as RowImpl[] | undefined;
+    if (list) values![links.name] = list.filter((r) => rowRef(r)?.rowId !== linkedId);
+  }
+
+  /** The number of rows a `links` column of the row links to, in one query (0 for a deleted row). */
+  async countLinks(row: unknown, column: string): Promise<number> {
+    const { ref, links } = this.#linkChange("countLinks", row, column, undefined);
+    const target = physicalTable(links.target!);
+    const rows = await this.#rows(
+      this.#db
+        .selectFrom(this.#physical)
+        .select(this.#context.dialect.linksCount(sql.ref(links.name), target).as("n"))
+        .where("id", "=", ref.rowId)
+        .compile(),
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Checks the arguments of addLink, removeLink and countLinks. */
+  #linkChange(method: string, row: unknown, column: string, linked: unknown) {
+    const ref = rowRef(row);
+    if (!ref || ref.tableId !== this.tableId) {
+      throw new TableError(
+        "KILN_BAD_VALUE",
+        `${this.name}.${method}(row, ...): expected a row of ${this.name}, got ${describe(row)}`,
+        { table: this.name },
+      );
+    }
+    const links = this.byName.get(column);
+    if (!links) throw this.#unknownColumn(column);
+    if (links.kind !== "links") {
+      throw new TableError(
+        "KILN_BAD_QUERY",
+        `${this.name}.${method}: ${column} is a ${links.type} column, not links`,
+        details(this.name, links),
+      );
+    }
+    const linkedId =
+      linked === undefined ? 0 : (storedValue(this.name, links, [linked]) as number[])[0]!;
+    return { ref, links, linkedId };
+  }
+
+  async #checkExists(row: RowImpl): Promise<void> {
+    const ref = rowRef(row)!;
+    const rows = await this.#rows(
+      this.#db.selectFrom(this.#physical).select("id").where("id", "=", ref.rowId).compile(),
+    );
+    if (!rows.length) throw this.#deleted(row);
   }
 
   async deleteRow(row: RowImpl): Promise<void> {
@@ -405,15 +514,20 @@ export class TableImpl implements Table {
     return true;
   }
 
-  /** Checks values for a write: database parameters, plus the values the row will show. */
-  #prepareWrite(values: unknown) {
-    if (typeof values !== "object" || values === null || Array.isArray(values) || rowRef(values)) {
+  /**
+   * Checks values for a write: database parameters, plus the values the row will show.
+   * Columns left out get their `default` on insert, and `onUpdate: now` columns the time of
+   * the write on update (when the update writes anything).
+   */
+  #prepareWrite(given: unknown, kind: "insert" | "update") {
+    if (typeof given !== "object" || given === null || Array.isArray(given) || rowRef(given)) {
       throw new TableError(
         "KILN_BAD_VALUE",
-        `${this.name}: row values must be an object of column: value, got ${describe(values)}`,
+        `${this.name}: row values must be an object of column: value, got ${describe(given)}`,
         { table: this.name },
       );
     }
+    const values = this.#automatic.length ? this.#withAutomatic(given, kind) : given;
     const dialect = this.#context.dialect;
     const names: string[] = [];
     const params: unknown[] = [];
@@ -423,7 +537,18 @@ export class TableImpl implements Table {
       if (value === undefined) continue;
       const column = this.byName.get(name);
       if (!column) throw this.#unknownColumn(name);
-      const stored = storedValue(this.name, column, value);
+      let stored = storedValue(this.name, column, value);
+      if (column.normalise && typeof stored === "string") {
+        const normalised = column.normalise(stored);
+        if (normalised === null) {
+          throw new TableError(
+            "KILN_BAD_VALUE",
+            `${this.name}.${name} is ${column.expected}: got ${describe(value)}`,
+            details(this.name, column),
+          );
+        }
+        stored = normalised;
+      }
       names.push(name);
       params.push(dialect.toDb(column.kind, stored));
       shown[name] = shownValue(column, stored, value);
@@ -434,6 +559,25 @@ export class TableImpl implements Table {
       params.push(internal.derive(shown[internal.from]));
     }
     return { names, params, values: shown };
+  }
+
+  /** The values plus the columns that fill themselves (see #prepareWrite). */
+  #withAutomatic(given: object, kind: "insert" | "update"): Record<string, unknown> {
+    const values: Record<string, unknown> = { ...given };
+    if (kind === "update" && !Object.values(values).some((v) => v !== undefined)) return values;
+    const now = new Date();
+    for (const column of this.#automatic) {
+      if (values[column.name] !== undefined) continue;
+      const auto: ColumnSchema["default"] =
+        kind === "insert" ? column.default : column.onUpdateNow ? { now: true } : undefined;
+      if (!auto) continue;
+      values[column.name] = !auto.now
+        ? auto.value
+        : column.kind === "date"
+          ? now.toISOString().slice(0, 10)
+          : now;
+    }
+    return values;
   }
 
   #compile(key: string, build: () => { compile(): CompiledQuery }): CompiledQuery {
@@ -516,9 +660,11 @@ function placeholders(names: readonly string[]): Record<string, number> {
 function count(table: string, name: string, value: unknown): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
+  // Usually a page number or size from the request (`Number("abc")` is NaN): the client's to fix.
   throw new TableError(
     "KILN_BAD_QUERY",
     `${table}.search: ${name} must be a whole number >= 0, got ${describe(value)}`,
     { table },
+    { statusCode: 400 },
   );
 }

@@ -17,8 +17,17 @@ export interface ImmediateDriver extends Driver {
   ): QueryResult<unknown> | undefined;
 }
 
+/**
+ * A transaction of the current async flow. It begins at its first query, not when
+ * `transaction(fn)` is called: what fn does before touching the database (hashing a password,
+ * calling another service) then holds no connection, and on SQLite not the write lock that
+ * every other write of the process waits for.
+ */
 interface HeldConnection {
-  readonly connection: DatabaseConnection;
+  /** The transaction's connection once it has begun, else null. */
+  connection: DatabaseConnection | null;
+  /** Begins the transaction (once, whoever asks first) and gives its connection. */
+  begin(): Promise<DatabaseConnection>;
   active: boolean;
 }
 
@@ -66,37 +75,59 @@ export class TransactionDriver implements Driver {
   async transaction<T>(fn: () => Promise<T>, settings?: TransactionSettings): Promise<T> {
     if (this.#held()) return fn(); // already in one: join it
     await this.init();
-    const connection = await this.#inner.acquireConnection();
-    const state: HeldConnection = { connection, active: false };
+    let beginning: Promise<DatabaseConnection> | null = null;
+    let acquired: DatabaseConnection | null = null;
+    const state: HeldConnection = {
+      connection: null,
+      active: true,
+      begin: () => {
+        beginning ??= (async () => {
+          const connection = await this.#inner.acquireConnection();
+          acquired = connection;
+          await this.#inner.beginTransaction(connection, settings ?? this.#settings);
+          state.connection = connection;
+          return connection;
+        })();
+        return beginning;
+      },
+    };
+    const store = new Map(held.getStore() ?? []);
+    store.set(this, state);
+    // Settles the beginning (if any) and gives the connection it took, begun or not.
+    const taken = async () => {
+      if (beginning) await beginning.catch(() => undefined);
+      return acquired as DatabaseConnection | null;
+    };
     try {
-      await this.#inner.beginTransaction(connection, settings ?? this.#settings);
-      state.active = true;
-      const store = new Map(held.getStore() ?? []);
-      store.set(this, state);
       let result: T;
       try {
         result = await held.run(store, fn);
       } catch (error) {
         state.active = false;
-        await this.#inner.rollbackTransaction(connection).catch(() => undefined);
+        const connection = await taken();
+        if (connection) await this.#inner.rollbackTransaction(connection).catch(() => undefined);
         throw error;
       }
       state.active = false;
-      await this.#inner.commitTransaction(connection).catch(async (error: unknown) => {
-        await this.#inner.rollbackTransaction(connection).catch(() => undefined);
-        throw error;
-      });
+      if (beginning) {
+        const connection = await beginning;
+        await this.#inner.commitTransaction(connection).catch(async (error: unknown) => {
+          await this.#inner.rollbackTransaction(connection).catch(() => undefined);
+          throw error;
+        });
+      }
       return result;
     } finally {
       state.active = false;
-      await this.#inner.releaseConnection(connection);
+      const connection = await taken();
+      if (connection) await this.#inner.releaseConnection(connection);
     }
   }
 
   /** Runs a compiled query through the driver, in the current transaction if there is one. */
   async execute(query: CompiledQuery): Promise<QueryResult<unknown>> {
     const h = this.#held();
-    if (h) return h.connection.executeQuery(query);
+    if (h) return (h.connection ?? (await h.begin())).executeQuery(query);
     await this.init();
     const connection = await this.#inner.acquireConnection();
     try {
@@ -109,7 +140,10 @@ export class TransactionDriver implements Driver {
   /** The query's result at once when the driver can run it synchronously now, else undefined. */
   executeNow(query: CompiledQuery, rowsAsArrays = false): QueryResult<unknown> | undefined {
     const runNow = (this.#inner as Partial<ImmediateDriver>).runNow;
-    return runNow?.call(this.#inner, query, this.#held()?.connection, rowsAsArrays);
+    const h = this.#held();
+    // A transaction not begun yet begins with the usual, asynchronous path.
+    if (h && !h.connection) return undefined;
+    return runNow?.call(this.#inner, query, h?.connection ?? undefined, rowsAsArrays);
   }
 
   /** Initialises the inner driver once, whoever asks first (Kysely, or Kiln's own paths). */
@@ -120,7 +154,8 @@ export class TransactionDriver implements Driver {
 
   acquireConnection(): Promise<DatabaseConnection> {
     const h = this.#held();
-    return h ? Promise.resolve(h.connection) : this.#inner.acquireConnection();
+    if (!h) return this.#inner.acquireConnection();
+    return h.connection ? Promise.resolve(h.connection) : h.begin();
   }
 
   releaseConnection(connection: DatabaseConnection): Promise<void> {

@@ -156,6 +156,21 @@ export interface SearchResult<C extends ColumnTypes = UntypedColumns>
   extends AsyncIterable<Row<C>> {
   /** The number of matching rows (a `count` query; respects limit and offset). */
   count(): Promise<number>;
+  /**
+   * The number of rows matching the filters, ignoring limit and offset: the total that a paged
+   * list shows beside its page.
+   * @example const total = await tables.tasks.search({ done: false }, { limit: 20 }).total();
+   */
+  total(): Promise<number>;
+  /**
+   * The page (the rows within limit and offset) and the total ignoring them, in one call. The
+   * count is skipped when the page itself tells the total (a last page that is not full).
+   * @example
+   * const { rows, total } = await tables.tasks
+   *   .search({ done: false }, { orderBy: "due", limit: 20, offset: 40 })
+   *   .toPage();
+   */
+  toPage(): Promise<{ rows: Row<C>[]; total: number }>;
   /** Same as `count()`: a Promise, since counting asks the database. */
   readonly length: Promise<number>;
   /** Every matching row in an array. Mind the size: prefer `for await` or a `limit`. */
@@ -195,12 +210,36 @@ export interface Table<C extends ColumnTypes = UntypedColumns> {
   /** Deletes every row (ids are never reused). */
   deleteAllRows(): Promise<void>;
   /**
+   * Adds one row to a `links` column of a row, atomically: the database changes the list, so
+   * concurrent adds (20 requests favouriting one article) are all kept, where
+   * `row.update({ fans: [...row.fans, user] })` keeps only the last writer's list. Adding a
+   * link already there does nothing. KILN_ROW_DELETED if the row is gone.
+   * @example await tables.articles.addLink(article, "fans", user);
+   */
+  addLink(row: Row<C>, column: LinksColumn<C>, linked: Row): Promise<void>;
+  /**
+   * Removes a row from a `links` column of a row, atomically (see addLink).
+   * @example await tables.articles.removeLink(article, "fans", user);
+   */
+  removeLink(row: Row<C>, column: LinksColumn<C>, linked: Row): Promise<void>;
+  /**
+   * The number of rows a `links` column of a row links to, in one query, without loading
+   * them (linked rows since deleted are not counted, as reading the list leaves them out).
+   * @example const fans = await tables.articles.countLinks(article, "fans");
+   */
+  countLinks(row: Row<C>, column: LinksColumn<C>): Promise<number>;
+  /**
    * The whole table as CSV (header row first), as a Media named `TABLE.csv`; formula-like
    * text neutralised unless `{ raw: true }` (see SearchResult.toCsv).
    * @example httpEndpoint("/export", () => tables.tasks.toCsv());
    */
   toCsv(options?: CsvOptions): Promise<Media>;
 }
+
+/** The names of a table's `links` columns (any name when the table is untyped). */
+export type LinksColumn<C extends ColumnTypes> = string extends keyof C
+  ? string
+  : { [K in keyof C]: C[K] extends `links ${string}` ? K : never }[keyof C] & string;
 
 /** `tables`: each table of the app by name, and `get(name)`. */
 export type TablesAccessor = (keyof KilnTables extends never

@@ -3,6 +3,7 @@ import type { KilnApp } from "../app/create-app.ts";
 import type { KilnService, ServiceFactory } from "../app/service.ts";
 import { KilnError } from "../errors.ts";
 import { rowRef } from "../tables/row-ref.ts";
+import { normaliseEmail } from "../tables/system-tables.ts";
 import type { Row } from "../tables/types.ts";
 import { authenticateFeature } from "./authenticate.ts";
 import { CredentialMemory } from "./credential-memory.ts";
@@ -49,7 +50,6 @@ export type CredentialCheckResult =
   | { status: "denied" }
   | { status: "throttled"; retryAfterSeconds: number };
 
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
 /** Longest email address (RFC 5321's path limit) and password Kiln accepts anywhere. */
 export const MAX_EMAIL = 254;
 export const MAX_PASSWORD = 1024;
@@ -180,8 +180,11 @@ export class UsersService implements KilnService {
   ): Promise<Row> {
     const clean = checkEmail(email);
     this.checkPassword(password);
-    if (await this.#store.findByEmail(clean)) throw new UserExists(clean);
+    // Hashed before anything touches the database: inside a caller's inTransaction, the
+    // transaction begins at its first query, so the ~0.1 s of scrypt holds no connection
+    // (and on SQLite not the write lock every other write waits for).
     const passwordHash = await hashPassword(password, this.settings.scrypt);
+    if (await this.#store.findByEmail(clean)) throw new UserExists(clean);
     try {
       return await this.#store.add({
         ...extra,
@@ -332,8 +335,8 @@ function userRowNumber(user: Row): number {
 }
 
 function checkEmail(email: string): string {
-  const clean = typeof email === "string" ? email.trim() : "";
-  if (!EMAIL.test(clean) || clean.length > MAX_EMAIL) {
+  const clean = typeof email === "string" ? normaliseEmail(email) : null;
+  if (clean === null) {
     throw new InvalidCredentials(`Not an email address: ${JSON.stringify(email)}`);
   }
   return clean;

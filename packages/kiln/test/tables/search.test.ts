@@ -333,7 +333,8 @@ for (const dialect of await testDialects()) {
         [
           () => tables.people.search({ name: q.like("abc\\") }),
           "KILN_BAD_QUERY",
-          { column: "name" },
+          // What a client typed: answered 400 inside an endpoint.
+          { column: "name", statusCode: 400 },
         ],
         [
           () => tables.people.search({ age: q.between(1, 2, "yes" as never) }),
@@ -348,7 +349,11 @@ for (const dialect of await testDialects()) {
           { column: "nope" },
         ],
         [() => tables.people.search({}, { orderBy: "data" }), "KILN_BAD_QUERY", { column: "data" }],
-        [() => tables.people.search({}, { limit: -1 }), "KILN_BAD_QUERY", { table: "people" }],
+        [
+          () => tables.people.search({}, { limit: -1 }),
+          "KILN_BAD_QUERY",
+          { table: "people", statusCode: 400 },
+        ],
         [() => tables.people.search({}, { offset: 1.5 }), "KILN_BAD_QUERY", { table: "people" }],
         [() => tables.people.get(undefined as never), "KILN_BAD_QUERY", { table: "people" }],
       ];

@@ -114,11 +114,34 @@ export function postgresDialect(url: string): Dialect {
     linksContain(column, rowId) {
       return sql<SqlBool>`${column} @> ${JSON.stringify([rowId])}::jsonb`;
     },
+    linksAppend(column, rowId) {
+      return sql`coalesce(${column}, '[]'::jsonb) || jsonb_build_array(${rowId}::bigint)`;
+    },
+    linksWithout(column, rowId) {
+      return sql`(select coalesce(jsonb_agg(x.e order by x.o), '[]'::jsonb) from jsonb_array_elements(${column}) with ordinality as x(e, o) where x.e <> to_jsonb(${rowId}::bigint))`;
+    },
+    linksCount(column, target) {
+      return sql<number>`(select count(*) from jsonb_array_elements(${column}) as x(e) join ${sql.table(target)} as t on t.id = (x.e)::bigint)`;
+    },
     linksEmpty(column) {
       return sql<SqlBool>`coalesce(jsonb_array_length(${column}), 0) = 0`;
     },
     isRetryable: (error) => ["40001", "40P01"].includes(pgCode(error)),
-    isUniqueViolation: (error) => pgCode(error) === "23505",
+    uniqueViolation(error) {
+      if (pgCode(error) !== "23505") return null;
+      const index = (error as { constraint?: unknown }).constraint;
+      return typeof index === "string" ? { index } : {};
+    },
+    // Class 22, data_exception: a date out of range, a number that does not fit, and the like.
+    isRefusedValue: (error) => pgCode(error).startsWith("22"),
+    indexesOf: async (table) => {
+      const { rows } = await sql<{
+        indexname: string;
+      }>`select indexname from pg_indexes where schemaname = current_schema() and tablename = ${table}`.execute(
+        db,
+      );
+      return rows.map((r) => r.indexname);
+    },
     isUnavailable,
     // Class 54, program_limit_exceeded: statement too complex, too many arguments, a value
     // over an index's row size.

@@ -118,11 +118,32 @@ export function sqliteDialect(file: string): Dialect {
     linksContain(column, rowId) {
       return sql<SqlBool>`exists (select 1 from json_each(${column}) where value = ${rowId})`;
     },
+    linksAppend(column, rowId) {
+      return sql`json_insert(coalesce(${column}, '[]'), '$[#]', ${rowId})`;
+    },
+    linksWithout(column, rowId) {
+      return sql`(select json_group_array(value) from json_each(${column}) where value <> ${rowId})`;
+    },
+    linksCount(column, target) {
+      return sql<number>`(select count(*) from json_each(${column}) as e join ${sql.table(target)} as t on t.id = e.value)`;
+    },
     linksEmpty(column) {
       return sql<SqlBool>`coalesce(json_array_length(${column}), 0) = 0`;
     },
     isRetryable: (error) => sqliteCode(error).startsWith("SQLITE_BUSY"),
-    isUniqueViolation: (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_UNIQUE",
+    uniqueViolation(error) {
+      if (sqliteCode(error) !== "SQLITE_CONSTRAINT_UNIQUE") return null;
+      // "UNIQUE constraint failed: data_follows.follower, data_follows.followed"
+      const list = /constraint failed: (.*)$/.exec((error as Error).message)?.[1] ?? "";
+      return { columns: list.split(", ").map((name) => name.slice(name.indexOf(".") + 1)) };
+    },
+    isRefusedValue: (error) => sqliteCode(error) === "SQLITE_TOOBIG",
+    indexesOf: async (table) => {
+      const { rows } = await sql<{
+        name: string;
+      }>`select name from sqlite_master where type = 'index' and tbl_name = ${table}`.execute(db);
+      return rows.map((r) => r.name);
+    },
     isUnavailable: () => false, // an embedded file: its failures are errors, not outages
     isTooLarge: (error) =>
       sqliteCode(error) === "SQLITE_TOOBIG" ||
