@@ -17,6 +17,8 @@ export interface KilnYaml {
     bodyLimit?: number | string;
     trustProxy?: boolean;
   };
+  /** Options every endpoint gets unless it sets its own (see app/endpoint-defaults.ts). */
+  endpoints?: Record<string, unknown>;
 }
 
 /** Reads and checks `kiln.yaml`; errors name the file and the line. */
@@ -53,7 +55,7 @@ export function parseKilnYaml(text: string, file = "kiln.yaml"): KilnYaml {
   if (config.name !== undefined && typeof config.name !== "string") {
     throw new KilnError("KILN_BAD_CONFIG", `${where(["name"])}: name must be a string`);
   }
-  for (const key of ["api", "tables", "services", "settings"]) {
+  for (const key of ["api", "tables", "services", "settings", "endpoints"]) {
     const section = config[key];
     if (section !== undefined && section !== null && !isMapping(section)) {
       throw new KilnError("KILN_BAD_CONFIG", `${where([key])}: ${key} must be a mapping`);

@@ -5,13 +5,16 @@ import { defineEndpoint, type EndpointDefinition } from "../http/endpoint.ts";
 import { buildServer, DEFAULT_LIMITS, type ServerLimits } from "../http/server.ts";
 import { globalState } from "../runtime/global-state.ts";
 import { bodyLimitBytes, type KilnYaml } from "./config.ts";
+import { checkEndpointDefaults, type EndpointDefaults, withDefaults } from "./endpoint-defaults.ts";
 import { createLogger, type LoggerOptions } from "./logger.ts";
 import { loadSecret } from "./secret.ts";
 import type { KilnService } from "./service.ts";
 import { builtInServices } from "./services.ts";
 
 /** What `createApp` takes: the shape of kiln.yaml plus what differs per deployment. */
-export interface AppConfig extends Partial<KilnYaml> {
+export interface AppConfig extends Partial<Omit<KilnYaml, "endpoints">> {
+  /** Options every endpoint gets unless it sets its own (kiln.yaml `endpoints:`). */
+  endpoints?: EndpointDefaults;
   /** The app folder (for the default data folder `DIR/.kiln`). */
   dir?: string;
   /** Where the SQLite database and secret key live; default `KILN_DATA` or `DIR/.kiln`. */
@@ -35,6 +38,7 @@ export class KilnApp {
   readonly secret: string;
   readonly prefix: string;
   readonly limits: ServerLimits;
+  readonly #defaults: EndpointDefaults;
   readonly #endpoints: EndpointDefinition[] = [];
   readonly #services = new Map<string, KilnService>();
   #server: FastifyInstance | null = null;
@@ -50,6 +54,7 @@ export class KilnApp {
     this.secret = loadSecret(this.dataDir, config.secret ?? process.env.KILN_SECRET);
     this.prefix = config.api?.prefix ?? "/_/api";
     this.limits = { ...DEFAULT_LIMITS, ...config.limits };
+    this.#defaults = checkEndpointDefaults(config.endpoints);
     const bodyLimit = config.settings?.bodyLimit;
     if (bodyLimit !== undefined && bodyLimit !== null) {
       this.limits.bodySize = bodyLimitBytes(bodyLimit);
@@ -97,7 +102,7 @@ export class KilnApp {
     this.#server = buildServer({
       app: this,
       prefix: this.prefix,
-      endpoints: this.#endpoints,
+      endpoints: withDefaults(this.#endpoints, this.#defaults),
       features: services.flatMap((s) => s.features ?? []),
       extendRoutes: (server, endpoints) => {
         for (const s of services) s.extendRoutes?.(server, endpoints);
