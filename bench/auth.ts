@@ -10,6 +10,8 @@
  *                                        summarise it with bench/profile-summary.ts)
  *
  * Goals (issue 4): Kiln >= 100x the hand-wired stack; Kiln >= 0.6x bare Fastify.
+ * Goals (issue 16): a request with an API token (Bearer) costs no more server CPU than one with
+ * remembered Basic credentials (within 10%), and is >= 100x the hand-wired stack too.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -121,7 +123,18 @@ async function measure(
   return figure;
 }
 
-async function kiln(data: string): Promise<Figure> {
+/** Runs the kiln CLI on examples/todo with this data folder; its stdout. */
+function kilnCli(args: string[], data: string): string {
+  const run = spawnSync(
+    process.execPath,
+    [kilnBin, ...args, "--app", "examples/todo", "--data", data],
+    { cwd: root, encoding: "utf8" },
+  );
+  if (run.status !== 0) throw new Error(`kiln ${args.join(" ")} failed: ${run.stderr}`);
+  return run.stdout.trim();
+}
+
+async function kiln(data: string): Promise<{ basic: Figure; token: Figure }> {
   const added = spawnSync(
     process.execPath,
     [
@@ -139,6 +152,7 @@ async function kiln(data: string): Promise<Figure> {
     { cwd: root, encoding: "utf8" },
   );
   if (added.status !== 0) throw new Error(`kiln users add failed: ${added.stderr}`);
+  const token = kilnCli(["tokens", "add", BENCH_EMAIL, "--name", "bench"], data);
   const { url, child } = await startServer(
     [
       ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []),
@@ -170,8 +184,21 @@ async function kiln(data: string): Promise<Figure> {
         });
       }
     }
-    const headersOnly = { authorization: basic };
-    return await measure("Kiln (authenticateUsers)", `${url}/_/api/tasks`, headersOnly, child);
+    const tasks = `${url}/_/api/tasks`;
+    return {
+      basic: await measure(
+        "Kiln (authenticateUsers, Basic)",
+        tasks,
+        { authorization: basic },
+        child,
+      ),
+      token: await measure(
+        "Kiln (authenticateUsers, Bearer token)",
+        tasks,
+        { authorization: `Bearer ${token}` },
+        child,
+      ),
+    };
   } finally {
     await stop(child);
   }
@@ -193,13 +220,17 @@ async function peer(name: string, file: string, data: string, auth: boolean): Pr
 const data = mkdtempSync(join(tmpdir(), "kiln-bench-auth-"));
 try {
   console.log(`GET the caller's 20 tasks: ${CONNECTIONS} connections, ${SECONDS} s each\n`);
-  const kilnFigure = await kiln(join(data, "kiln"));
-  if (only !== "kiln") await compare(kilnFigure);
+  const figures = await kiln(join(data, "kiln"));
+  const tokenVsBasic = figures.token.cpuMicrosPerRequest / figures.basic.cpuMicrosPerRequest;
+  console.log(
+    `\nBearer token / remembered Basic, CPU per request: ${tokenVsBasic.toFixed(3)} (goal <= 1.10)`,
+  );
+  if (only !== "kiln") await compare(figures.basic, figures.token, tokenVsBasic);
 } finally {
   rmSync(data, { recursive: true, force: true });
 }
 
-async function compare(kilnFigure: Figure): Promise<void> {
+async function compare(kilnFigure: Figure, tokenFigure: Figure, tokenVsBasic: number) {
   const express = await peer("Express + better-sqlite3 + bcrypt", "express-todo.ts", data, true);
   const fastify = await peer("bare Fastify, no auth", "fastify-tasks.ts", data, false);
   const vsExpress = kilnFigure.requestsPerSecond / Math.max(express.requestsPerSecond, 1);
@@ -211,11 +242,14 @@ async function compare(kilnFigure: Figure): Promise<void> {
     `\nKiln / hand-wired Express+bcrypt: ${vsExpress.toFixed(0)}x req/s, ${cpuVsExpress.toFixed(0)}x by CPU per request (goal >= 100x)`,
   );
   console.log(
+    `Kiln with a token / hand-wired Express+bcrypt: ${(tokenFigure.requestsPerSecond / Math.max(express.requestsPerSecond, 1)).toFixed(0)}x req/s, ${(express.cpuMicrosPerRequest / tokenFigure.cpuMicrosPerRequest).toFixed(0)}x by CPU per request (goal >= 100x)`,
+  );
+  console.log(
     `Kiln / bare Fastify without auth: ${vsFastify.toFixed(2)}x req/s, ${cpuVsFastify.toFixed(2)}x by CPU per request (goal >= 0.6x)`,
   );
   mkdirSync(join(root, "bench/results"), { recursive: true });
   writeFileSync(
     join(root, "bench/results/auth.json"),
-    `${JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, figures: [kilnFigure, express, fastify], vsExpress, vsFastify, cpuVsExpress, cpuVsFastify }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, connections: CONNECTIONS, figures: [kilnFigure, tokenFigure, express, fastify], tokenVsBasic, vsExpress, vsFastify, cpuVsExpress, cpuVsFastify }, null, 2)}\n`,
   );
 }
