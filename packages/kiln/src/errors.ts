@@ -32,21 +32,27 @@ export class ConfigError extends KilnError {
 const HTTP_ERROR = Symbol.for("kiln.HttpError");
 
 /**
- * Throw from a handler to answer with a given status and message.
+ * Throw from a handler to answer with a given status and message: the body is
+ * `{"error": message, ...details}`. Given an object (or array) instead of a message, that is
+ * the whole JSON body, as an existing API contract may require.
  * @example throw new HttpError(404, "No such task");
+ * @example throw new HttpError(422, { errors: { title: ["can't be blank"] } });
  */
 export class HttpError extends Error {
   readonly status: number;
   readonly details?: unknown;
+  /** The whole JSON body, when one was given instead of a message. */
+  readonly body?: unknown;
   readonly [HTTP_ERROR] = true;
-  constructor(status: number, message: string, details?: unknown) {
-    super(message);
+  constructor(status: number, message: string | object, details?: unknown) {
+    super(typeof message === "string" ? message : `HTTP ${status}`);
     this.name = "HttpError";
     if (!Number.isInteger(status) || status < 400 || status > 599) {
       throw new KilnError("KILN_BAD_STATUS", `HttpError status must be 400..599, got ${status}`);
     }
     this.status = status;
     this.details = details;
+    if (typeof message === "object" && message !== null) this.body = message;
   }
 }
 

@@ -25,6 +25,8 @@ export interface KilnYaml {
     bodyLimit?: number | string;
     trustProxy?: boolean;
   };
+  /** Options every endpoint gets unless it sets its own (see app/endpoint-defaults.ts). */
+  endpoints?: Record<string, unknown>;
 }
 
 /** Reads and checks `kiln.yaml`; errors name the file and the line. */
@@ -81,7 +83,7 @@ function checkKilnYaml(config: Record<string, unknown>): KilnYaml {
   if (config.name !== undefined && typeof config.name !== "string") {
     throw new ConfigError(["name"], "name must be a string");
   }
-  for (const key of ["api", "tables", "services", "settings"]) {
+  for (const key of ["api", "tables", "services", "settings", "endpoints"]) {
     const section = config[key];
     if (section !== undefined && section !== null && !isMapping(section)) {
       throw new ConfigError([key], `${key} must be a mapping`);

@@ -5,6 +5,7 @@ import { defineEndpoint, type EndpointDefinition } from "../http/endpoint.ts";
 import { buildServer, DEFAULT_LIMITS, type ServerLimits } from "../http/server.ts";
 import { globalState, type StartHook } from "../runtime/global-state.ts";
 import { bodyLimitBytes, type KilnYaml } from "./config.ts";
+import { checkEndpointDefaults, type EndpointDefaults, withDefaults } from "./endpoint-defaults.ts";
 import { createLogger, type LoggerOptions } from "./logger.ts";
 import { checkedHook, runStartHooks } from "./on-start.ts";
 import { loadSecret } from "./secret.ts";
@@ -12,7 +13,9 @@ import type { KilnService } from "./service.ts";
 import { builtInServices } from "./services.ts";
 
 /** What `createApp` takes: the shape of kiln.yaml plus what differs per deployment. */
-export interface AppConfig extends Partial<KilnYaml> {
+export interface AppConfig extends Partial<Omit<KilnYaml, "endpoints">> {
+  /** Options every endpoint gets unless it sets its own (kiln.yaml `endpoints:`). */
+  endpoints?: EndpointDefaults;
   /** The app folder (for the default data folder `DIR/.kiln`). */
   dir?: string;
   /** Where the SQLite database and secret key live; default `KILN_DATA` or `DIR/.kiln`. */
@@ -36,6 +39,7 @@ export class KilnApp {
   readonly secret: string;
   readonly prefix: string;
   readonly limits: ServerLimits;
+  readonly #defaults: EndpointDefaults;
   readonly #endpoints: EndpointDefinition[] = [];
   readonly #startHooks: StartHook[] = [];
   readonly #services = new Map<string, KilnService>();
@@ -52,6 +56,7 @@ export class KilnApp {
     this.secret = loadSecret(this.dataDir, config.secret ?? process.env.KILN_SECRET);
     this.prefix = config.api?.prefix ?? "/_/api";
     this.limits = { ...DEFAULT_LIMITS, ...config.limits };
+    this.#defaults = checkEndpointDefaults(config.endpoints);
     const bodyLimit = config.settings?.bodyLimit;
     if (bodyLimit !== undefined && bodyLimit !== null) {
       this.limits.bodySize = bodyLimitBytes(bodyLimit);
@@ -117,7 +122,7 @@ export class KilnApp {
     this.#server = buildServer({
       app: this,
       prefix: this.prefix,
-      endpoints: this.#endpoints,
+      endpoints: withDefaults(this.#endpoints, this.#defaults),
       features: services.flatMap((s) => s.features ?? []),
       extendRoutes: (server, endpoints) => {
         for (const s of services) s.extendRoutes?.(server, endpoints);

@@ -3,6 +3,7 @@ import { globalState } from "../runtime/global-state.ts";
 import type { KilnRequest } from "./context.ts";
 import { type CrossOriginOption, checkCrossOrigin } from "./origins.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
+import type { ValidationErrorOption } from "./validation-errors.ts";
 
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -108,6 +109,12 @@ export interface EndpointOptions<
   query?: Query;
   /** Standard Schema for the URL parameters. */
   params?: Params;
+  /**
+   * How a failed `body` / `query` / `params` schema is answered; default
+   * `400 {"error", "problems"}`. `{ status: 422, shape: "fields" }` gives
+   * `422 {"errors": {field: [messages]}}`; a function makes the answer itself.
+   */
+  validationError?: ValidationErrorOption;
 }
 
 export type EndpointHandler<

@@ -5,15 +5,13 @@ import { isHttpError } from "../errors.ts";
 
 export interface ErrorAnswer {
   status: number;
-  body: Record<string, unknown>;
+  /** A JSON value: Kiln's `{"error": ...}`, or an HttpError's own body. */
+  body: unknown;
   headers?: Record<string, string>;
 }
 
 /** Puts `answer`'s status and headers on `reply`; returns the body to send. */
-export function applyErrorAnswer(
-  reply: FastifyReply,
-  answer: ErrorAnswer,
-): Record<string, unknown> {
+export function applyErrorAnswer(reply: FastifyReply, answer: ErrorAnswer): unknown {
   reply.code(answer.status);
   if (answer.headers) reply.headers(answer.headers);
   return answer.body;
@@ -27,6 +25,7 @@ export function applyErrorAnswer(
  */
 export function errorAnswer(error: unknown, log: Logger): ErrorAnswer {
   if (isHttpError(error)) {
+    if (error.body !== undefined) return { status: error.status, body: error.body };
     const details =
       error.details && typeof error.details === "object" ? (error.details as object) : {};
     return { status: error.status, body: { error: error.message, ...details } };

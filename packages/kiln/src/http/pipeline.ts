@@ -6,9 +6,11 @@ import { decodeBody } from "./body.ts";
 import type { RequestContext } from "./context.ts";
 import type { EndpointDefinition } from "./endpoint.ts";
 import { applyErrorAnswer, errorAnswer } from "./errors-response.ts";
+import { isHttpResponse } from "./http-response.ts";
 import { flattenQuery, mergeParams, paramRecord } from "./params.ts";
 import { sendResult } from "./respond.ts";
 import { validatePart } from "./validate.ts";
+import { validationAnswer } from "./validation-errors.ts";
 
 /**
  * A step of the request pipeline; it may fill in the context, or throw an HttpError. A stage
@@ -64,7 +66,10 @@ export function compileEndpoint(endpoint: EndpointDefinition, options: PipelineO
     send(ctx);
   };
   const fail = (ctx: RequestContext, error: unknown): void | Promise<void> => {
-    ctx.result = applyErrorAnswer(ctx.reply, errorAnswer(error, options.log));
+    // A thrown HttpResponse is the answer itself, as if it had been returned.
+    ctx.result = isHttpResponse(error)
+      ? error
+      : applyErrorAnswer(ctx.reply, errorAnswer(error, options.log));
     return finish(ctx);
   };
   const run = (ctx: RequestContext): void | Promise<void> => {
@@ -217,20 +222,22 @@ type Validator = (
 
 /** Validation stage, built only for endpoints that declare schemas. */
 function compileValidation(endpoint: EndpointDefinition): Validator | null {
-  const { body, query, params } = endpoint.options;
+  const { body, query, params, validationError } = endpoint.options;
   if (!body && !query && !params) return null;
+  const answer = validationAnswer(validationError, `Endpoint ${endpoint.path}`);
   return async (ctx, merged) => {
     let values: Record<string, unknown> = merged;
     if (query) {
       // The query schema sees every keyword parameter; URL parameters survive a schema that
       // strips unknown keys.
-      values = { ...ctx.urlParams, ...((await validatePart("query", query, merged)) as object) };
+      const valid = (await validatePart("query", query, merged, answer)) as object;
+      values = { ...ctx.urlParams, ...valid };
     }
     if (params) {
-      const urlParams = (await validatePart("params", params, ctx.urlParams)) as object;
+      const urlParams = (await validatePart("params", params, ctx.urlParams, answer)) as object;
       values = { ...values, ...urlParams };
     }
-    const validBody = body ? await validatePart("body", body, ctx.bodyJson) : ctx.bodyJson;
+    const validBody = body ? await validatePart("body", body, ctx.bodyJson, answer) : ctx.bodyJson;
     return { params: values, body: validBody };
   };
 }

@@ -1,20 +1,20 @@
-import { HttpError } from "../errors.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
+import { type RequestPart, type ValidationProblem, validationAnswer } from "./validation-errors.ts";
 
-export interface ValidationProblem {
-  /** Where the problem is: `body.title`, `query.limit`, `params.id`. */
-  path: string;
-  message: string;
-}
+export type { ValidationProblem } from "./validation-errors.ts";
+
+const DEFAULT_ANSWER = validationAnswer(undefined, "");
 
 /**
- * Validates one part of the request against a Standard Schema; on failure throws a 400 that
- * lists every problem with its path, so a client can fix all of them in one go.
+ * Validates one part of the request against a Standard Schema; on failure throws what
+ * `answer` makes of every problem with its path (by default a 400 listing them all), so a
+ * client can fix all of them in one go.
  */
 export async function validatePart(
-  part: "body" | "query" | "params",
+  part: RequestPart,
   schema: StandardSchemaV1,
   value: unknown,
+  answer = DEFAULT_ANSWER,
 ): Promise<unknown> {
   let result = schema["~standard"].validate(value);
   if (result instanceof Promise) result = await result;
@@ -23,7 +23,7 @@ export async function validatePart(
     path: [part, ...(issue.path ?? []).map(pathKey)].join("."),
     message: issue.message,
   }));
-  throw new HttpError(400, `Invalid request ${part}`, { problems });
+  throw answer(problems, part);
 }
 
 function pathKey(segment: PropertyKey | StandardSchemaV1.PathSegment): string {

@@ -101,6 +101,25 @@ describe.skipIf(!runPg)("postgres: two kiln processes, one database", () => {
     expect((await call(`${b.api}/me`, { headers: basic(EMAIL, SECOND) })).status).toBe(200);
   });
 
+  it("an API token made with the CLI works on both; revoked with the CLI, both refuse it at once", async () => {
+    const tokens = (...args: string[]) =>
+      cli(["tokens", ...args, "--app", SCALE_APP, "--data", dataA], env);
+    const token = (await tokens("add", EMAIL, "--name", "scale")).trim();
+    expect(token).toMatch(/^kiln_/);
+    const bearer = { authorization: `Bearer ${token}` };
+    for (const api of [a.api, b.api]) {
+      expect(await call(`${api}/me`, { headers: bearer })).toMatchObject({
+        status: 200,
+        body: { email: EMAIL },
+      });
+    }
+    const id = (await tokens("list", EMAIL)).split("\n")[1]!.split(/\s+/)[0]!;
+    expect(await tokens("revoke", id)).toMatch(/^Revoked token/);
+    for (const api of [a.api, b.api]) {
+      expect((await call(`${api}/me`, { headers: bearer })).status).toBe(401);
+    }
+  }, 120_000); // three CLI runs, each a cold start of node + tsx on a loaded machine
+
   it("a user disabled with the CLI is refused by every process at once, Basic and session alike", async () => {
     const login = await call(`${b.api}/login`, { form: { email: EMAIL, password: SECOND } });
     const cookie = cookieFrom(login);
