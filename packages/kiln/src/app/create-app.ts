@@ -25,6 +25,11 @@ export interface AppConfig extends Partial<KilnYaml> {
   logger?: LoggerOptions | false;
   limits?: Partial<ServerLimits>;
   trustProxy?: boolean;
+  /**
+   * Answer only requests whose `Host` names loopback or this host (421 otherwise), against
+   * DNS rebinding; `kiln dev` sets it to the host it serves.
+   */
+  onlyHost?: string;
 }
 
 /** An app: its endpoints, services and HTTP server. See `createApp`. */
@@ -111,6 +116,7 @@ export class KilnApp {
       limits: this.limits,
       log: this.log,
       trustProxy: this.#trustProxy(),
+      onlyHost: this.config.onlyHost,
     });
     await this.#server.ready();
   }

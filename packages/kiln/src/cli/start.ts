@@ -34,6 +34,8 @@ export const startCommand: Command = {
     const devChild = process.env.KILN_DEV_CHILD === "1" && typeof process.send === "function";
     const app = await loadApp(dir, {
       ...(values.data ? { dataDir: resolve(values.data as string) } : {}),
+      // kiln dev's server answers only its own names (DNS rebinding; see hostAllowed).
+      ...(devChild ? { onlyHost: host } : {}),
       logger: { pretty: process.env.KILN_LOG_PRETTY === "1" },
     });
     await app.ready();
