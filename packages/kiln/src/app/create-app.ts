@@ -1,7 +1,9 @@
+import cluster from "node:cluster";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import type { Logger } from "pino";
 import { KilnError } from "../errors.ts";
 import { defineEndpoint, type EndpointDefinition } from "../http/endpoint.ts";
+import { plainHttpWarning } from "../http/loopback.ts";
 import { buildServer, DEFAULT_LIMITS, type ServerLimits } from "../http/server.ts";
 import { globalState, type StartHook } from "../runtime/global-state.ts";
 import { bodyLimitBytes, type KilnYaml } from "./config.ts";
@@ -27,6 +29,11 @@ export interface AppConfig extends Partial<Omit<KilnYaml, "endpoints">> {
   logger?: LoggerOptions | false;
   limits?: Partial<ServerLimits>;
   trustProxy?: boolean;
+  /**
+   * Answer only requests whose `Host` names loopback or this host (421 otherwise), against
+   * DNS rebinding; `kiln dev` sets it to the host it serves.
+   */
+  onlyHost?: string;
 }
 
 /** An app: its endpoints, services and HTTP server. See `createApp`. */
@@ -133,9 +140,14 @@ export class KilnApp {
       },
       limits: this.limits,
       log: this.log,
-      trustProxy: this.config.trustProxy ?? this.config.settings?.trustProxy ?? false,
+      trustProxy: this.#trustProxy(),
+      onlyHost: this.config.onlyHost,
     });
     await this.#server.ready();
+  }
+
+  #trustProxy(): boolean {
+    return this.config.trustProxy ?? this.config.settings?.trustProxy ?? false;
   }
 
   /** The Fastify instance (after `ready()`), for what Kiln does not cover. */
@@ -153,6 +165,9 @@ export class KilnApp {
     const port = options.port ?? Number(process.env.PORT ?? 3000);
     const host = options.host ?? "127.0.0.1";
     await this.server.listen({ port, host });
+    const warning = plainHttpWarning(host, this.#trustProxy());
+    // Once per app, not once per --workers process: only the first worker says it.
+    if (warning && (!cluster.isWorker || cluster.worker?.id === 1)) this.log.warn(warning);
     const address = this.server.server.address();
     const actualPort = typeof address === "object" && address ? address.port : port;
     const shownHost = host.includes(":") ? `[${host}]` : host;

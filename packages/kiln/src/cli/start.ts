@@ -38,6 +38,8 @@ export const startCommand: Command = {
     try {
       app = await loadApp(dir, {
         ...(values.data ? { dataDir: resolve(values.data as string) } : {}),
+        // kiln dev's server answers only its own names (DNS rebinding; see hostAllowed).
+        ...(devChild ? { onlyHost: host } : {}),
         logger: { pretty: process.env.KILN_LOG_PRETTY === "1" },
       });
       await app.ready();

@@ -5,6 +5,7 @@ import { KilnError } from "../errors.ts";
 import { clientErrorHandler } from "./client-errors.ts";
 import { allowedMethods, type EndpointDefinition, HTTP_METHODS } from "./endpoint.ts";
 import { applyErrorAnswer, errorAnswer } from "./errors-response.ts";
+import { hostAllowed, hostName } from "./loopback.ts";
 import { compileEndpoint, type PipelineFeature } from "./pipeline.ts";
 
 export interface ServerLimits {
@@ -44,6 +45,11 @@ export interface ServerOptions {
   limits: ServerLimits;
   log: Logger;
   trustProxy: boolean;
+  /**
+   * Answer only requests whose `Host` is loopback or this host (see hostAllowed); others get
+   * a 421. `kiln dev` sets it: a development server is what DNS rebinding goes after.
+   */
+  onlyHost?: string;
 }
 
 /**
@@ -107,6 +113,17 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     reply.header("x-content-type-options", "nosniff");
     done();
   });
+
+  const onlyHost = options.onlyHost;
+  if (onlyHost !== undefined) {
+    server.addHook("onRequest", (req, reply, done) => {
+      if (hostAllowed(req.headers.host, onlyHost)) return done();
+      const name = hostName(req.headers.host ?? "").slice(0, 100);
+      reply.code(421).send({
+        error: `This development server answers only requests for localhost or ${onlyHost}, not for "${name}" (a page on another site pointing its name at this machine, DNS rebinding). Open the app at localhost.`,
+      });
+    });
+  }
 
   server.addHook("onResponse", (req, reply, done) => {
     logRequest(req, reply);
