@@ -27,7 +27,9 @@ for (const file of report.testResults) {
   const failedTests = file.assertionResults.filter((test) => test.status === "failed").length;
   if (file.status === "failed" && failedTests === 0) {
     failed += 1;
-    unloaded.push(`${file.name}: ${(file.message || "failed without a failing test").split("\n")[0]}`);
+    unloaded.push(
+      `${file.name}: ${(file.message || "failed without a failing test").split("\n")[0]}`,
+    );
   }
 }
 
