@@ -124,9 +124,13 @@ describe.runIf(runBrowser)("in a browser", () => {
     expect(me.body).toMatchObject({ user: ALICE, cookieSent: true });
     // The session cookie is HttpOnly: the page's own scripts cannot read it.
     await expect(home.evaluate("document.cookie")).resolves.toBe("");
-    const [cookie] = await browser.cookies(appUrl);
-    expect(cookie).toMatchObject({
-      name: "kiln-session.browserdemo",
+    const jar = await browser.cookies(appUrl);
+    expect(jar.find((c) => c.name === "kiln-session.browserdemo")).toMatchObject({
+      httpOnly: true,
+      sameSite: "Lax",
+    });
+    // The device cookie the login left (see the guessing defence) is HttpOnly and Lax too.
+    expect(jar.find((c) => c.name === "kiln.browserdemo._kiln_device")).toMatchObject({
       httpOnly: true,
       sameSite: "Lax",
     });
@@ -231,6 +235,7 @@ describe.runIf(runBrowser)("in a browser", () => {
     }));
     expect(edited.map((c) => c.name).sort()).toEqual([
       "kiln-session.browserdemo",
+      "kiln.browserdemo._kiln_device",
       "kiln.browserdemo.pref",
     ]);
     await browser.addCookies(edited);
