@@ -34,8 +34,24 @@ export interface Dialect {
     kind: ColumnKind | "id",
     values: unknown[],
   ): RawBuilder<SqlBool>;
-  /** A `links` column (a JSON list of row ids) contains the row id. */
-  linksContain(column: RawBuilder<unknown>, rowId: number): RawBuilder<SqlBool>;
+  /**
+   * A `links` column (a JSON list of row ids) of table `tableId` contains the row id, through
+   * the column's index (see ensureLinksIndex).
+   */
+  linksContain(
+    column: RawBuilder<unknown>,
+    rowId: number,
+    where: { tableId: number; column: string },
+  ): RawBuilder<SqlBool>;
+  /**
+   * Makes "links contains X" indexed where the dialect's index cannot do it by itself: on
+   * SQLite, a table of (row, linked row) pairs kept in step with the JSON list by triggers
+   * (so every write path, Kiln's or another tool's, keeps it right), filled from the existing
+   * rows when created. True when it was created now. No-op (false) on PostgreSQL (GIN).
+   */
+  ensureLinksIndex(physical: string, tableId: number, column: string): Promise<boolean>;
+  /** Removes what ensureLinksIndex made, before the column is dropped or retyped. */
+  dropLinksIndex(tableId: number, column: string): Promise<void>;
   /** The `links` value with the row id appended (one statement: never loses a concurrent write). */
   linksAppend(column: RawBuilder<unknown>, rowId: number): RawBuilder<unknown>;
   /** The `links` value without the row id (every occurrence). */

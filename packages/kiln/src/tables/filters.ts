@@ -273,7 +273,10 @@ class FilterCompiler {
 
   contains(column: ColumnSchema, row: unknown): Condition {
     const [id] = storedValue(this.table.name, column, [row]) as number[];
-    return this.dialect.linksContain(sql.ref(column.name), id!);
+    return this.dialect.linksContain(sql.ref(column.name), id!, {
+      tableId: this.table.tableId,
+      column: column.name,
+    });
   }
 
   operator(column: ColumnSchema, query: Query): Condition {

@@ -171,6 +171,17 @@ async function createIndexes(
     });
   };
   for (const column of table.columns) {
+    if (
+      column.kind === "links" &&
+      (await dialect.ensureLinksIndex(physical, tableId, column.name))
+    ) {
+      changes?.push({
+        kind: "created-index",
+        table: table.name,
+        column: column.name,
+        description: `created index on "${column.name}" (a table of its links, kept by triggers)`,
+      });
+    }
     if (!column.indexed || typeof column.kind !== "string") continue;
     const method = column.kind === "links" ? dialect.linksIndexMethod : "btree";
     if (!method) continue;
@@ -325,6 +336,9 @@ async function applyChange(
   const table = stored.get(change.table)!;
   const physical = physicalTable(change.table);
   if (change.kind === "removed-table") {
+    for (const [column, type] of table.columns) {
+      if (type.startsWith("links ")) await dialect.dropLinksIndex(table.id, column);
+    }
     await dialect.db.schema.dropTable(physical).ifExists().execute();
     await forgetTable(dialect, table.id);
   } else if (change.kind === "removed-column") {
@@ -333,6 +347,7 @@ async function applyChange(
       .dropIndex(indexName(table.id, column, false))
       .ifExists()
       .execute();
+    await dialect.dropLinksIndex(table.id, column);
     await dialect.db.schema.alterTable(physical).dropColumn(column).execute();
     await forgetColumn(dialect, table.id, column);
   } else {

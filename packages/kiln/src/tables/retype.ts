@@ -57,6 +57,7 @@ export async function retypeColumn(
     .dropIndex(indexName(tableId, from.name, false))
     .ifExists()
     .execute();
+  await dialect.dropLinksIndex(tableId, from.name);
   await db.schema.alterTable(physical).dropColumn(from.name).execute();
   await db.schema.alterTable(physical).renameColumn(temp, to.name).execute();
   return lost;

@@ -167,14 +167,15 @@ function parseColumnType(table: string, name: string, spec: unknown): ColumnSche
   }
   if ((kind === "link" || kind === "links") && words.length === 2) {
     const target = words[1]!;
-    // A single link is always indexed: following links back ("tasks of this user") is the
-    // common query. `links` keep a JSON list of ids, which only PostgreSQL can index (GIN).
+    // Links are always indexed: following links back ("tasks of this user", "articles with
+    // this tag") is the common query. A `links` column (a JSON list of ids) gets a GIN index
+    // on PostgreSQL and a table of pairs kept by triggers on SQLite (see ensureLinksIndex).
     return {
       name,
       kind,
       target,
       type: `${kind} ${target}`,
-      indexed: kind === "link" || indexed,
+      indexed: true,
       secret: false,
     };
   }

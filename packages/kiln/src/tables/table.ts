@@ -299,7 +299,9 @@ export class TableImpl implements Table {
         .updateTable(this.#physical)
         .set(links.name, this.#context.dialect.linksAppend(name, linkedId))
         .where("id", "=", ref.rowId)
-        .where(sql<SqlBool>`(${this.#context.dialect.linksContain(name, linkedId)}) is not true`)
+        .where(
+          sql<SqlBool>`(${this.#context.dialect.linksContain(name, linkedId, { tableId: this.tableId, column: links.name })}) is not true`,
+        )
         .compile(),
     );
     if (result.numAffectedRows === 0n) await this.#checkExists(row as RowImpl);
@@ -317,7 +319,12 @@ export class TableImpl implements Table {
         .updateTable(this.#physical)
         .set(links.name, this.#context.dialect.linksWithout(name, linkedId))
         .where("id", "=", ref.rowId)
-        .where(this.#context.dialect.linksContain(name, linkedId))
+        .where(
+          this.#context.dialect.linksContain(name, linkedId, {
+            tableId: this.tableId,
+            column: links.name,
+          }),
+        )
         .compile(),
     );
     if (result.numAffectedRows === 0n) await this.#checkExists(row as RowImpl);

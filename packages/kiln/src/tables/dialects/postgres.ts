@@ -111,6 +111,8 @@ export function postgresDialect(url: string): Dialect {
     inList(column, kind, values) {
       return sql<SqlBool>`${column} = any(${values}::${sql.raw(ARRAY_TYPES[kind])})`;
     },
+    ensureLinksIndex: async () => false,
+    dropLinksIndex: async () => {},
     linksContain(column, rowId) {
       return sql<SqlBool>`${column} @> ${JSON.stringify([rowId])}::jsonb`;
     },

@@ -115,8 +115,44 @@ export function sqliteDialect(file: string): Dialect {
     inList(column, _kind, values) {
       return sql<SqlBool>`${column} in (select value from json_each(${JSON.stringify(values)}))`;
     },
-    linksContain(column, rowId) {
-      return sql<SqlBool>`exists (select 1 from json_each(${column}) where value = ${rowId})`;
+    linksContain(_column, rowId, where) {
+      const pairs = sql.table(linksPairsTable(where.tableId, where.column));
+      return sql<SqlBool>`${sql.ref("id")} in (select row_id from ${pairs} where target_id = ${rowId})`;
+    },
+    async ensureLinksIndex(physical, tableId, column) {
+      const name = linksPairsTable(tableId, column);
+      const { rows } =
+        await sql`select 1 from sqlite_master where type = 'table' and name = ${name}`.execute(db);
+      if (rows.length) return false;
+      const [pairs, data, col] = [sql.table(name), sql.table(physical), sql.id(column)];
+      await sql`create table ${pairs} (row_id integer not null, target_id integer not null)`.execute(
+        db,
+      );
+      await sql`create index ${sql.id(`${name}_target`)} on ${pairs} (target_id, row_id)`.execute(
+        db,
+      );
+      await sql`create index ${sql.id(`${name}_row`)} on ${pairs} (row_id)`.execute(db);
+      await sql`create trigger ${sql.id(`${name}_insert`)} after insert on ${data} when new.${col} is not null begin
+        insert into ${pairs} (row_id, target_id) select new.id, value from json_each(new.${col});
+      end`.execute(db);
+      await sql`create trigger ${sql.id(`${name}_update`)} after update of ${col} on ${data} begin
+        delete from ${pairs} where row_id = old.id;
+        insert into ${pairs} (row_id, target_id) select new.id, value from json_each(coalesce(new.${col}, '[]'));
+      end`.execute(db);
+      await sql`create trigger ${sql.id(`${name}_delete`)} after delete on ${data} begin
+        delete from ${pairs} where row_id = old.id;
+      end`.execute(db);
+      await sql`insert into ${pairs} (row_id, target_id) select t.id, e.value from ${data} as t, json_each(t.${col}) as e`.execute(
+        db,
+      );
+      return true;
+    },
+    async dropLinksIndex(tableId, column) {
+      const name = linksPairsTable(tableId, column);
+      for (const suffix of ["insert", "update", "delete"]) {
+        await sql`drop trigger if exists ${sql.id(`${name}_${suffix}`)}`.execute(db);
+      }
+      await sql`drop table if exists ${sql.table(name)}`.execute(db);
     },
     linksAppend(column, rowId) {
       return sql`json_insert(coalesce(${column}, '[]'), '$[#]', ${rowId})`;
@@ -171,6 +207,11 @@ export function sqliteDialect(file: string): Dialect {
 /** SQLite's SQLITE_ERROR messages for a statement over one of its size limits. */
 const TOO_LARGE_MESSAGES =
   /^(too many SQL variables|Expression tree is too large|LIKE or GLOB pattern too complex|parser stack overflow|too many arguments on function|too many terms in compound SELECT)/;
+
+/** The (row, linked row) pairs of a `links` column on SQLite (see Dialect.ensureLinksIndex). */
+function linksPairsTable(tableId: number, column: string): string {
+  return `_kiln_links_${tableId}_${column}`;
+}
 
 function sqliteCode(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
