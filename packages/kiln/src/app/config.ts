@@ -45,9 +45,15 @@ const KILN_YAML_KEYS: KeyTree = {
   name: true,
   api: { prefix: true },
   // Tables and columns are the app's names; a column's long form has these options.
-  tables: { "*": { "*": { type: true, index: true, indexed: true } } },
+  tables: {
+    "*": {
+      "*": { type: true, index: true, indexed: true, unique: true, default: true, onUpdate: true },
+    },
+  },
   services: { users: usersConfigKeys, cookies: cookiesConfigKeys, sessions: sessionsConfigKeys },
   settings: { bodyLimit: true, trustProxy: true },
+  // App-wide endpoint options: checked key by key by their reader (endpoint-defaults.ts).
+  endpoints: true,
 };
 
 export function parseKilnYaml(text: string, file = "kiln.yaml"): KilnYaml {

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type KilnError, loadApp } from "../../src/index.ts";
+import { type KilnError, loadApp, tables } from "../../src/index.ts";
 import { runKiln, tempFolder, writeFiles } from "./run-kiln.ts";
 
 let folder: ReturnType<typeof tempFolder> | undefined;
@@ -70,7 +70,7 @@ describe("kiln.yaml: unknown and misspelled keys", () => {
     [
       "name: x\n\nwhatever: 1\n",
       3,
-      "whatever: unknown key (known here: name, api, tables, services, settings)",
+      "whatever: unknown key (known here: name, api, tables, services, settings, endpoints)",
     ],
   ])("%j is refused at line %i", async (yaml, line, message) => {
     const error = await loadError(yaml);
@@ -145,5 +145,47 @@ services:
     expect(run.stderr).toBe(
       `kiln start: ${join(folder.dir, "kiln.yaml")}:3: settings.trustproxy: unknown key (did you mean "trustProxy"?)\n`,
     );
+  });
+});
+
+describe("kiln.yaml: every documented key is accepted", () => {
+  it("column options (unique, default, onUpdate), a table's unique list and app-wide endpoints load from a real kiln.yaml", async () => {
+    folder = tempFolder();
+    writeFiles(folder.dir, {
+      "kiln.yaml": [
+        "name: x",
+        "endpoints:",
+        "  crossOrigin: true",
+        "tables:",
+        "  posts:",
+        "    slug: { type: text, unique: true }",
+        "    author: text",
+        "    title: text",
+        "    created: { type: datetime, default: now }",
+        "    updated: { type: datetime, default: now, onUpdate: now }",
+        "    unique: [[author, title]]",
+        "",
+      ].join("\n"),
+    });
+    const app = await loadApp(folder.dir, { logger: false, dataDir: join(folder.dir, "data") });
+    try {
+      app.httpEndpoint("/posts", { methods: ["POST"] }, ({ slug, author, title }) =>
+        tables.posts.addRow({ slug, author, title }),
+      );
+      const add = (form: string) =>
+        app.inject({
+          method: "POST",
+          url: "/_/api/posts",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          payload: form,
+        });
+      const first = await add("slug=a&author=ada&title=One");
+      expect(first.statusCode).toBe(200);
+      expect(first.json().created).toMatch(/^\d{4}-\d\d-\d\dT/);
+      expect((await add("slug=a&author=bob&title=Two")).statusCode).toBe(409);
+      expect((await add("slug=b&author=ada&title=One")).statusCode).toBe(409);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -226,17 +226,29 @@ describe("app-wide endpoint defaults (kiln.yaml endpoints:)", () => {
     expect(() => parseKilnYaml("name: t\nendpoints: [1]\n")).toThrow(/endpoints must be a mapping/);
   });
 
-  it("crossOrigin: true from kiln.yaml reaches every endpoint, preflights included", async () => {
+  it("crossOrigin from kiln.yaml reaches every endpoint, preflights included", async () => {
     const yaml = parseKilnYaml("name: test\nendpoints:\n  crossOrigin: true\n");
     const url = await serve(yaml, (a) => {
       a.httpEndpoint("/data", () => ({ n: 1 }));
     });
     const res = await call(`${url}/data`, { headers: { origin: "https://other.example" } });
-    expect(res.headers.get("access-control-allow-origin")).toBe("https://other.example");
+    // true: any origin, without credentials.
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    expect(res.headers.get("access-control-allow-credentials")).toBeNull();
     const preflight = await fetch(`${url}/data`, {
       method: "OPTIONS",
       headers: { origin: "https://other.example", "access-control-request-method": "POST" },
     });
     expect(preflight.status).toBe(204);
+    // A list gives the listed origin credentials, and nothing to another.
+    const listed = parseKilnYaml("name: test\nendpoints:\n  crossOrigin: [https://app.example]\n");
+    const listedUrl = await serve(listed, (a) => {
+      a.httpEndpoint("/data", () => ({ n: 1 }));
+    });
+    const app = await call(`${listedUrl}/data`, { headers: { origin: "https://app.example" } });
+    expect(app.headers.get("access-control-allow-origin")).toBe("https://app.example");
+    expect(app.headers.get("access-control-allow-credentials")).toBe("true");
+    const other = await call(`${listedUrl}/data`, { headers: { origin: "https://other.example" } });
+    expect(other.headers.get("access-control-allow-origin")).toBeNull();
   });
 });
