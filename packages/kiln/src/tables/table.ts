@@ -615,7 +615,7 @@ export class TableImpl implements Table {
     if (query.parameters.length > dialect.maxParameters) {
       throw new TableError(
         "KILN_QUERY_TOO_LARGE",
-        `A query on ${this.name} is too large for the database: ${query.parameters.length} values, where ${dialect.name} takes at most ${dialect.maxParameters} (a q.anyOf with fewer values, or several searches)`,
+        `A query on ${this.name} is too large for the database: ${query.parameters.length} values, where ${dialect.name} takes at most ${dialect.maxParameters} (fewer conditions, or several searches)`,
         { table: this.name },
       );
     }
