@@ -36,8 +36,11 @@ export interface PipelineOptions {
   app: unknown;
   features: readonly PipelineFeature[];
   log: Logger;
-  /** Set once the server is closing: requests still arriving are refused (see server.ts). */
-  drain?: { closing: boolean };
+  /**
+   * `since` is set (performance.now()) once the server is closing: requests that arrive after
+   * it are refused, those that arrived before are served (see server.ts).
+   */
+  drain?: { since: number };
 }
 
 /**
@@ -88,12 +91,23 @@ export function compileEndpoint(endpoint: EndpointDefinition, options: PipelineO
   };
 
   // Fastify takes `undefined` (answered synchronously) or a promise of `undefined`.
-  const drain = options.drain ?? { closing: false };
+  const drain = options.drain ?? { since: 0 };
   return function handle(req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
-    if (drain.closing) return refuseWhileClosing(reply);
+    if (drain.since > 0 && arrivedAfter(reply, drain.since)) return refuseWhileClosing(reply);
     const ctx = createContext(req, reply, endpoint, options.app, catchAll);
     return globalState.als.run(ctx, run, ctx);
   };
+}
+
+/**
+ * Whether the request reached the router at `since` or later. The handler runs only once the
+ * body is in: a request routed before the close began (its body still arriving) is in flight,
+ * and is served. Fastify records the routing time for the request log line (an onResponse
+ * hook); without it (elapsedTime 0) the request is served rather than refused.
+ */
+function arrivedAfter(reply: FastifyReply, since: number): boolean {
+  const elapsed = reply.elapsedTime;
+  return elapsed > 0 && performance.now() - elapsed >= since;
 }
 
 /**

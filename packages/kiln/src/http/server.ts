@@ -142,15 +142,15 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     reply.code(404).send({ error: `No endpoint at ${req.method} ${pathOf(req.url)}` }),
   );
 
-  const drain = { closing: false };
+  const drain = { since: 0 };
   server.addHook("preClose", (done) => {
-    drain.closing = true;
+    drain.since = performance.now();
     done();
   });
 
   server.get("/_/health", async (_req, reply) => {
     // Draining: a load balancer should stop sending here at once.
-    if (drain.closing) return reply.code(503).header("connection", "close").send(UNAVAILABLE);
+    if (drain.since > 0) return reply.code(503).header("connection", "close").send(UNAVAILABLE);
     const healthy = await within(HEALTH_TIMEOUT_MS, options.health());
     return reply.code(healthy ? 200 : 503).send(healthy ? { status: "ok" } : UNAVAILABLE);
   });
