@@ -56,8 +56,15 @@ export interface Dialect {
   linksAppend(column: RawBuilder<unknown>, rowId: number): RawBuilder<unknown>;
   /** The `links` value without the row id (every occurrence). */
   linksWithout(column: RawBuilder<unknown>, rowId: number): RawBuilder<unknown>;
-  /** How many ids of the `links` value are rows of `target` (deleted ones are not). */
-  linksCount(column: RawBuilder<unknown>, target: string): RawBuilder<number>;
+  /**
+   * How many ids of the `links` value of the row whose id is `rowId` are rows of `target`
+   * (deleted ones are not), as a scalar subquery.
+   */
+  linksCount(
+    column: RawBuilder<unknown>,
+    target: string,
+    where: { tableId: number; column: string; rowId: RawBuilder<unknown> },
+  ): RawBuilder<number>;
   /** A `links` column is null or an empty list. */
   linksEmpty(column: RawBuilder<unknown>): RawBuilder<SqlBool>;
   /** Worth retrying the transaction (SQLITE_BUSY, serialisation failure, deadlock). */

@@ -340,7 +340,15 @@ export class TableImpl implements Table {
     const rows = await this.#rows(
       this.#db
         .selectFrom(this.#physical)
-        .select(this.#context.dialect.linksCount(sql.ref(links.name), target).as("n"))
+        .select(
+          this.#context.dialect
+            .linksCount(sql.ref(links.name), target, {
+              tableId: this.tableId,
+              column: links.name,
+              rowId: sql.ref(`${this.#physical}.id`),
+            })
+            .as("n"),
+        )
         .where("id", "=", ref.rowId)
         .compile(),
     );

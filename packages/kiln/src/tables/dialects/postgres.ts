@@ -122,7 +122,7 @@ export function postgresDialect(url: string): Dialect {
     linksWithout(column, rowId) {
       return sql`(select coalesce(jsonb_agg(x.e order by x.o), '[]'::jsonb) from jsonb_array_elements(${column}) with ordinality as x(e, o) where x.e <> to_jsonb(${rowId}::bigint))`;
     },
-    linksCount(column, target) {
+    linksCount(column, target, _where) {
       return sql<number>`(select count(*) from jsonb_array_elements(${column}) as x(e) join ${sql.table(target)} as t on t.id = (x.e)::bigint)`;
     },
     linksEmpty(column) {

@@ -160,8 +160,10 @@ export function sqliteDialect(file: string): Dialect {
     linksWithout(column, rowId) {
       return sql`(select json_group_array(value) from json_each(${column}) where value <> ${rowId})`;
     },
-    linksCount(column, target) {
-      return sql<number>`(select count(*) from json_each(${column}) as e join ${sql.table(target)} as t on t.id = e.value)`;
+    linksCount(_column, target, where) {
+      // Through the pairs (see ensureLinksIndex): an index range, not parsing the JSON list.
+      const pairs = sql.table(linksPairsTable(where.tableId, where.column));
+      return sql<number>`(select count(*) from ${pairs} as p join ${sql.table(target)} as t on t.id = p.target_id where p.row_id = ${where.rowId})`;
     },
     linksEmpty(column) {
       return sql<SqlBool>`coalesce(json_array_length(${column}), 0) = 0`;
