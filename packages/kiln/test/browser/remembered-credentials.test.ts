@@ -13,7 +13,7 @@ import { foreignSite, launchBrowser } from "./browser.ts";
  * the prompt handler off, and then let pages of other origins try to act as the victim:
  *
  * - the To-Do example (examples/todo) on http://127.0.0.1:A, plus two endpoints an app
- *   might add: `/shared/tasks` (`crossOrigin: true`) and `/partner/tasks` (`crossOrigin`
+ *   might add: `/public/tasks` (`crossOrigin: true`) and `/partner/tasks` (`crossOrigin`
  *   listing one partner origin), both `authenticateUsers`;
  * - a foreign server on port B, reached as http://localhost:B (another site) and as
  *   http://127.0.0.1:B (the same site, another origin); a partner on http://127.0.0.1:C.
@@ -51,7 +51,7 @@ beforeAll(async () => {
   };
   const methods = ["GET", "PUT"] as const;
   app.httpEndpoint(
-    "/shared/tasks",
+    "/public/tasks",
     { authenticateUsers: true, crossOrigin: true, methods },
     tasksOfUser,
   );
@@ -240,16 +240,16 @@ describe("after the victim answered the Basic prompt once", () => {
 
   it("a same-site page on another port can neither read nor write as her", async () => {
     const page = await openPage(foreign.sameSite);
-    for (const path of ["/_/api/tasks", "/_/api/shared/tasks", "/_/api/partner/tasks"]) {
+    for (const path of ["/_/api/tasks", "/_/api/public/tasks", "/_/api/partner/tasks"]) {
       const read = await fetchFrom(page, `${appUrl}${path}`, credentialed);
       expect([path, read.readable]).toEqual([path, false]);
     }
-    for (const path of ["/_/api/shared/tasks", "/_/api/partner/tasks"]) {
+    for (const path of ["/_/api/public/tasks", "/_/api/partner/tasks"]) {
       const write = await fetchFrom(page, `${appUrl}${path}`, putTask(`forged PUT to ${path}`));
       expect([path, write.readable]).toEqual([path, false]);
     }
     // The only answer it may read: crossOrigin: true without credentials, a refusal.
-    const anonymous = await fetchFrom(page, `${appUrl}/_/api/shared/tasks`, {
+    const anonymous = await fetchFrom(page, `${appUrl}/_/api/public/tasks`, {
       credentials: "omit",
     });
     expect(anonymous).toMatchObject({ readable: true, status: 403 });
