@@ -172,11 +172,16 @@ export class UsersService implements KilnService {
     this.#memory.remember(account, password, current);
   }
 
-  /** Creates an enabled account; the email must be new (case-insensitively). */
+  /**
+   * Creates an enabled account; the email must be new (case-insensitively). `loggedIn`: the
+   * caller logs the new user in at once (signupWithEmail in a request), so `lastLogin` is the
+   * sign-up time rather than empty.
+   */
   async addUser(
     email: string,
     password: string,
     extra: Record<string, unknown> = {},
+    options: { loggedIn?: boolean } = {},
   ): Promise<Row> {
     const clean = checkEmail(email);
     this.checkPassword(password);
@@ -185,13 +190,15 @@ export class UsersService implements KilnService {
     // (and on SQLite not the write lock every other write waits for).
     const passwordHash = await hashPassword(password, this.settings.scrypt);
     if (await this.#store.findByEmail(clean)) throw new UserExists(clean);
+    const now = new Date();
     try {
       return await this.#store.add({
         ...extra,
+        ...(options.loggedIn ? { lastLogin: now } : {}),
         email: clean,
         enabled: true,
         passwordHash,
-        signedUp: new Date(),
+        signedUp: now,
         confirmedEmail: false,
         nPasswordFailures: 0,
       });
