@@ -9,6 +9,7 @@ import { authenticateFeature } from "./authenticate.ts";
 import { CredentialMemory } from "./credential-memory.ts";
 import { InvalidCredentials, UserExists } from "./errors.ts";
 import { accountKey, accountOf, GuessingDefence } from "./guessing-defence.ts";
+import { endSessionsOf } from "./login-state.ts";
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
 import {
   type FoundToken,
@@ -252,6 +253,19 @@ export class UsersService implements KilnService {
 
   revokeAllTokens(user: Row): Promise<number> {
     return this.#store.tokens.revokeAll(userRowNumber(user));
+  }
+
+  /**
+   * Deletes a user for good, with their API tokens and the sessions they are logged in to
+   * (those first: were the row deleted first and the rest failed, a token would outlive it).
+   * Links to the user from other tables then read as a deleted row's do (null, left out).
+   */
+  async removeUser(user: Row): Promise<{ tokens: number; sessions: number }> {
+    const rowNumber = userRowNumber(user);
+    const sessions = await endSessionsOf(this.#store.db, user.id);
+    const tokens = await this.#store.tokens.revokeAll(rowNumber);
+    await user.delete();
+    return { tokens, sessions };
   }
 
   /**
