@@ -220,6 +220,45 @@ for (const dialect of await testDialects()) {
       await service.close();
     });
 
+    it("an import refuses links to rows that do not exist, naming line and column, and adds nothing", async () => {
+      const { dir, kiln, open } = await appFolder();
+      let service = await open();
+      const ada = await service.tables.users.addRow({ email: "ada@example.com" });
+      await service.close();
+      const tableId = JSON.parse(ada.id)[0] as number;
+      const ghost = `[${tableId},999999]`;
+      const file = join(dir, "links.csv");
+      const csv = (rows: string[][]) =>
+        writeFileSync(
+          file,
+          `title,owner,tags\n${rows.map((r) => r.map((c) => `"${c.replaceAll('"', '""')}"`).join(",")).join("\n")}\n`,
+        );
+      csv([
+        ["fine", ada.id, JSON.stringify([ada.id])],
+        ["dangling owner", ghost, "[]"],
+      ]);
+      const owner = await kiln("tables", "import", "tasks", file);
+      expect(owner.code).toBe(1);
+      expect(owner.stderr).toContain(
+        `CSV line 3: owner links to ${ghost}, but users has no such row`,
+      );
+      csv([
+        ["fine", ada.id, JSON.stringify([ada.id])],
+        ["also fine", "", "[]"],
+        ["dangling tag", ada.id, JSON.stringify([ada.id, ghost])],
+      ]);
+      const tags = await kiln("tables", "import", "tasks", file);
+      expect(tags.code).toBe(1);
+      expect(tags.stderr).toContain(
+        `CSV line 4: tags links to ${ghost}, but users has no such row`,
+      );
+      service = await open();
+      expect(await service.tables.tasks.search().count()).toBe(0);
+      await service.close();
+      csv([["fine", ada.id, JSON.stringify([ada.id])]]);
+      expect((await kiln("tables", "import", "tasks", file)).code).toBe(0);
+    });
+
     it("a large import reports progress on standard error", async () => {
       const { dir, kiln, open } = await appFolder();
       const file = join(dir, "big.csv");
