@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -94,7 +94,7 @@ for (const dialect of await testDialects()) {
       await service.tables.tasks.addRow({});
       await service.close();
 
-      const exported = await spawned("tables", "export", "tasks", "--csv");
+      const exported = await spawned("tables", "export", "tasks");
       expect(exported.code, exported.stderr).toBe(0);
       expect(exported.stdout.split("\n")[0]).toBe(
         "id,title,points,done,due,at,meta,file,owner,tags",
@@ -203,6 +203,22 @@ for (const dialect of await testDialects()) {
       expect((await kiln("tables", "list", "--apply")).code).toBe(2);
       const help = await inProcess(["tables", "--help"]);
       expect([help.code, help.stdout.includes("migrate [--apply]")]).toEqual([0, true]);
+    });
+
+    it("export refuses --csv and unknown options with a usage error instead of ignoring them", async () => {
+      const { dir, spawned, kiln } = await appFolder();
+      const out = join(dir, "out.csv");
+      const csv = await spawned("tables", "export", "tasks", "--csv", "--out", out);
+      expect(csv.code).toBe(2);
+      expect(csv.stderr).toContain("--csv is not an option: export always writes CSV");
+      expect(existsSync(out)).toBe(false);
+      const unknown = await kiln("tables", "export", "tasks", "--json");
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain("--json");
+      const help = await inProcess(["tables", "export", "--help"]);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain("export NAME [--out FILE] [--raw]");
+      expect(help.stdout).not.toContain("--csv");
     });
 
     it("a bad CSV line fails the import with its line number, and adds nothing", async () => {
