@@ -100,7 +100,8 @@ export const errorCatalogue = {
   KILN_DATABASE_UNAVAILABLE:
     "PostgreSQL could not be reached, refused the connection, or no connection came free within KILN_PG_CONNECT_TIMEOUT_MS. Thrown inside an endpoint, it answers 503.",
   KILN_NOT_READY: "Data tables were used before the app was ready (its database not open yet).",
-  KILN_BAD_CSV: "A CSV file given to `kiln tables import` is malformed or has a bad cell.",
+  KILN_BAD_CSV:
+    "A CSV file given to `kiln tables import` is malformed or has a bad cell (a link to a row that does not exist included).",
   KILN_BAD_COOKIE: "A cookie name, value (not JSON-serialisable) or maxAge is invalid.",
   KILN_COOKIE_TOO_LARGE: "An encrypted cookie is over the browsers' 4096-byte limit.",
   KILN_NO_SHARED_SECRET: "cookies.shared was used but no shared secret is configured.",

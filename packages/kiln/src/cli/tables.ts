@@ -15,7 +15,7 @@ kiln.yaml's schema as \`kiln start\` does (new tables and columns are added).
 Actions:
   list                         every table: rows and columns
   show NAME [--limit N]        the first N rows (default 20) of a table
-  export NAME [--csv] [--out FILE] [--raw]
+  export NAME [--out FILE] [--raw]
                                the table as CSV with a header row, to standard output or FILE.
                                Text starting with = + - @, a tab or CR gets a ' in front, so a
                                spreadsheet shows it instead of running it; --raw leaves it out
@@ -35,7 +35,7 @@ Exit codes: 0 ok, 1 failure (unknown table, bad CSV line, database error), 2 usa
 const ACTIONS: Record<string, { args: number; usage: string }> = {
   list: { args: 0, usage: "kiln tables list" },
   show: { args: 1, usage: "kiln tables show NAME [--limit N]" },
-  export: { args: 1, usage: "kiln tables export NAME [--csv] [--out FILE] [--raw]" },
+  export: { args: 1, usage: "kiln tables export NAME [--out FILE] [--raw]" },
   import: { args: 2, usage: "kiln tables import NAME FILE.csv [--raw]" },
   migrate: { args: 0, usage: "kiln tables migrate [--apply]" },
 };
@@ -53,12 +53,17 @@ export const tablesCommand: Command = {
       apply: { type: "boolean" },
       raw: { type: "boolean" },
     });
+    // --csv was once documented for export but chose nothing (CSV is the only format): it is
+    // refused rather than ignored, so that no one believes it changed the output.
+    if (values.csv !== undefined) {
+      throw new UsageError("--csv is not an option: export always writes CSV (leave --csv out)");
+    }
     const [action, ...args] = positionals;
     const spec = action ? ACTIONS[action] : undefined;
     if (!action || !spec)
       throw new UsageError(`expected an action: ${Object.keys(ACTIONS).join(", ")}`);
     if (args.length !== spec.args) throw new UsageError(`usage: ${spec.usage}`);
-    const misplaced = (["limit", "csv", "out", "apply", "raw"] as const).find(
+    const misplaced = (["limit", "out", "apply", "raw"] as const).find(
       (option) => values[option] !== undefined && !spec.usage.includes(`--${option}`),
     );
     if (misplaced) throw new UsageError(`--${misplaced} does not go with ${action}`);

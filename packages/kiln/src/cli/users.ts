@@ -16,6 +16,8 @@ Actions:
   disable EMAIL        refuse this account's logins (takes effect at once)
   enable EMAIL         allow them again
   set-password EMAIL   set a new password (remembered credentials stop working at once)
+  remove EMAIL         delete the account for good, with its API tokens and sessions
+                       (no confirmation asked; prints what it removed)
 
 Options:
   --password PW   the password for add / set-password. Without it, kiln asks for it (hidden)
@@ -26,11 +28,11 @@ Options:
 
 Exit codes: 0 ok, 1 failure (no such user, email taken, password too short), 2 usage error.`;
 
-const ACTIONS = ["add", "list", "disable", "enable", "set-password"];
+const ACTIONS = ["add", "list", "disable", "enable", "set-password", "remove"];
 
 export const usersCommand: Command = {
   name: "users",
-  summary: "add, list, disable, enable users; set passwords",
+  summary: "add, list, disable, enable, remove users; set passwords",
   help: HELP,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
@@ -86,7 +88,12 @@ async function act(app: KilnApp, action: string, email: string, password?: strin
     console.error(`kiln users ${action}: no user with the email ${email}`);
     return 1;
   }
-  if (action === "set-password") {
+  if (action === "remove") {
+    const { tokens, sessions } = await service.removeUser(user);
+    console.log(
+      `Removed ${user.email} (${user.id}), ${count(tokens, "API token")} and ${count(sessions, "session")}`,
+    );
+  } else if (action === "set-password") {
     await service.setPassword(user, password ?? (await readPassword({ confirm: true })));
     console.log(`New password set for ${user.email}`);
   } else {
@@ -94,6 +101,10 @@ async function act(app: KilnApp, action: string, email: string, password?: strin
     console.log(`${action === "enable" ? "Enabled" : "Disabled"} ${user.email}`);
   }
   return 0;
+}
+
+function count(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
 }
 
 /** Prints the users as they are fetched, a page at a time: any number of them fits. */

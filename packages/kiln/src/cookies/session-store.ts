@@ -170,6 +170,26 @@ export class KyselySessionStore implements SessionStore {
     await this.#db.deleteFrom(SESSIONS_TABLE).where("id", "=", tokenHash(token)).execute();
   }
 
+  /**
+   * Deletes every session whose data holds `value` under `key` (a removed user's logins);
+   * returns how many. The text match only narrows the rows read: the parsed data decides.
+   */
+  async deleteWithData(key: string, value: string): Promise<number> {
+    const needle = `%${JSON.stringify(value).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const rows = await this.#db
+      .selectFrom(SESSIONS_TABLE)
+      .select(["id", "data"])
+      .where(sql<boolean>`data like ${needle} escape '\\'`)
+      .execute();
+    const ids = rows.filter((row) => holds(row.data, key, value)).map((row) => row.id);
+    if (ids.length === 0) return 0;
+    const result = await this.#db
+      .deleteFrom(SESSIONS_TABLE)
+      .where("id", "in", ids)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   async deleteExpired(now: number): Promise<number> {
     const result = await this.#db
       .deleteFrom(SESSIONS_TABLE)
@@ -184,6 +204,16 @@ export class KyselySessionStore implements SessionStore {
       .select(sql<number>`count(*)`.as("n"))
       .executeTakeFirstOrThrow();
     return Number(row.n);
+  }
+}
+
+/** Whether stored session data (JSON text) has `value` under `key`. */
+function holds(text: string, key: string, value: string): boolean {
+  try {
+    const data = JSON.parse(text) as Record<string, unknown> | null;
+    return typeof data === "object" && data !== null && data[key] === value;
+  } catch {
+    return false;
   }
 }
 

@@ -34,20 +34,23 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 /**
  * Pipeline stage "parse body": turns the raw bytes Fastify buffered into `request.body`,
  * `bodyJson`, `formParams` and `files`. A malformed JSON or form body is a 400 before the
- * handler runs; the raw bytes stay available either way.
+ * handler runs. A JSON or other body stays available as raw bytes in `request.body`; a form
+ * body (urlencoded or multipart) does not: `request.body` is null for it.
  */
 export function decodeBody(ctx: RequestContext, raw: Buffer | undefined): void | Promise<void> {
   if (raw === undefined || raw.length === 0) return;
   const contentType = headerString(ctx.raw.headers["content-type"]) ?? "application/octet-stream";
-  ctx.body = new BlobMedia(contentType, raw);
   const mime = (contentType.split(";", 1)[0] ?? "").trim().toLowerCase();
-  if (mime === "application/json" || mime.endsWith("+json")) {
-    ctx.bodyJson = parseJson(raw);
-  } else if (mime === "application/x-www-form-urlencoded") {
+  // A form body is wholly parsed into formParams (and files): request.body stays null, as
+  // Fastify's parsed bodies do, rather than hold the urlencoded text or multipart envelope
+  // that a handler would otherwise be tempted to parse a second time.
+  if (mime === "application/x-www-form-urlencoded") {
     ctx.formParams = parseUrlEncoded(raw);
-  } else if (mime === "multipart/form-data") {
-    return parseMultipart(ctx, contentType, raw); // the only part that waits
+    return;
   }
+  if (mime === "multipart/form-data") return parseMultipart(ctx, contentType, raw); // waits
+  ctx.body = new BlobMedia(contentType, raw);
+  if (mime === "application/json" || mime.endsWith("+json")) ctx.bodyJson = parseJson(raw);
 }
 
 function decodeUtf8(raw: Buffer, what: string): string {

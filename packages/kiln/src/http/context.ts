@@ -87,7 +87,10 @@ export const request = {
   get files(): Readonly<Record<string, Media>> {
     return currentContext().files;
   },
-  /** The raw body as a Media, or null when there was none. */
+  /**
+   * The raw body as a Media (JSON included), or null when there was none or it was a form
+   * (urlencoded or multipart), whose fields are in `formParams` and uploads in `files`.
+   */
   get body(): Media | null {
     return currentContext().body;
   },

@@ -1,5 +1,6 @@
 import { type CsvOptions, cellValue, csvHeader, csvRow, parseCsv } from "./csv.ts";
 import { TableError } from "./errors.ts";
+import { formatRowId, rowRef } from "./row-ref.ts";
 import type { SearchResultImpl } from "./search-result.ts";
 import type { TableImpl } from "./table.ts";
 
@@ -23,13 +24,13 @@ export const PROGRESS_EVERY = 10_000;
 /**
  * Adds the rows of a CSV file (header row first, as exportCsv writes it) to a table. Call it
  * inside a transaction: the import is then all or nothing. The `id` column is ignored (rows get
- * new ids); link cells are row ids of the linked table. A bad line is KILN_BAD_CSV naming the
- * line and column. The `'` that the export put before formula-like text is taken away unless
+ * new ids); link cells are row ids of existing rows of the linked table. A bad line (a link to
+ * a row that does not exist included) is KILN_BAD_CSV naming the line and column. The `'` that the export put before formula-like text is taken away unless
  * `raw`. Returns the number of rows added.
  */
 export async function importCsv(
   table: TableImpl,
-  linkedTableId: (name: string) => number,
+  linkedTable: (name: string) => TableImpl,
   chunks: AsyncIterable<string | Buffer>,
   onProgress?: (rows: number) => void,
   options: CsvOptions = {},
@@ -38,7 +39,7 @@ export async function importCsv(
   let added = 0;
   let batch: { values: Record<string, unknown>; line: number }[] = [];
   const flush = async () => {
-    await addBatch(table, batch);
+    await addBatch(table, batch, linkedTable);
     const before = added;
     added += batch.length;
     batch = [];
@@ -63,7 +64,7 @@ export async function importCsv(
     header.forEach((name, i) => {
       if (name === null) return;
       const column = table.byName.get(name)!;
-      const target = column.target ? linkedTableId(column.target) : 0;
+      const target = column.target ? linkedTable(column.target).tableId : 0;
       values[name] = cellValue(column, cells[i]!, target, `CSV line ${line}`, options.raw);
     });
     batch.push({ values, line });
@@ -90,7 +91,9 @@ function headerColumn(table: TableImpl, text: string): string | null {
 async function addBatch(
   table: TableImpl,
   batch: { values: Record<string, unknown>; line: number }[],
+  linkedTable: (name: string) => TableImpl,
 ) {
+  await checkLinks(table, batch, linkedTable);
   for (const { values, line } of batch) {
     try {
       table.checkValues(values);
@@ -102,4 +105,38 @@ async function addBatch(
     }
   }
   await table.addRows(batch.map((b) => b.values));
+}
+
+/**
+ * Refuses a batch whose link cells name rows that do not exist, at the first such line: the
+ * table would store the dangling id without a word (a link to a since-deleted row reads as
+ * null), so a typo or an export from another database would lose the link silently. One
+ * query per linked table and batch.
+ */
+async function checkLinks(
+  table: TableImpl,
+  batch: { values: Record<string, unknown>; line: number }[],
+  linkedTable: (name: string) => TableImpl,
+) {
+  const columns = table.columns.filter((column) => column.target);
+  for (const column of columns) {
+    const refsOf = (values: Record<string, unknown>) => {
+      const value = values[column.name];
+      return (Array.isArray(value) ? value : [value]).map(rowRef).filter((ref) => ref !== null);
+    };
+    const wanted = new Set<number>();
+    for (const { values } of batch) for (const ref of refsOf(values)) wanted.add(ref.rowId);
+    if (wanted.size === 0) continue;
+    const target = linkedTable(column.target!);
+    const found = await target.existingIds([...wanted]);
+    for (const { values, line } of batch) {
+      const missing = refsOf(values).find((ref) => !found.has(ref.rowId));
+      if (!missing) continue;
+      throw new TableError(
+        "KILN_BAD_CSV",
+        `CSV line ${line}: ${column.name} links to ${formatRowId(target.tableId, missing.rowId)}, but ${target.name} has no such row`,
+        { table: table.name, column: column.name },
+      );
+    }
+  }
 }

@@ -194,7 +194,7 @@ class Tables implements TablesService, TablesContext {
     options?: CsvOptions,
   ): Promise<number> {
     const table = this.table(name);
-    const linked = (target: string) => this.table(target).tableId;
+    const linked = (target: string) => this.table(target);
     return this.dialect.transaction(() => importCsv(table, linked, chunks, onProgress, options));
   }
 

@@ -486,6 +486,28 @@ export class TableImpl implements Table {
     return found;
   }
 
+  /** Which of these row numbers are rows of this table (a CSV import's links are checked). */
+  async existingIds(ids: readonly number[]): Promise<Set<number>> {
+    const found = new Set<number>();
+    for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
+      const chunk = ids.slice(i, i + IDS_PER_QUERY);
+      const compiled = this.#compile(`idsExist:${chunk.length}`, () =>
+        this.#db
+          .selectFrom(this.#physical)
+          .select("id")
+          .where(
+            "id",
+            "in",
+            chunk.map(() => 0),
+          ),
+      );
+      const run = this.#run(compiled, chunk);
+      const result = run instanceof Promise ? await run : run;
+      for (const raw of result.rows as { id: unknown }[]) found.add(Number(raw.id));
+    }
+    return found;
+  }
+
   /** A row known only by its id (reached through two links): reading a column throws. */
   stub(rowId: number): RowImpl {
     return this.#maker.stub(rowId);

@@ -1,4 +1,6 @@
+import type { Kysely } from "kysely";
 import { session } from "../cookies/session.ts";
+import { KyselySessionStore } from "../cookies/session-store.ts";
 import { maybeContext } from "../http/context.ts";
 
 /**
@@ -31,4 +33,13 @@ export function forgetLogin(): void {
   if (!maybeContext()) return;
   session.delete(SESSION_USER_KEY);
   session.regenerate();
+}
+
+/**
+ * Ends every stored session logged in as `id`, in any browser (a removed user's): the rest of
+ * such a session (a cart, preferences) goes too, and nothing of the user stays at rest.
+ * Returns how many sessions ended.
+ */
+export function endSessionsOf(db: Kysely<unknown>, id: string): Promise<number> {
+  return new KyselySessionStore(db).deleteWithData(SESSION_USER_KEY, id);
 }

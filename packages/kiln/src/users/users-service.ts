@@ -9,6 +9,7 @@ import { authenticateFeature } from "./authenticate.ts";
 import { CredentialMemory } from "./credential-memory.ts";
 import { InvalidCredentials, UserExists } from "./errors.ts";
 import { accountKey, accountOf, GuessingDefence } from "./guessing-defence.ts";
+import { endSessionsOf } from "./login-state.ts";
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
 import {
   type FoundToken,
@@ -172,11 +173,16 @@ export class UsersService implements KilnService {
     this.#memory.remember(account, password, current);
   }
 
-  /** Creates an enabled account; the email must be new (case-insensitively). */
+  /**
+   * Creates an enabled account; the email must be new (case-insensitively). `loggedIn`: the
+   * caller logs the new user in at once (signupWithEmail in a request), so `lastLogin` is the
+   * sign-up time rather than empty.
+   */
   async addUser(
     email: string,
     password: string,
     extra: Record<string, unknown> = {},
+    options: { loggedIn?: boolean } = {},
   ): Promise<Row> {
     const clean = checkEmail(email);
     this.checkPassword(password);
@@ -185,13 +191,15 @@ export class UsersService implements KilnService {
     // (and on SQLite not the write lock every other write waits for).
     const passwordHash = await hashPassword(password, this.settings.scrypt);
     if (await this.#store.findByEmail(clean)) throw new UserExists(clean);
+    const now = new Date();
     try {
       return await this.#store.add({
         ...extra,
+        ...(options.loggedIn ? { lastLogin: now } : {}),
         email: clean,
         enabled: true,
         passwordHash,
-        signedUp: new Date(),
+        signedUp: now,
         confirmedEmail: false,
         nPasswordFailures: 0,
       });
@@ -245,6 +253,19 @@ export class UsersService implements KilnService {
 
   revokeAllTokens(user: Row): Promise<number> {
     return this.#store.tokens.revokeAll(userRowNumber(user));
+  }
+
+  /**
+   * Deletes a user for good, with their API tokens and the sessions they are logged in to
+   * (those first: were the row deleted first and the rest failed, a token would outlive it).
+   * Links to the user from other tables then read as a deleted row's do (null, left out).
+   */
+  async removeUser(user: Row): Promise<{ tokens: number; sessions: number }> {
+    const rowNumber = userRowNumber(user);
+    const sessions = await endSessionsOf(this.#store.db, user.id);
+    const tokens = await this.#store.tokens.revokeAll(rowNumber);
+    await user.delete();
+    return { tokens, sessions };
   }
 
   /**

@@ -77,12 +77,14 @@ function logIn(user: UserRow): void {
 export const users = {
   /**
    * Creates an account (email unique regardless of case, password at least
-   * `services.users.minPasswordLength` characters) and, inside a request, logs it in.
+   * `services.users.minPasswordLength` characters) and, inside a request, logs it in (so its
+   * `lastLogin` is the sign-up time; outside a request it stays null until a first login).
    * Throws UserExists (409) or InvalidCredentials (400).
    * @example const user = await users.signupWithEmail("ada@example.com", "correct horse");
    */
   async signupWithEmail(email: string, password: string): Promise<UserRow> {
-    const user = (await (await service()).addUser(email, password)) as UserRow;
+    const loggedIn = maybeContext() !== undefined;
+    const user = (await (await service()).addUser(email, password, {}, { loggedIn })) as UserRow;
     logIn(user);
     return user;
   },

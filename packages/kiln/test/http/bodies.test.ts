@@ -118,7 +118,30 @@ describe("request bodies", () => {
       text: "hello file",
     });
     expect(json.files.image).toMatchObject({ name: "dot.png", contentType: "image/png" });
-    expect(json.body.contentType).toMatch(/^multipart\/form-data; boundary=/);
+    // Not the raw multipart envelope: its fields and files are above.
+    expect(json.body).toBeNull();
+  });
+
+  it("a form body (urlencoded or multipart, over real HTTP) leaves request.body null", async () => {
+    app = testApp();
+    echoBody();
+    const url = `${await app.listen({ port: 0 })}/_/api/body`;
+    const form = new FormData();
+    form.set("title", "Report");
+    form.set("doc", new Blob(["hello file"], { type: "text/plain" }), "notes.txt");
+    const multi = (await (await fetch(url, { method: "POST", body: form })).json()) as {
+      files: Record<string, unknown>;
+    };
+    expect(multi).toMatchObject({ body: null, formParams: { title: "Report" } });
+    expect(multi.files.doc).toMatchObject({ name: "notes.txt", text: "hello file" });
+    const encoded = await (
+      await fetch(url, { method: "POST", body: new URLSearchParams({ title: "Buy milk" }) })
+    ).json();
+    expect(encoded).toMatchObject({ body: null, formParams: { title: "Buy milk" } });
+    const other = (await (
+      await fetch(url, { method: "POST", headers: { "content-type": "text/csv" }, body: "a,b" })
+    ).json()) as { body: unknown };
+    expect(other.body).toEqual({ contentType: "text/csv", length: 3, text: "a,b" });
   });
 
   it("a multipart body without its boundary is a 400", async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -94,7 +94,7 @@ for (const dialect of await testDialects()) {
       await service.tables.tasks.addRow({});
       await service.close();
 
-      const exported = await spawned("tables", "export", "tasks", "--csv");
+      const exported = await spawned("tables", "export", "tasks");
       expect(exported.code, exported.stderr).toBe(0);
       expect(exported.stdout.split("\n")[0]).toBe(
         "id,title,points,done,due,at,meta,file,owner,tags",
@@ -205,6 +205,22 @@ for (const dialect of await testDialects()) {
       expect([help.code, help.stdout.includes("migrate [--apply]")]).toEqual([0, true]);
     });
 
+    it("export refuses --csv and unknown options with a usage error instead of ignoring them", async () => {
+      const { dir, spawned, kiln } = await appFolder();
+      const out = join(dir, "out.csv");
+      const csv = await spawned("tables", "export", "tasks", "--csv", "--out", out);
+      expect(csv.code).toBe(2);
+      expect(csv.stderr).toContain("--csv is not an option: export always writes CSV");
+      expect(existsSync(out)).toBe(false);
+      const unknown = await kiln("tables", "export", "tasks", "--json");
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain("--json");
+      const help = await inProcess(["tables", "export", "--help"]);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain("export NAME [--out FILE] [--raw]");
+      expect(help.stdout).not.toContain("--csv");
+    });
+
     it("a bad CSV line fails the import with its line number, and adds nothing", async () => {
       const { dir, kiln, open } = await appFolder();
       const file = join(dir, "bad.csv");
@@ -218,6 +234,45 @@ for (const dialect of await testDialects()) {
       const service = await open();
       expect(await service.tables.tasks.search().count()).toBe(0);
       await service.close();
+    });
+
+    it("an import refuses links to rows that do not exist, naming line and column, and adds nothing", async () => {
+      const { dir, kiln, open } = await appFolder();
+      let service = await open();
+      const ada = await service.tables.users.addRow({ email: "ada@example.com" });
+      await service.close();
+      const tableId = JSON.parse(ada.id)[0] as number;
+      const ghost = `[${tableId},999999]`;
+      const file = join(dir, "links.csv");
+      const csv = (rows: string[][]) =>
+        writeFileSync(
+          file,
+          `title,owner,tags\n${rows.map((r) => r.map((c) => `"${c.replaceAll('"', '""')}"`).join(",")).join("\n")}\n`,
+        );
+      csv([
+        ["fine", ada.id, JSON.stringify([ada.id])],
+        ["dangling owner", ghost, "[]"],
+      ]);
+      const owner = await kiln("tables", "import", "tasks", file);
+      expect(owner.code).toBe(1);
+      expect(owner.stderr).toContain(
+        `CSV line 3: owner links to ${ghost}, but users has no such row`,
+      );
+      csv([
+        ["fine", ada.id, JSON.stringify([ada.id])],
+        ["also fine", "", "[]"],
+        ["dangling tag", ada.id, JSON.stringify([ada.id, ghost])],
+      ]);
+      const tags = await kiln("tables", "import", "tasks", file);
+      expect(tags.code).toBe(1);
+      expect(tags.stderr).toContain(
+        `CSV line 4: tags links to ${ghost}, but users has no such row`,
+      );
+      service = await open();
+      expect(await service.tables.tasks.search().count()).toBe(0);
+      await service.close();
+      csv([["fine", ada.id, JSON.stringify([ada.id])]]);
+      expect((await kiln("tables", "import", "tasks", file)).code).toBe(0);
     });
 
     it("a large import reports progress on standard error", async () => {

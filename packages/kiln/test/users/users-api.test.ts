@@ -135,6 +135,21 @@ for (const dialect of await testDialects()) {
       expect((await browser.send("/_/api/me")).json()).toEqual({ email: ADA });
     });
 
+    it("signupWithEmail in a request records the login in lastLogin; outside one it stays empty", async () => {
+      await loginApp(dialect);
+      const res = await app.inject({
+        method: "POST",
+        url: "/_/api/signup",
+        ...form({ email: ADA, password: PW }),
+      });
+      expect(res.statusCode).toBe(200);
+      const ada = await users.getUserByEmail(ADA);
+      expect(ada!.lastLogin).toBeInstanceOf(Date);
+      expect(ada!.lastLogin!.getTime()).toBe(ada!.signedUp!.getTime());
+      const bob = await users.signupWithEmail("bob@example.com", PW);
+      expect(bob.lastLogin ?? null).toBeNull();
+    });
+
     it("a disabled user's session is refused at once", async () => {
       await loginApp(dialect);
       await users.addUser(ADA, PW);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli/main.ts";
+import { users as usersApi } from "../../src/index.ts";
 import { basic, FAST_SCRYPT, usersApp } from "./users-test-app.ts";
 
 const kilnBin = new URL("../../bin/kiln.js", import.meta.url).pathname;
@@ -47,6 +48,19 @@ async function canLogIn(email: string, password: string): Promise<boolean> {
     return res.statusCode === 200;
   } finally {
     await app.close();
+  }
+}
+
+/** A new API token of the user, made with `kiln tokens add`. */
+async function tokenFor(email: string): Promise<string> {
+  const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+  const error = vi.spyOn(console, "error").mockImplementation(() => undefined);
+  try {
+    expect(await main(["tokens", "add", email, "--app", appDir, "--data", data])).toBe(0);
+    return String(log.mock.calls[0]?.[0]);
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
   }
 }
 
@@ -94,6 +108,51 @@ describe("kiln users", () => {
     expect(await canLogIn("ada@example.com", "a whole new one")).toBe(true);
   });
 
+  it("remove deletes the account with its API tokens and sessions, and says so", async () => {
+    expect((await users("add", "cy@example.com", "--password", "cy's password")).code).toBe(0);
+    const token = await tokenFor("cy@example.com");
+    const app = usersApp({ name: "clitest" }, data);
+    app.httpEndpoint("/login", { methods: ["POST"] }, async ({ email, password }) => {
+      await usersApi.loginWithEmail(email ?? "", password ?? "");
+      return "ok";
+    });
+    app.httpEndpoint("/me", { authenticateUsers: true }, () => usersApi.getUser()?.email);
+    try {
+      const url = await app.listen({ port: 0 });
+      const login = await fetch(`${url}/_/api/login`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: "email=cy%40example.com&password=cy%27s+password",
+      });
+      expect(login.status).toBe(200);
+      const cookie = login.headers
+        .getSetCookie()
+        .map((line) => line.split(";")[0])
+        .join("; ");
+      const me = (headers: Record<string, string>) =>
+        fetch(`${url}/_/api/me`, { headers }).then((res) => res.status);
+      expect(await me({ cookie })).toBe(200);
+      expect(await me({ authorization: `Bearer ${token}` })).toBe(200);
+
+      const removed = await users("remove", "CY@example.com");
+      expect(removed).toMatchObject({ code: 0, stderr: "" });
+      expect(removed.stdout).toMatch(
+        /^Removed cy@example\.com \(\[\d+,\d+\]\), 1 API token and 1 session$/,
+      );
+      expect(await me({ cookie })).toBe(401);
+      expect(await me({ authorization: `Bearer ${token}` })).toBe(401);
+      expect(await canLogIn("cy@example.com", "cy's password")).toBe(false);
+      expect((await users("list")).stdout).not.toContain("cy@example.com");
+      // The others are untouched.
+      expect(await canLogIn("ada@example.com", "a whole new one")).toBe(true);
+    } finally {
+      await app.close();
+    }
+    const again = await users("remove", "cy@example.com");
+    expect(again).toMatchObject({ code: 1, stdout: "" });
+    expect(again.stderr).toBe("kiln users remove: no user with the email cy@example.com");
+  });
+
   it.each([
     [
       "an email that is taken",
@@ -132,6 +191,7 @@ describe("kiln users", () => {
         "disable EMAIL",
         "enable EMAIL",
         "set-password EMAIL",
+        "remove EMAIL",
       ]) {
         expect(help).toContain(action);
       }
