@@ -1,10 +1,9 @@
-import { resolve } from "node:path";
-import { readKilnYaml } from "../app/config.ts";
-import { createApp, type KilnApp } from "../app/create-app.ts";
+import type { KilnApp } from "../app/create-app.ts";
 import { isHttpError, KilnError } from "../errors.ts";
 import type { TokenInfo } from "../users/tokens.ts";
 import type { UsersService } from "../users/users-service.ts";
 import { APP_OPTIONS, type Command, parseCommandArgs, UsageError } from "./command.ts";
+import { openCommandApp } from "./open-app.ts";
 
 const HELP = `Usage: kiln tokens <action> [EMAIL | ID] [--name NAME] [--expires DURATION] [--app DIR] [--data PATH]
 
@@ -49,13 +48,7 @@ export const tokensCommand: Command = {
       throw new UsageError("--name and --expires only go with add");
     }
     const expires = values.expires as string | undefined;
-    const dir = resolve((values.app as string | undefined) ?? ".");
-    const app = createApp({
-      ...readKilnYaml(resolve(dir, "kiln.yaml")),
-      dir,
-      ...(values.data ? { dataDir: resolve(values.data as string) } : {}),
-      logger: false,
-    });
+    const app = openCommandApp(values);
     try {
       await app.ready();
       return await act(app, action, target, {

@@ -1,9 +1,8 @@
-import { resolve } from "node:path";
-import { readKilnYaml } from "../app/config.ts";
-import { createApp, type KilnApp } from "../app/create-app.ts";
+import type { KilnApp } from "../app/create-app.ts";
 import { isHttpError } from "../errors.ts";
 import type { UsersService } from "../users/users-service.ts";
 import { APP_OPTIONS, type Command, parseCommandArgs, UsageError } from "./command.ts";
+import { openCommandApp } from "./open-app.ts";
 import { readPassword } from "./read-password.ts";
 
 const HELP = `Usage: kiln users <action> [EMAIL] [--password PW] [--app DIR] [--data PATH]
@@ -51,13 +50,7 @@ export const usersCommand: Command = {
     if (values.password !== undefined && action !== "add" && action !== "set-password") {
       throw new UsageError(`--password only goes with add and set-password`);
     }
-    const dir = resolve((values.app as string | undefined) ?? ".");
-    const app = createApp({
-      ...readKilnYaml(resolve(dir, "kiln.yaml")),
-      dir,
-      ...(values.data ? { dataDir: resolve(values.data as string) } : {}),
-      logger: false,
-    });
+    const app = openCommandApp(values);
     try {
       await app.ready();
       return await act(app, action, email ?? "", values.password as string | undefined);
