@@ -125,6 +125,9 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
   const requireSchemes = (schemes: readonly AuthScheme[]): Stage => {
     const value = others(schemes, realm).join(", ");
     return async (ctx) => {
+      // As for Basic: an app's scheme may be one a browser attaches by itself (Basic, Digest,
+      // Negotiate), so a request another site's page sent never reaches its check.
+      if (isForeign(ctx)) throw new CrossSiteRefused();
       const split = splitAuthorization(ctx.raw.headers.authorization);
       const scheme = split && findScheme(schemes, split.scheme);
       if (!scheme || !split) throw unauthorized(ctx, "Authentication required", value);

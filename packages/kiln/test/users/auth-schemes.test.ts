@@ -121,6 +121,50 @@ for (const dialect of await testDialects()) {
       expect((await get(`${url}/users-or-token`, "Token wrong")).status).toBe(401);
     });
 
+    it("a request another site's page sent is refused 403 before the app's own check runs", async () => {
+      // A scheme named like one browsers attach by themselves (Basic) must not let a foreign
+      // page act as the user, exactly as the built-in Basic check does not.
+      const calls: string[] = [];
+      app = await usersAppOn(dialect);
+      app.httpEndpoint(
+        "/own-basic",
+        {
+          methods: ["POST"],
+          requireAuth: {
+            scheme: "Basic",
+            check: (credentials) => {
+              calls.push(credentials);
+              return { ok: true };
+            },
+          },
+        },
+        () => ({ ran: true }),
+      );
+      app.httpEndpoint("/own-token", { methods: ["POST"], requireAuth: apiKey }, whoAmI);
+      const url = `${await app.listen({ port: 0 })}/_/api`;
+      await users.addUser(ADA, PW);
+      const foreign = { origin: "https://evil.example", "sec-fetch-site": "cross-site" };
+      const own = await fetch(`${url}/own-basic`, {
+        method: "POST",
+        headers: { ...foreign, authorization: basicHeader(ADA, PW) },
+      });
+      expect(own.status).toBe(403);
+      expect(own.headers.get("www-authenticate")).toBeNull();
+      expect(calls).toEqual([]);
+      const token = await fetch(`${url}/own-token`, {
+        method: "POST",
+        headers: { ...foreign, authorization: `Token key-${ADA}` },
+      });
+      expect(token.status).toBe(403);
+      // The same request from the app's own page (or a client naming no origin) still runs.
+      const same = await fetch(`${url}/own-basic`, {
+        method: "POST",
+        headers: { authorization: basicHeader(ADA, PW) },
+      });
+      expect(same.status).toBe(200);
+      expect(calls).toHaveLength(1);
+    });
+
     it("a Basic check function gets the request too, and may return a users row", async () => {
       const url = await start();
       const ok = await fetch(`${url}/basic-fn`, {
