@@ -292,45 +292,51 @@ export class TableImpl implements Table {
    * already there is not added twice.
    */
   async addLink(row: unknown, column: string, linked: unknown): Promise<void> {
-    const { ref, links, linkedId } = this.#linkChange("addLink", row, column, linked);
-    const name = sql.ref(links.name);
-    const result = await this.#execute(
-      this.#db
-        .updateTable(this.#physical)
-        .set(links.name, this.#context.dialect.linksAppend(name, linkedId))
-        .where("id", "=", ref.rowId)
-        .where(
-          sql<SqlBool>`(${this.#context.dialect.linksContain(name, linkedId, { tableId: this.tableId, column: links.name })}) is not true`,
-        )
-        .compile(),
-    );
-    if (result.numAffectedRows === 0n) await this.#checkExists(row as RowImpl);
-    const values = (row as RowImpl)[VALUES];
-    const list = values?.[links.name] as RowImpl[] | undefined;
-    if (list && !list.some((r) => rowRef(r)?.rowId === linkedId)) list.push(linked as RowImpl);
+    await this.#changeLink("addLink", row, column, linked);
   }
 
   /** Removes one link from a `links` column in one statement (see addLink). */
   async removeLink(row: unknown, column: string, linked: unknown): Promise<void> {
-    const { ref, links, linkedId } = this.#linkChange("removeLink", row, column, linked);
+    await this.#changeLink("removeLink", row, column, linked);
+  }
+
+  /**
+   * One UPDATE that appends (or removes) the link only where the list lacks (or holds) it, then
+   * the same change on the row's loaded list. No row changed: the row may be gone
+   * (KILN_ROW_DELETED), or the list already was as asked.
+   */
+  async #changeLink(
+    method: "addLink" | "removeLink",
+    row: unknown,
+    column: string,
+    linked: unknown,
+  ): Promise<void> {
+    const { ref, links, linkedId } = this.#linkChange(method, row, column, linked);
+    const { dialect } = this.#context;
     const name = sql.ref(links.name);
+    const contains = dialect.linksContain(name, linkedId, {
+      tableId: this.tableId,
+      column: links.name,
+    });
+    const adding = method === "addLink";
     const result = await this.#execute(
       this.#db
         .updateTable(this.#physical)
-        .set(links.name, this.#context.dialect.linksWithout(name, linkedId))
-        .where("id", "=", ref.rowId)
-        .where(
-          this.#context.dialect.linksContain(name, linkedId, {
-            tableId: this.tableId,
-            column: links.name,
-          }),
+        .set(
+          links.name,
+          adding ? dialect.linksAppend(name, linkedId) : dialect.linksWithout(name, linkedId),
         )
+        .where("id", "=", ref.rowId)
+        .where(adding ? sql<SqlBool>`(${contains}) is not true` : contains)
         .compile(),
     );
     if (result.numAffectedRows === 0n) await this.#checkExists(row as RowImpl);
     const values = (row as RowImpl)[VALUES];
     const list = values?.[links.name] as RowImpl[] | undefined;
-    if (list) values![links.name] = list.filter((r) => rowRef(r)?.rowId !== linkedId);
+    if (!list) return;
+    const isLinked = (r: RowImpl) => rowRef(r)?.rowId === linkedId;
+    if (!adding) values![links.name] = list.filter((r) => !isLinked(r));
+    else if (!list.some(isLinked)) list.push(linked as RowImpl);
   }
 
   /** The number of rows a `links` column of the row links to, in one query (0 for a deleted row). */
