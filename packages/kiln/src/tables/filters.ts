@@ -2,6 +2,7 @@ import { type RawBuilder, type SqlBool, sql } from "kysely";
 import { badValue, describe, details, storedValue } from "./column-values.ts";
 import type { Dialect } from "./dialect.ts";
 import { TableError } from "./errors.ts";
+import { linksTable, physicalTable } from "./names.ts";
 import { isQuery, type Query } from "./query.ts";
 import { type RowImpl, VALUES } from "./row.ts";
 import { parseRowId, rowRef } from "./row-ref.ts";
@@ -257,7 +258,9 @@ class FilterCompiler {
       );
     }
     if (column.kind === "links") {
-      if (value === null) return this.dialect.linksEmpty(ref);
+      if (value === null) {
+        return sql<SqlBool>`not exists (select 1 from ${this.links(column)} as l where l.row_id = ${this.rowIdRef()})`;
+      }
       const rows = Array.isArray(value) ? value : [value];
       return and(rows.map((row) => this.contains(column, row)));
     }
@@ -271,12 +274,19 @@ class FilterCompiler {
     return sql<SqlBool>`${ref} = ${this.param(column, value)}`;
   }
 
+  /** The row links to this one: through the join table's (target_id, row_id) index. */
   contains(column: ColumnSchema, row: unknown): Condition {
     const [id] = storedValue(this.table.name, column, [row]) as number[];
-    return this.dialect.linksContain(sql.ref(column.name), id!, {
-      tableId: this.table.tableId,
-      column: column.name,
-    });
+    return sql<SqlBool>`${this.rowIdRef()} in (select row_id from ${this.links(column)} where target_id = ${id})`;
+  }
+
+  links(column: ColumnSchema) {
+    return sql.table(linksTable(this.table.tableId, column.name));
+  }
+
+  /** The searched row's id, named with its table: the join table's columns are in scope too. */
+  rowIdRef() {
+    return sql.ref(`${physicalTable(this.table.name)}.id`);
   }
 
   operator(column: ColumnSchema, query: Query): Condition {
