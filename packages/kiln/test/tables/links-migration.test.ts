@@ -5,7 +5,7 @@ import { sql } from "kysely";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { q, type Row, tables } from "../../src/index.ts";
-import type { TablesService } from "../../src/tables/index.ts";
+import { openTables, type TablesService } from "../../src/tables/index.ts";
 import { type TestDatabase, type TestDialect, testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
 
@@ -171,6 +171,55 @@ for (const dialect of await testDialects()) {
       expect(names(await tables.articles.getById(first0.id), "tags")).toEqual(["a", "b", "d"]);
       // New rows take ids after the old ones.
       expect((await tables.articles.addRow({ title: "new", tags: [d!] })).id).toBe("[2,13]");
+    });
+  });
+
+  describe(`${dialect.name}: migrate --apply on links columns`, () => {
+    it("converts link <-> links, drops links columns and tables, and the join tables follow", async () => {
+      const before = {
+        tags: { name: "text" },
+        posts: { title: "text", main: "link tags", list: "links tags", other: "links tags" },
+        gone: { tags: "links tags" },
+      };
+      const first = await tablesApp(dialect, before);
+      const [x, y, z] = await tables.tags.addRows([{ name: "x" }, { name: "y" }, { name: "z" }]);
+      const p1 = await tables.posts.addRow({ title: "1", main: x, list: [y!, x!], other: [z!] });
+      const p2 = await tables.posts.addRow({ title: "2", list: [], other: [x!] });
+      await tables.gone.addRow({ tags: [x!] });
+      await first.app.close();
+      const after = {
+        tags: { name: "text" },
+        posts: { title: "text", main: "links tags", list: "link tags" },
+      };
+      const options = {
+        dataDir: first.database.dataDir,
+        databaseUrl: first.database.databaseUrl,
+        tables: after,
+      };
+      const applied = await openTables({ ...options, apply: true });
+      expect(applied.migration.pending).toEqual([]);
+      const posts = applied.tables.posts;
+      const read = async (row: Row) => {
+        const r = (await posts.getById(row.id))!;
+        return [names(r, "main"), (r.list as Row | null)?.name ?? null];
+      };
+      expect(await read(p1)).toEqual([["x"], "y"]);
+      expect(await read(p2)).toEqual([[], null]);
+      expect(await posts.search({ main: x }).count()).toBe(1);
+      expect(await posts.search({ list: y }).count()).toBe(1);
+      await applied.tables.tags.getById(x!.id).then((r) => r!.delete());
+      expect(await read(p1)).toEqual([[], "y"]);
+      await applied.close();
+      // Declared again, the dropped column and table start empty.
+      const again = await openTables({
+        ...options,
+        tables: { ...after, posts: { ...after.posts, other: "links tags" }, gone: before.gone },
+      });
+      expect((await again.tables.posts.getById(p1.id))!.other).toEqual([]);
+      expect(await again.tables.gone.search().count()).toBe(0);
+      await again.tables.posts.addLink(p1, "other", z!);
+      expect(await again.tables.posts.countLinks(p1, "other")).toBe(1);
+      await again.close();
     });
   });
 }
