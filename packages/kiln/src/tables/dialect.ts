@@ -34,6 +34,8 @@ export interface Dialect {
     kind: ColumnKind | "id",
     values: unknown[],
   ): RawBuilder<SqlBool>;
+  /** The one parameter of inList holding these values (to rerun its compiled SQL with others). */
+  listParam(values: readonly unknown[]): unknown;
   /**
    * Creates the join table of a `links` column (names.ts, linksTable): one row per link,
    * `(row_id, target_id, position)`, primary key (row_id, target_id), indexed on (target_id,

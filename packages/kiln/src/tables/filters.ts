@@ -77,6 +77,9 @@ export class SearchFilter {
       const params = names.map((name) => {
         const column = table.byName.get(name)!;
         const value = values[name];
+        // A links column's shape is "contains this row": its parameter is the row's id.
+        if (column.kind === "links")
+          return (storedValue(table.name, column, [value]) as number[])[0];
         const param = dialect.toDb(column.kind, storedValue(table.name, column, value));
         if (column.kind === "link" && (value as RowImpl)[VALUES]) {
           linkRows.set(name, value as RowImpl);
@@ -105,12 +108,30 @@ export class SearchFilter {
 }
 
 /**
- * `a = ? and b = ?` for the shape's columns, with the parameters' positions as values: the
- * condition compiled once per shape, whose parameters are replaced on each run.
+ * `a = ? and b = ?` for the shape's columns (for a links column, "contains ?"), with the
+ * parameters' positions as values: the condition compiled once per shape, whose parameters
+ * are replaced on each run.
  */
-export function shapeCondition(names: readonly string[]): Condition | null {
+export function shapeCondition(table: FilterTable, names: readonly string[]): Condition | null {
   if (!names.length) return null;
-  return and(names.map((name, i) => sql<SqlBool>`${sql.ref(name)} = ${i}`));
+  return and(
+    names.map((name, i) =>
+      table.byName.get(name)?.kind === "links"
+        ? containsRow(table, name, i)
+        : sql<SqlBool>`${sql.ref(name)} = ${i}`,
+    ),
+  );
+}
+
+/** The row links to the row of this id: through the join table's (target_id, row_id) index. */
+function containsRow(table: FilterTable, column: string, rowId: number): Condition {
+  const links = sql.table(linksTable(table.tableId, column));
+  return sql<SqlBool>`${rowIdRef(table)} in (select row_id from ${links} where target_id = ${rowId})`;
+}
+
+/** The searched row's id, named with its table: the join table's columns are in scope too. */
+function rowIdRef(table: FilterTable) {
+  return sql.ref(`${physicalTable(table.name)}.id`);
 }
 
 /** The column names of filters that are all equalities on plain columns, else null. */
@@ -123,8 +144,9 @@ function equalityColumns(table: FilterTable, filters: unknown): string[] | null 
   for (const name of names) {
     const column = table.byName.get(name);
     const value = (filters as Record<string, unknown>)[name];
-    if (!column || column.kind === "links" || column.kind === "media") return null;
+    if (!column || column.kind === "media") return null;
     if (value === undefined || value === null || isQuery(value)) return null;
+    if (column.kind === "links" && !rowRef(value)) return null;
   }
   return names;
 }
@@ -259,7 +281,8 @@ class FilterCompiler {
     }
     if (column.kind === "links") {
       if (value === null) {
-        return sql<SqlBool>`not exists (select 1 from ${this.links(column)} as l where l.row_id = ${this.rowIdRef()})`;
+        const links = sql.table(linksTable(this.table.tableId, column.name));
+        return sql<SqlBool>`not exists (select 1 from ${links} as l where l.row_id = ${rowIdRef(this.table)})`;
       }
       const rows = Array.isArray(value) ? value : [value];
       return and(rows.map((row) => this.contains(column, row)));
@@ -274,19 +297,9 @@ class FilterCompiler {
     return sql<SqlBool>`${ref} = ${this.param(column, value)}`;
   }
 
-  /** The row links to this one: through the join table's (target_id, row_id) index. */
   contains(column: ColumnSchema, row: unknown): Condition {
     const [id] = storedValue(this.table.name, column, [row]) as number[];
-    return sql<SqlBool>`${this.rowIdRef()} in (select row_id from ${this.links(column)} where target_id = ${id})`;
-  }
-
-  links(column: ColumnSchema) {
-    return sql.table(linksTable(this.table.tableId, column.name));
-  }
-
-  /** The searched row's id, named with its table: the join table's columns are in scope too. */
-  rowIdRef() {
-    return sql.ref(`${physicalTable(this.table.name)}.id`);
+    return containsRow(this.table, column.name, id!);
   }
 
   operator(column: ColumnSchema, query: Query): Condition {

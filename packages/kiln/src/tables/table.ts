@@ -1,4 +1,4 @@
-import { type CompiledQuery, type QueryResult, type RawBuilder, type SqlBool, sql } from "kysely";
+import { type CompiledQuery, type QueryResult, type RawBuilder, sql } from "kysely";
 import type { Media } from "../http/media.ts";
 import { describe, details, storedValue } from "./column-values.ts";
 import type { CsvOptions } from "./csv.ts";
@@ -500,7 +500,7 @@ export class TableImpl implements Table {
       const compiled = this.#compile(
         `page:${shape.key}:${sortKeysKey(keys)}:${offset ? "offset" : ""}`,
         () => {
-          const where = shapeCondition(shape.names);
+          const where = shapeCondition(this, shape.names);
           let query = this.#db.selectFrom(this.#physical).select(this.#selected);
           if (where) query = query.where(where);
           query = query.orderBy(orderByClause(keys)).limit(-1);
@@ -532,7 +532,23 @@ export class TableImpl implements Table {
     return run instanceof Promise ? run.then(page) : page(run);
   }
 
-  async countRows(where: RawBuilder<SqlBool> | null, limit?: number, offset = 0): Promise<number> {
+  /**
+   * The number of rows the filter matches (within limit and offset, if given). A count by
+   * equalities without paging runs SQL compiled once per shape, as selectPage does.
+   */
+  async countRows(filter: SearchFilter, limit?: number, offset = 0): Promise<number> {
+    const shape = filter.shape;
+    if (shape && limit === undefined && !offset) {
+      const compiled = this.#compile(`count:${shape.key}`, () => {
+        const where = shapeCondition(this, shape.names);
+        const query = this.#db.selectFrom(this.#physical).select(sql<number>`count(*)`.as("n"));
+        return where ? query.where(where) : query;
+      });
+      const run = this.#run(compiled, shape.params);
+      const result = run instanceof Promise ? await run : run;
+      return Number((result.rows[0] as { n: unknown } | undefined)?.n ?? 0);
+    }
+    const where = filter.condition;
     let inner = this.#db.selectFrom(this.#physical).select("id");
     if (where) inner = inner.where(where);
     const query =
@@ -636,10 +652,13 @@ export class TableImpl implements Table {
   /** Fills the rows' `links` lists with target ids, from the join tables: a query per column. */
   async #loadLists(rows: readonly RowImpl[]): Promise<void> {
     const ids = rows.map((row) => rowRef(row)!.rowId);
+    const dialect = this.#context.dialect;
     for (const column of this.#lists) {
-      const links = linksTable(this.tableId, column.name);
-      const query = linkListsQuery(this.#context.dialect, links, ids).compile(this.#db);
-      const run = this.#execute(query);
+      // The ids are one parameter (Dialect.listParam): the SQL is the same for every page.
+      const compiled = this.#compile(`lists:${column.name}`, () =>
+        this.#raw(linkListsQuery(dialect, linksTable(this.tableId, column.name), [])),
+      );
+      const run = this.#run(compiled, [dialect.listParam(ids)]);
       const result = run instanceof Promise ? await run : run;
       const lists = groupLinkLists(result.rows as { row_id: unknown; target_id: unknown }[]);
       for (const row of rows) row[VALUES]![column.name] = lists.get(rowRef(row)!.rowId) ?? [];

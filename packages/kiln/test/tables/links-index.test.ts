@@ -80,6 +80,14 @@ for (const dialect of await testDialects()) {
       expect(await titles({ tags: q.anyOf(y, z) })).toEqual(["b", "c"]);
       expect(await titles({ tags: q.noneOf(x) })).toEqual(["b"]);
       expect(await titles({ tags: [x!, z!] })).toEqual(["c"]);
+      // "Contains this row" beside equalities, counted and paged (SQL kept per shape).
+      expect(await titles({ title: "c", tags: x })).toEqual(["c"]);
+      expect(await tables.articles.search({ tags: x }).count()).toBe(2);
+      expect(await tables.articles.search({ tags: y, title: "c" }).count()).toBe(0);
+      expect(await tables.articles.search({ tags: x }, { offset: 1 }).toPage()).toMatchObject({
+        rows: [{ title: "c" }],
+        total: 2,
+      });
       await b!.update({ tags: null });
       expect(await titles({ tags: null })).toEqual(["b"]);
       // Deleting a row takes its links, and the links to it, with it.

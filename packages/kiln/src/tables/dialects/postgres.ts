@@ -112,6 +112,7 @@ export function postgresDialect(url: string): Dialect {
     inList(column, kind, values) {
       return sql<SqlBool>`${column} = any(${values}::${sql.raw(ARRAY_TYPES[kind])})`;
     },
+    listParam: (values) => values,
     async createLinksTable(links, physical, target) {
       const table = sql.table(links);
       await sql`create table ${table} (

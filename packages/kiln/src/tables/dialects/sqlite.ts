@@ -113,6 +113,7 @@ export function sqliteDialect(file: string): Dialect {
     inList(column, _kind, values) {
       return sql<SqlBool>`${column} in (select value from json_each(${JSON.stringify(values)}))`;
     },
+    listParam: (values) => JSON.stringify(values),
     async createLinksTable(links, physical, target) {
       const [table, data, targets] = [sql.table(links), sql.table(physical), sql.table(target)];
       // Without rowid: the rows are stored in primary-key order, so a row's links are one
