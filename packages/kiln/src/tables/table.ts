@@ -52,6 +52,11 @@ export class TableImpl implements Table {
   readonly columns: readonly ColumnSchema[];
   readonly byName: ReadonlyMap<string, ColumnSchema>;
   readonly linkColumns: readonly ColumnSchema[];
+  /**
+   * The columns stored in the table's own row, in order: every column but `links` ones (join
+   * tables). What SQL of other services may select from it (see loadRows).
+   */
+  readonly rowColumns: readonly string[];
   readonly #internals: readonly InternalColumn[];
   /** Unique index name → the (visible) columns it keeps unique; internal columns included. */
   readonly #uniqueIndexes: ReadonlyMap<string, readonly string[]>;
@@ -96,7 +101,8 @@ export class TableImpl implements Table {
     this.#uniqueIndexes = indexes;
     this.#physical = physicalTable(name);
     this.#maker = new RowMaker(this, context.dialect, (table: string) => context.table(table));
-    this.#selected = ["id", ...columns.filter((c) => c.kind !== "links").map((c) => c.name)];
+    this.rowColumns = columns.filter((c) => c.kind !== "links").map((c) => c.name);
+    this.#selected = ["id", ...this.rowColumns];
   }
 
   get #db() {

@@ -88,6 +88,18 @@ for (const dialect of await testDialects()) {
       expect(res.headers.get("set-cookie")).toBeNull();
     });
 
+    it("lets the user in when the users table has links of its own (a join table, not a column)", async () => {
+      const { url } = await serve(
+        await usersAppOn(dialect, { tables: { users: { follows: "links users" } } }),
+      );
+      const user = await users.addUser(ADA, PW);
+      const bob = await users.addUser(BOB, PW);
+      await user.update({ follows: [bob] } as never);
+      const made = await users.createToken(user, { name: "laptop" });
+      const res = await get(`${url}/me`, bearer(made.token));
+      expect(res).toMatchObject({ status: 200, body: { email: ADA, token: "laptop" } });
+    });
+
     it("refuses an unknown, malformed or empty token with 401 and a challenge naming Basic and Bearer", async () => {
       const { url } = await fresh();
       const none = await get(`${url}/me`);
