@@ -6,22 +6,9 @@ import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { q, type Row, tables } from "../../src/index.ts";
 import { openTables, type TablesService } from "../../src/tables/index.ts";
+import { FIXTURE_TABLES } from "../fixtures/links-0.1-tables.ts";
 import { type TestDatabase, type TestDialect, testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
-
-// The tables of the fixtures, made by Kiln before `links` moved to join tables (see
-// ../fixtures/make-links-0.1.ts: lists as JSON in the row).
-const SCHEMA = {
-  tags: { name: "text" },
-  articles: {
-    title: "text",
-    author: "link users",
-    tags: "links tags",
-    fans: "links users",
-    related: "links articles",
-    picks: { type: "links tags", index: true },
-  },
-};
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 
@@ -133,7 +120,7 @@ for (const dialect of await testDialects()) {
     it("keeps every row, id, link and link order; a second start changes nothing", async () => {
       const database = await oldDatabase(dialect);
       const logs: LogLine[] = [];
-      const first = await tablesApp(dialect, SCHEMA, { database, logs, logLevel: "info" });
+      const first = await tablesApp(dialect, FIXTURE_TABLES, { database, logs, logLevel: "info" });
       const moved = logs.filter((l) => l.change !== undefined).map((l) => l.column);
       expect(moved.sort()).toEqual(["fans", "picks", "related", "tags"]);
       expect(await layout(first.service)).toEqual({ inRow: [], joinTables: [18, 10, 3, 4] });
@@ -146,7 +133,7 @@ for (const dialect of await testDialects()) {
       ]);
 
       logs.length = 0;
-      const second = await first.reopen(SCHEMA);
+      const second = await first.reopen(FIXTURE_TABLES);
       expect(logs.filter((l) => l.change !== undefined)).toEqual([]);
       expect(await layout(second.service)).toEqual({ inRow: [], joinTables: [18, 10, 3, 4] });
       expect(await articles()).toEqual(EXPECTED);
