@@ -236,6 +236,8 @@ async function ensureLinksTable(
   const inRow = await dialect.hasColumn(physical, column.name);
   if (!inRow && (await dialect.hasColumn(links, "position"))) return;
   const target = physicalTable(column.target!);
+  // Links to a table dropped since (a retype not applied yet) stay as they are.
+  if (!(await dialect.hasColumn(target, "id"))) return;
   await dialect.dropLinksTable(links);
   await dialect.createLinksTable(links, physical, target);
   if (!inRow) return;

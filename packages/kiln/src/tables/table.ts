@@ -315,31 +315,39 @@ export class TableImpl implements Table {
 
   async updateRow(row: RowImpl, values: RowValues): Promise<void> {
     const write = this.#prepareWrite(values, "update");
-    if (!write.names.length && !write.lists.length) return;
-    // A list is replaced whole: its old link rows go, the new ones come, with the row's other
-    // columns, all in one transaction.
-    const change = write.lists.length
-      ? () =>
-          runInTransaction(this.#context.dialect, () =>
-            this.#savepoint(() => this.#update(row, write)),
-          )
-      : () =>
-          this.#guarded()
-            ? this.#savepoint(() => this.#update(row, write))
-            : this.#update(row, write);
-    await change();
+    if (write.lists.length) {
+      // A list is replaced whole: its old link rows go, the new ones come, with the row's
+      // other columns, all in one transaction.
+      await runInTransaction(this.#context.dialect, () =>
+        this.#savepoint(() => this.#update(row, write)),
+      );
+    } else if (write.names.length) {
+      // The hot path: one UPDATE compiled once per shape, run at once when it can be.
+      const compiled = this.#updateQuery(write.names);
+      const params = [...write.params, rowRef(row)!.rowId];
+      const run = this.#guarded()
+        ? this.#savepoint(() => this.#run(compiled, params))
+        : this.#run(compiled, params);
+      const result = run instanceof Promise ? await run : run;
+      if (result.numAffectedRows === 0n) throw this.#deleted(row);
+    } else {
+      return;
+    }
     const stored = row[VALUES];
     if (stored) Object.assign(stored, write.values);
+  }
+
+  #updateQuery(names: readonly string[]): CompiledQuery {
+    return this.#compile(`update:${names.join(",")}`, () =>
+      this.#db.updateTable(this.#physical).set(placeholders(names)).where("id", "=", -1),
+    );
   }
 
   /** The UPDATE of a write's columns, then its lists (see updateRow). */
   async #update(row: RowImpl, write: Write): Promise<void> {
     const rowId = rowRef(row)!.rowId;
     if (write.names.length) {
-      const compiled = this.#compile(`update:${write.names.join(",")}`, () =>
-        this.#db.updateTable(this.#physical).set(placeholders(write.names)).where("id", "=", -1),
-      );
-      const run = this.#run(compiled, [...write.params, rowId]);
+      const run = this.#run(this.#updateQuery(write.names), [...write.params, rowId]);
       const result = run instanceof Promise ? await run : run;
       if (result.numAffectedRows === 0n) throw this.#deleted(row);
     } else {
