@@ -581,19 +581,17 @@ export class TableImpl implements Table {
   /** Rows of this table by id; their own links are left as unloaded rows. */
   async rowsByIds(ids: readonly number[]): Promise<Map<number, RowImpl>> {
     const found = new Map<number, RowImpl>();
+    const dialect = this.#context.dialect;
     for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
       const chunk = ids.slice(i, i + IDS_PER_QUERY);
-      const compiled = this.#compile(`byIds:${chunk.length}`, () =>
+      // The ids are one parameter (Dialect.listParam): one statement for any number of them.
+      const compiled = this.#compile("byIds", () =>
         this.#db
           .selectFrom(this.#physical)
           .select(this.#selected)
-          .where(
-            "id",
-            "in",
-            chunk.map(() => 0),
-          ),
+          .where(dialect.inList(sql.ref("id"), "id", [])),
       );
-      const run = this.#run(compiled, chunk);
+      const run = this.#run(compiled, [dialect.listParam(chunk)]);
       const result = run instanceof Promise ? await run : run;
       const rows = (result.rows as Record<string, unknown>[]).map((raw) => this.#maker.fromDb(raw));
       if (this.#lists.length && rows.length) await this.#loadLists(rows);
