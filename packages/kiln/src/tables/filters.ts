@@ -360,8 +360,9 @@ class FilterCompiler {
    * Dialect.inList), so that any number of them works.
    */
   anyOf(column: ColumnSchema, args: readonly unknown[]): Condition {
+    if (column.kind === "links") return this.linksAnyOf(column, args);
     const values = args.filter((arg) => !isQuery(arg) && arg !== null);
-    if (values.length < 2 || column.kind === "links" || column.kind === "media") {
+    if (values.length < 2 || column.kind === "media") {
       return or(args.map((arg) => this.column(column, arg)));
     }
     const conditions = args
@@ -369,6 +370,25 @@ class FilterCompiler {
       .map((arg) => this.column(column, arg));
     const list = values.map((value) => this.param(column, value));
     conditions.push(this.dialect.inList(sql.ref(column.name), column.kind, list));
+    return or(conditions);
+  }
+
+  /**
+   * "Contains any of these rows": one lookup of the join table for the rows given one by one
+   * (one list parameter, whatever their number); lists, queries and null are ORed beside it.
+   */
+  linksAnyOf(column: ColumnSchema, args: readonly unknown[]): Condition {
+    const rows = args.filter((arg) => rowRef(arg) !== null);
+    if (rows.length < 2) return or(args.map((arg) => this.column(column, arg)));
+    const conditions = args
+      .filter((arg) => rowRef(arg) === null)
+      .map((arg) => this.column(column, arg));
+    const ids = storedValue(this.table.name, column, rows) as number[];
+    const links = sql.table(linksTable(this.table.tableId, column.name));
+    const targets = this.dialect.inList(sql.ref("target_id"), "id", ids);
+    conditions.push(
+      sql<SqlBool>`${rowIdRef(this.table)} in (select row_id from ${links} where ${targets})`,
+    );
     return or(conditions);
   }
 
