@@ -28,9 +28,17 @@ export interface PendingChange {
   readonly description: string;
 }
 
-/** A table, column or index the migration added (each is one info line in the app's log). */
+/**
+ * A table, column or index the migration added, or a `links` column it moved to its join table
+ * (each is one info line in the app's log).
+ */
 export interface SchemaChange {
-  readonly kind: "created-table" | "added-column" | "created-index" | "dropped-index";
+  readonly kind:
+    | "created-table"
+    | "added-column"
+    | "created-index"
+    | "dropped-index"
+    | "moved-links";
   readonly table: string;
   readonly column?: string;
   /** What changed, in words: `added column "due" (date)`, `created index on "owner"`. */
@@ -248,7 +256,7 @@ async function ensureLinksTable(
     .execute();
   await dialect.db.schema.alterTable(physical).dropColumn(column.name).execute();
   changes?.push({
-    kind: "created-index",
+    kind: "moved-links",
     table,
     column: column.name,
     description: `moved the links of "${column.name}" to a join table (${links}), indexed both ways`,

@@ -121,8 +121,12 @@ for (const dialect of await testDialects()) {
       const database = await oldDatabase(dialect);
       const logs: LogLine[] = [];
       const first = await tablesApp(dialect, FIXTURE_TABLES, { database, logs, logLevel: "info" });
-      const moved = logs.filter((l) => l.change !== undefined).map((l) => l.column);
-      expect(moved.sort()).toEqual(["fans", "picks", "related", "tags"]);
+      const changes = logs.filter((l) => l.change !== undefined);
+      expect(changes.every((l) => l.change === "moved-links")).toBe(true);
+      expect(changes.map((l) => l.column).sort()).toEqual(["fans", "picks", "related", "tags"]);
+      expect(changes.find((l) => l.column === "tags")?.msg).toBe(
+        'table "articles": moved the links of "tags" to a join table (_kiln_links_2_tags), indexed both ways',
+      );
       expect(await layout(first.service)).toEqual({ inRow: [], joinTables: [18, 10, 3, 4] });
       expect(await articles()).toEqual(EXPECTED);
       expect((await tables.tags.search().toArray()).map((t) => [t.id, t.name])).toEqual([
