@@ -656,9 +656,62 @@ export class TableImpl implements Table {
     let columns = this.linkColumns;
     if (linkRows.size) columns = columns.filter((c) => !this.#useLinkRow(c, linkRows, rows));
     if (!columns.length) return rows;
+    const links = columns.filter((c) => c.kind === "link");
+    const lists = this.#lists.length && rows.length ? this.#loadLinkedLists(rows) : null;
+    if (!links.length) return lists ? lists.then(() => rows) : rows;
     const resolve = () =>
-      resolveLinks(columns, rows, (name) => this.#context.table(name)).then(() => rows);
-    return this.#lists.length && rows.length ? this.#loadLists(rows).then(resolve) : resolve();
+      resolveLinks(links, rows, (name) => this.#context.table(name)).then(() => rows);
+    return lists ? lists.then(resolve) : resolve();
+  }
+
+  /**
+   * Fills the rows' `links` lists with the linked rows: one query per column, joining the join
+   * table to the linked table (the ids are one parameter, Dialect.listParam, so the SQL is the
+   * same for every page).
+   */
+  async #loadLinkedLists(rows: readonly RowImpl[]): Promise<void> {
+    const ids = rows.map((row) => rowRef(row)!.rowId);
+    const dialect = this.#context.dialect;
+    for (const column of this.#lists) {
+      const target = this.#context.table(column.target!);
+      const compiled = this.#compile(`linked:${column.name}`, () => {
+        const links = sql.table(linksTable(this.tableId, column.name));
+        const selected = target.selectedColumns.map((name) => sql.ref(`t.${name}`));
+        const owners = dialect.inList(sql.ref("l.row_id"), "id", []);
+        // `_kiln_row`: no column of the app's can start with an underscore.
+        return this.#raw(
+          sql`select l.row_id as _kiln_row, ${sql.join(selected)} from ${links} as l join ${sql.table(physicalTable(target.name))} as t on t.id = l.target_id where ${owners} order by l.row_id, l.position, l.target_id`,
+        );
+      });
+      const run = this.#run(compiled, [dialect.listParam(ids)]);
+      const result = run instanceof Promise ? await run : run;
+      const raws = result.rows as Record<string, unknown>[];
+      const linked = await target.linkedRowsFromDb(raws);
+      const lists = new Map<number, RowImpl[]>();
+      for (let i = 0; i < raws.length; i++) {
+        const owner = Number(raws[i]!._kiln_row);
+        const list = lists.get(owner);
+        if (list) list.push(linked[i]!);
+        else lists.set(owner, [linked[i]!]);
+      }
+      for (const row of rows) row[VALUES]![column.name] = lists.get(rowRef(row)!.rowId) ?? [];
+    }
+  }
+
+  /** The columns a query of this table selects, id first (for other tables' joins). */
+  get selectedColumns(): readonly string[] {
+    return this.#selected;
+  }
+
+  /**
+   * Rows of this table from database values another table's join read (see
+   * #loadLinkedLists); their own links are left as unloaded rows, as rowsByIds does.
+   */
+  async linkedRowsFromDb(raws: readonly Record<string, unknown>[]): Promise<RowImpl[]> {
+    const rows = raws.map((raw) => this.#maker.fromDb(raw));
+    if (this.#lists.length && rows.length) await this.#loadLists(rows);
+    for (const row of rows) this.#maker.stubLinks(row);
+    return rows;
   }
 
   /** Fills the rows' `links` lists with target ids, from the join tables: a query per column. */
