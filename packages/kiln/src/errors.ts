@@ -95,6 +95,8 @@ export const errorCatalogue = {
     "The database stayed locked or a transaction kept conflicting, after retries. Thrown inside an endpoint, it answers 503.",
   KILN_DATABASE_ERROR:
     "The database failed an operation (disk, connection); the cause is attached.",
+  KILN_MIGRATION_FAILED:
+    "At start, one of the migrations of Kiln's own tables (`_kiln_sessions`, `_kiln_api_tokens`, ...) failed; it was rolled back whole.",
   KILN_DATABASE_CONNECT_FAILED:
     "At start, PostgreSQL refused the connection, was not found, refused the role or password, or has no such database.",
   KILN_DATABASE_UNAVAILABLE:

@@ -12,6 +12,7 @@ import { sqliteDialect } from "./dialects/sqlite.ts";
 import { TableError } from "./errors.ts";
 import { type MigrationResult, migrate, type PendingChange, type SchemaChange } from "./migrate.ts";
 import { parseSchema, type Schema } from "./schema.ts";
+import { migrateSystemTables, type SystemMigration } from "./system-migrations.ts";
 import { TableImpl, type TablesContext } from "./table.ts";
 import { runInTransaction } from "./transaction.ts";
 import type { Row, TablesAccessor } from "./types.ts";
@@ -36,11 +37,15 @@ export interface TablesOptions {
 export interface TablesService extends KilnService {
   readonly name: "tables";
   /**
-   * Kysely over the app's database, for services' internal tables (create them with
-   * `db.schema.createTable(...).ifNotExists()`). Inside `inTransaction`, its queries join the
-   * transaction.
+   * Kysely over the app's database, for services' internal tables (made by `migrateSystem`).
+   * Inside `inTransaction`, its queries join the transaction.
    */
   readonly db: Kysely<AnyDB>;
+  /**
+   * Brings a service's own tables up to date: applies those of `migrations` not yet recorded
+   * in `_kiln_migrations`, under the migration lock (see system-migrations.ts).
+   */
+  migrateSystem(migrations: readonly SystemMigration[]): Promise<string[]>;
   readonly dialectName: "sqlite" | "postgres";
   /** Every data table: `tables.tasks`, `tables.get("tasks")`. */
   readonly tables: TablesAccessor;
@@ -159,6 +164,10 @@ class Tables implements TablesService, TablesContext {
 
   get db(): Kysely<AnyDB> {
     return this.dialect.db;
+  }
+
+  migrateSystem(migrations: readonly SystemMigration[]): Promise<string[]> {
+    return migrateSystemTables(this.dialect, migrations);
   }
 
   get dialectName(): "sqlite" | "postgres" {

@@ -171,6 +171,13 @@ export function postgresDialect(url: string): Dialect {
         );
       return rows.length > 0;
     },
+    hasTable: async (name) => {
+      const { rows } =
+        await sql`select 1 from pg_tables where schemaname = current_schema() and tablename = ${name}`.execute(
+          db,
+        );
+      return rows.length > 0;
+    },
     close: () => db.destroy(),
   };
 }

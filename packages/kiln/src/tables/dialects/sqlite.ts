@@ -202,6 +202,11 @@ export function sqliteDialect(file: string): Dialect {
         await sql`select 1 from sqlite_master where type = 'index' and name = ${name}`.execute(db);
       return rows.length > 0;
     },
+    hasTable: async (name) => {
+      const { rows } =
+        await sql`select 1 from sqlite_master where type = 'table' and name = ${name}`.execute(db);
+      return rows.length > 0;
+    },
     close: () => db.destroy(),
   };
 }
