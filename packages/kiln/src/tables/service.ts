@@ -8,7 +8,8 @@ import { KilnError } from "../errors.ts";
 import type { CsvOptions } from "./csv.ts";
 import { exportCsv, importCsv } from "./csv-transfer.ts";
 import type { AnyDB, Dialect } from "./dialect.ts";
-import { sqliteDialect } from "./dialects/sqlite.ts";
+import type { PostgresSettings } from "./dialects/postgres.ts";
+import { type SqliteSettings, sqliteDialect } from "./dialects/sqlite.ts";
 import { TableError } from "./errors.ts";
 import { type MigrationResult, migrate, type PendingChange, type SchemaChange } from "./migrate.ts";
 import { parseSchema, type Schema } from "./schema.ts";
@@ -28,6 +29,9 @@ export interface TablesOptions {
   log?: Pick<Logger, "warn" | "info"> | null;
   /** Apply destructive schema changes too (`kiln tables migrate --apply`). */
   apply?: boolean;
+  /** The deployment's SQLite and PostgreSQL settings (see app/resolve-config.ts); default Kiln's. */
+  sqlite?: SqliteSettings;
+  postgres?: PostgresSettings;
 }
 
 /**
@@ -100,6 +104,8 @@ export const tablesService: ServiceFactory = (app) =>
     databaseUrl: app.databaseUrl,
     tables: app.config.tables,
     log: app.log,
+    sqlite: app.settings.sqlite,
+    postgres: app.settings.postgres,
   });
 
 async function openDialect(options: TablesOptions): Promise<Dialect> {
@@ -108,14 +114,14 @@ async function openDialect(options: TablesOptions): Promise<Dialect> {
     if (/^postgres(ql)?:\/\//.test(url)) {
       // Loaded only when used, so SQLite apps never load pg.
       const { postgresDialect } = await import("./dialects/postgres.ts");
-      return postgresDialect(url);
+      return postgresDialect(url, options.postgres);
     }
     throw new KilnError(
       "KILN_BAD_CONFIG",
       `DATABASE_URL must be a postgres:// URL (or unset for SQLite in the data folder), got "${url.split(":")[0]}:..."`,
     );
   }
-  if (options.dataDir === null) return sqliteDialect(":memory:");
+  if (options.dataDir === null) return sqliteDialect(":memory:", options.sqlite);
   ensureDataDir(options.dataDir);
   const file = join(options.dataDir, "app.db");
   // 0600 before SQLite opens it, whatever the umask: SQLite creates its -wal and -shm files
@@ -123,7 +129,7 @@ async function openDialect(options: TablesOptions): Promise<Dialect> {
   privateFile(file, true);
   privateFile(`${file}-wal`, false);
   privateFile(`${file}-shm`, false);
-  return sqliteDialect(file);
+  return sqliteDialect(file, options.sqlite);
 }
 
 function logChange(log: TablesOptions["log"], change: SchemaChange): void {
