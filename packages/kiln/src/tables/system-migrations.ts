@@ -111,6 +111,25 @@ export async function adoptTable(
 ): Promise<void> {
   if (!(await dialect.hasTable(oldName)) || (await dialect.hasTable(newName))) return;
   await dialect.db.schema.alterTable(oldName).renameTo(newName).execute();
+  if (dialect.name === "postgres") await renameConstraints(dialect, oldName, newName);
+}
+
+/**
+ * PostgreSQL keeps a renamed table's constraints (and their indexes) under the old table's
+ * name (`kiln_sessions_pkey`); they are renamed as a fresh database names them, so that an
+ * upgraded database and a new one look the same.
+ */
+async function renameConstraints(dialect: Dialect, oldName: string, newName: string) {
+  const { rows } = await sql<{ name: string }>`select conname as name from pg_constraint
+    where conrelid = to_regclass(${newName}) and starts_with(conname, ${`${oldName}_`})`.execute(
+    dialect.db,
+  );
+  for (const { name } of rows) {
+    const renamed = newName + name.slice(oldName.length);
+    await sql`alter table ${sql.table(newName)} rename constraint ${sql.id(name)} to ${sql.id(renamed)}`.execute(
+      dialect.db,
+    );
+  }
 }
 
 /**

@@ -32,13 +32,23 @@ interface OldDatabase {
   facts: FixtureFacts;
 }
 
-const backends: { name: string; open(): Promise<OldDatabase> }[] = [
+const backends: {
+  name: string;
+  open(): Promise<OldDatabase>;
+  /** An empty database of the same backend, for today's code to make from scratch. */
+  fresh(): Promise<OldDatabase>;
+}[] = [
   {
     name: "sqlite",
     async open() {
       const dataDir = mkdtempSync(join(tmpdir(), "kiln-upgrade-"));
       cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
       copyFileSync(join(FIXTURES, "sqlite/app.db"), join(dataDir, "app.db"));
+      return { dataDir, facts: facts("sqlite") };
+    },
+    async fresh() {
+      const dataDir = mkdtempSync(join(tmpdir(), "kiln-upgrade-fresh-"));
+      cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
       return { dataDir, facts: facts("sqlite") };
     },
   },
@@ -57,6 +67,12 @@ if (runPg) {
       } finally {
         await client.end();
       }
+      return { dataDir, databaseUrl: url, facts: facts("postgres") };
+    },
+    async fresh() {
+      const dataDir = mkdtempSync(join(tmpdir(), "kiln-upgrade-fresh-pg-"));
+      const { url, drop } = await createPgSchema();
+      cleanups.push(drop, () => rmSync(dataDir, { recursive: true, force: true }));
       return { dataDir, databaseUrl: url, facts: facts("postgres") };
     },
   });
@@ -84,6 +100,24 @@ function openApp(old: OldDatabase): KilnApp {
 /** The app's database dialect (the tables service has it; its public interface does not say). */
 function dialectOf(app: KilnApp): Dialect {
   return (app.service<TablesService>("tables") as unknown as { dialect: Dialect }).dialect;
+}
+
+/** Tables with their columns, indexes and constraints, by name (the schema's own, on PostgreSQL). */
+async function describeSchema(dialect: Dialect): Promise<unknown[]> {
+  const query =
+    dialect.name === "sqlite"
+      ? sql`select m.type, m.name, m.tbl_name as "table", group_concat(c.name || ' ' || c.type || ' ' || c."notnull" || ' ' || c.pk, ', ') as detail
+          from sqlite_master m left join pragma_table_info(m.name) c
+          group by m.type, m.name order by m.type, m.name`
+      : sql`select 'column' as type, table_name || '.' || column_name as name, data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '') as detail
+            from information_schema.columns where table_schema = current_schema()
+          union all select 'index', indexname, indexdef from pg_indexes where schemaname = current_schema()
+          union all select 'constraint', conname, contype::text || ' ' || conrelid::regclass::text from pg_constraint
+            where connamespace = current_schema()::regnamespace
+          order by 1, 2`;
+  const { rows } = await query.execute(dialect.db);
+  // PostgreSQL's index definitions name the schema, which differs between the two databases.
+  return JSON.parse(JSON.stringify(rows).replace(/kiln_test_[0-9a-f]+\./g, ""));
 }
 
 async function tableNames(app: KilnApp): Promise<string[]> {
@@ -167,6 +201,14 @@ for (const backend of backends) {
       expect(notes.map((n) => n.title)).toEqual(["kept across the upgrade"]);
       const bob = await tables.findUserByEmail(old.facts.failing);
       expect(bob?.nPasswordFailures).toBe(2);
+
+      // The upgraded database looks as one made from scratch by today's code: the same
+      // tables, columns, indexes and constraints, under the same names.
+      const freshApp = openApp(await backend.fresh());
+      await freshApp.ready();
+      expect(await describeSchema(dialectOf(app))).toEqual(
+        await describeSchema(dialectOf(freshApp)),
+      );
       await app.close();
 
       // A second start finds every migration recorded and changes nothing.
