@@ -6,7 +6,7 @@ import { defineEndpoint, type EndpointDefinition } from "../http/endpoint.ts";
 import { plainHttpWarning } from "../http/loopback.ts";
 import { buildServer, DEFAULT_LIMITS, type ServerLimits } from "../http/server.ts";
 import { globalState, type StartHook } from "../runtime/global-state.ts";
-import { bodyLimitBytes, type KilnYaml } from "./config.ts";
+import type { KilnYaml } from "./config.ts";
 import { checkEndpointDefaults, type EndpointDefaults, withDefaults } from "./endpoint-defaults.ts";
 import { createLogger, type LoggerOptions } from "./logger.ts";
 import { checkedHook, runStartHooks } from "./on-start.ts";
@@ -65,19 +65,16 @@ export class KilnApp {
 
   constructor(config: AppConfig) {
     this.config = config;
-    this.name = config.name ?? "kiln-app";
     this.settings = resolveConfig(config);
+    this.name = this.settings.name;
     this.log = createLogger(config.logger, this.settings.log);
     this.dataDir = this.settings.dataDir;
     this.databaseUrl = this.settings.databaseUrl;
     this.secret = loadSecret(this.dataDir, this.settings.secret ?? undefined);
-    this.prefix = config.api?.prefix ?? "/_/api";
+    this.prefix = this.settings.prefix;
     this.limits = { ...DEFAULT_LIMITS, ...config.limits };
     this.#defaults = checkEndpointDefaults(config.endpoints);
-    const bodyLimit = config.settings?.bodyLimit;
-    if (bodyLimit !== undefined && bodyLimit !== null) {
-      this.limits.bodySize = bodyLimitBytes(bodyLimit);
-    }
+    if (this.settings.bodyLimit !== null) this.limits.bodySize = this.settings.bodyLimit;
   }
 
   /** Registers an endpoint on this app (same arguments as the top-level `httpEndpoint`). */
@@ -150,14 +147,10 @@ export class KilnApp {
       },
       limits: this.limits,
       log: this.log,
-      trustProxy: this.#trustProxy(),
+      trustProxy: this.settings.trustProxy,
       onlyHost: this.config.onlyHost,
     });
     await this.#server.ready();
-  }
-
-  #trustProxy(): boolean {
-    return this.config.trustProxy ?? this.config.settings?.trustProxy ?? false;
   }
 
   /** The Fastify instance (after `ready()`), for what Kiln does not cover. */
@@ -175,7 +168,7 @@ export class KilnApp {
     const port = options.port ?? this.settings.port;
     const host = options.host ?? "127.0.0.1";
     await this.server.listen({ port, host });
-    const warning = plainHttpWarning(host, this.#trustProxy());
+    const warning = plainHttpWarning(host, this.settings.trustProxy);
     // Once per app, not once per --workers process: only the first worker says it.
     if (warning && (!cluster.isWorker || cluster.worker?.id === 1)) this.log.warn(warning);
     const address = this.server.server.address();

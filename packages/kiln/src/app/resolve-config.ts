@@ -1,16 +1,22 @@
 import { KilnError } from "../errors.ts";
 import type { PostgresSettings } from "../tables/dialects/postgres.ts";
 import type { SqliteSettings } from "../tables/dialects/sqlite.ts";
+import { bodyLimitBytes } from "./config.ts";
 
 /** An environment: variable name → value (`process.env`, or a record a test makes). */
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * What an app is given besides kiln.yaml: the createApp options and CLI flags that concern
- * one deployment. Each wins over its environment variable.
+ * What an app is given: kiln.yaml's foundation keys (already checked by config.ts, which names
+ * the file and line of a mistake) and the createApp options and CLI flags that concern one
+ * deployment. Each option wins over its environment variable.
  */
 export interface ConfigInput {
   name?: string;
+  api?: { prefix?: string };
+  settings?: { bodyLimit?: number | string; trustProxy?: boolean };
+  /** createApp's `trustProxy`, over `settings.trustProxy`. */
+  trustProxy?: boolean;
   /** The app folder (for the default data folder `DIR/.kiln`). */
   dir?: string;
   dataDir?: string;
@@ -30,6 +36,14 @@ export interface ConfigInput {
  * themselves. docs/configuration.md lists every variable (a test keeps it in step).
  */
 export interface ResolvedConfig {
+  /** kiln.yaml `name`, default `kiln-app`. */
+  readonly name: string;
+  /** kiln.yaml `api.prefix`, default `/_/api`. */
+  readonly prefix: string;
+  /** kiln.yaml `settings.bodyLimit` in bytes; null: the server's default. */
+  readonly bodyLimit: number | null;
+  /** Believe `X-Forwarded-*` (createApp's `trustProxy`, else kiln.yaml `settings.trustProxy`). */
+  readonly trustProxy: boolean;
   /** Where the SQLite database and secret key live (`KILN_DATA`, else `DIR/.kiln`); null: none. */
   readonly dataDir: string | null;
   /** `DATABASE_URL`: a `postgres://` URL selects PostgreSQL; null: SQLite. */
@@ -77,7 +91,12 @@ export function resolveConfig(input: ConfigInput = {}): ResolvedConfig {
       `${logger.level === undefined ? "LOG_LEVEL" : "logger.level"} must be one of ${LOG_LEVELS.join(", ")}, got "${level}"`,
     );
   }
+  const bodyLimit = input.settings?.bodyLimit;
   return deepFreeze({
+    name: input.name ?? "kiln-app",
+    prefix: input.api?.prefix ?? "/_/api",
+    bodyLimit: bodyLimit === undefined || bodyLimit === null ? null : bodyLimitBytes(bodyLimit),
+    trustProxy: input.trustProxy ?? input.settings?.trustProxy ?? false,
     dataDir: input.dataDir ?? nonEmpty(env.KILN_DATA) ?? (input.dir ? `${input.dir}/.kiln` : null),
     databaseUrl: input.databaseUrl ?? nonEmpty(env.DATABASE_URL) ?? null,
     secret: input.secret ?? nonEmpty(env.KILN_SECRET) ?? null,

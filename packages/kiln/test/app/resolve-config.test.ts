@@ -81,6 +81,19 @@ describe("configuration resolved in one place", () => {
     expect(resolveConfig({ env: {}, dir: "/app" }).dataDir).toBe("/app/.kiln");
     expect(resolveConfig({ env, port: 0 }).port).toBe(0);
     expect(Object.isFrozen(config) && Object.isFrozen(config.postgres)).toBe(true);
+    // kiln.yaml's foundation keys are part of it, createApp's own options winning.
+    const yaml = {
+      name: "todo",
+      api: { prefix: "" },
+      settings: { bodyLimit: "2kb", trustProxy: true },
+    };
+    expect(resolveConfig({ ...yaml, env: {} })).toMatchObject({
+      name: "todo",
+      prefix: "",
+      bodyLimit: 2048,
+      trustProxy: true,
+    });
+    expect(resolveConfig({ ...yaml, trustProxy: false, env: {} }).trustProxy).toBe(false);
     expect(() => {
       (config as { port: number }).port = 1;
     }).toThrow(TypeError);
