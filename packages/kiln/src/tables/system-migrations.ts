@@ -31,22 +31,21 @@ type MigrationsDb = {
  * its change. Runs under the dialect's migration lock (PostgreSQL: an advisory lock; SQLite:
  * BEGIN IMMEDIATE), so processes starting together on one database apply each step once and
  * the others wait, then find it recorded. Joins the current transaction when called inside one
- * (the data tables' migration, which holds the lock already). Returns the names applied now.
+ * (the data tables' migration). Returns the names applied now.
  */
 export function migrateSystemTables(
   dialect: Dialect,
   migrations: readonly SystemMigration[],
 ): Promise<string[]> {
   checkNames(migrations);
-  if (dialect.inTransaction()) return applyPending(dialect, migrations);
-  return dialect.transaction(
-    async () => {
-      await dialect.lockForMigration();
-      return applyPending(dialect, migrations);
-    },
-    // After waiting for the lock, it must see what the process before it committed.
-    { isolationLevel: "read committed" },
-  );
+  const locked = async () => {
+    // Taken again inside the data tables' migration, which holds it already: a no-op there.
+    await dialect.lockForMigration();
+    return applyPending(dialect, migrations);
+  };
+  if (dialect.inTransaction()) return locked();
+  // After waiting for the lock, it must see what the process before it committed.
+  return dialect.transaction(locked, { isolationLevel: "read committed" });
 }
 
 async function applyPending(
