@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import type { KilnApp } from "../app/create-app.ts";
 import type { KilnService, ServiceFactory } from "../app/service.ts";
-import { KilnError } from "../errors.ts";
+import { isKilnError, KilnError } from "../errors.ts";
 import { rowRef } from "../tables/row-ref.ts";
 import type { SystemMigration } from "../tables/system-migrations.ts";
 import { normaliseEmail } from "../tables/system-tables.ts";
@@ -205,7 +205,7 @@ export class UsersService implements KilnService {
       });
     } catch (error) {
       // Two sign-ups racing for one email: the unique index decides.
-      if ((error as { code?: string }).code === "KILN_DUPLICATE_VALUE") throw new UserExists(clean);
+      if (isKilnError(error) && error.code === "KILN_DUPLICATE_VALUE") throw new UserExists(clean);
       throw error;
     }
   }
@@ -280,7 +280,7 @@ export class UsersService implements KilnService {
       await user.update({ email: clean });
     } catch (error) {
       // Two changes racing for one email: the unique index decides.
-      if ((error as { code?: string }).code === "KILN_DUPLICATE_VALUE") throw new UserExists(clean);
+      if (isKilnError(error) && error.code === "KILN_DUPLICATE_VALUE") throw new UserExists(clean);
       throw error;
     }
   }
