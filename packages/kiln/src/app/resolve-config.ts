@@ -100,7 +100,7 @@ export function resolveConfig(input: ConfigInput = {}): ResolvedConfig {
     dataDir: input.dataDir ?? nonEmpty(env.KILN_DATA) ?? (input.dir ? `${input.dir}/.kiln` : null),
     databaseUrl: input.databaseUrl ?? nonEmpty(env.DATABASE_URL) ?? null,
     secret: input.secret ?? nonEmpty(env.KILN_SECRET) ?? null,
-    port: input.port ?? wholeNumber("PORT", env.PORT, 3000, "a port", 0, 65_535),
+    port: input.port ?? wholeNumber("PORT", env.PORT, 3000, null, 0, 65_535),
     log: {
       level,
       pretty: logger.pretty ?? env.KILN_LOG_PRETTY === "1",
@@ -154,7 +154,8 @@ function wholeNumber(
   name: string,
   raw: string | undefined,
   fallback: number,
-  unit: string,
+  /** What the number counts; null: a port number. */
+  unit: string | null,
   min = 1,
   max = Number.POSITIVE_INFINITY,
 ): number {
@@ -164,7 +165,7 @@ function wholeNumber(
     const range = max === Number.POSITIVE_INFINITY ? `from ${min} up` : `from ${min} to ${max}`;
     throw new KilnError(
       "KILN_BAD_CONFIG",
-      `${name} must be a whole number of ${unit} ${range}, got "${raw}"`,
+      `${name} must be ${unit === null ? "a port number" : `a whole number of ${unit}`} ${range}, got "${raw}"`,
     );
   }
   return value;

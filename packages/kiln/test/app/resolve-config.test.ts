@@ -103,7 +103,7 @@ describe("configuration resolved in one place", () => {
     ["KILN_PG_POOL_SIZE", "ten", "KILN_PG_POOL_SIZE must be a whole number of connections"],
     ["KILN_PG_CONNECT_TIMEOUT_MS", "soon", "KILN_PG_CONNECT_TIMEOUT_MS must be a whole number"],
     ["KILN_SQLITE_SYNCHRONOUS", "off", 'KILN_SQLITE_SYNCHRONOUS must be "full" or "normal"'],
-    ["PORT", "http", "PORT must be a whole number of a port from 0 to 65535"],
+    ["PORT", "http", "PORT must be a port number from 0 to 65535"],
     ["LOG_LEVEL", "loud", "LOG_LEVEL must be one of fatal, error"],
   ])(
     "a bad %s=%s stops createApp with KILN_BAD_CONFIG naming the variable",
