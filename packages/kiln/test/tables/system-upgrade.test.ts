@@ -111,6 +111,7 @@ async function describeSchema(dialect: Dialect): Promise<unknown[]> {
           group by m.type, m.name order by m.type, m.name`
       : sql`select 'column' as type, table_name || '.' || column_name as name, data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '') as detail
             from information_schema.columns where table_schema = current_schema()
+          union all select 'table', tablename, '' from pg_tables where schemaname = current_schema()
           union all select 'index', indexname, indexdef from pg_indexes where schemaname = current_schema()
           union all select 'constraint', conname, contype::text || ' ' || conrelid::regclass::text from pg_constraint
             where connamespace = current_schema()::regnamespace
@@ -209,6 +210,13 @@ for (const backend of backends) {
       expect(await describeSchema(dialectOf(app))).toEqual(
         await describeSchema(dialectOf(freshApp)),
       );
+      // One naming scheme: every table is a data table or one of Kiln's own, `_kiln_<name>`.
+      const names = (await describeSchema(dialectOf(freshApp)))
+        .map((row) => row as { type: string; name: string })
+        .filter((row) => row.type === "table")
+        .map((row) => row.name);
+      // (SQLite keeps AUTOINCREMENT counters in its own sqlite_sequence.)
+      expect(names.filter((name) => !/^(data_|_kiln_|sqlite_)[a-z]/.test(name))).toEqual([]);
       await app.close();
 
       // A second start finds every migration recorded and changes nothing.
