@@ -120,5 +120,7 @@ export interface Dialect {
   lockForMigration(): Promise<void>;
   /** Whether the index exists (in the app's schema, on PostgreSQL), so migration can log what it adds. */
   hasIndex(name: string): Promise<boolean>;
+  /** Whether the table exists (in the app's schema, on PostgreSQL): system migrations adopt old ones. */
+  hasTable(name: string): Promise<boolean>;
   close(): Promise<void>;
 }

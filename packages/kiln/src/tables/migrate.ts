@@ -2,10 +2,10 @@ import { sql } from "kysely";
 import type { Dialect } from "./dialect.ts";
 import { TableError } from "./errors.ts";
 import {
-  ensureMetadataTables,
   forgetColumn,
   forgetTable,
   loadMetadata,
+  metadataMigrations,
   registerColumn,
   registerTable,
   type StoredTable,
@@ -14,6 +14,7 @@ import {
 import { indexName, linksTable, physicalTable, uniqueIndexName } from "./names.ts";
 import { retypeColumn } from "./retype.ts";
 import { type ColumnSchema, parseColumn, type Schema, type TableSchema } from "./schema.ts";
+import { migrateSystemTables } from "./system-migrations.ts";
 
 /** A change to the database that could lose data, so is only made by `kiln tables migrate --apply`. */
 export interface PendingChange {
@@ -72,7 +73,7 @@ export async function migrate(
 ): Promise<MigrationResult> {
   const migration = async () => {
     await dialect.lockForMigration();
-    await ensureMetadataTables(dialect);
+    await migrateSystemTables(dialect, metadataMigrations);
     const stored = await loadMetadata(dialect);
     const done: string[] = [];
     const changes: SchemaChange[] = [];

@@ -75,9 +75,9 @@ for (const dialect of await testDialects()) {
       expect(made.token).toMatch(/^kiln_[A-Za-z0-9_-]{43}$/);
       expect(made).toMatchObject({ name: "laptop", expiresAt: null, lastUsedAt: null });
       const { db } = app.service("tables") as unknown as {
-        db: Kysely<{ kiln_api_tokens: Record<string, string> }>;
+        db: Kysely<{ _kiln_api_tokens: Record<string, string> }>;
       };
-      const rows = await db.selectFrom("kiln_api_tokens").selectAll().execute();
+      const rows = await db.selectFrom("_kiln_api_tokens").selectAll().execute();
       expect(rows).toHaveLength(1);
       expect(rows[0]!.hash).toBe(createHash("sha256").update(made.token).digest("hex"));
       expect(JSON.stringify(rows)).not.toContain(made.token.slice(5));

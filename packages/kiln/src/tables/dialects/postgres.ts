@@ -9,7 +9,6 @@ import {
   sql,
 } from "kysely";
 import pg from "pg";
-import { KilnError } from "../../errors.ts";
 import type { AnyDB, Dialect } from "../dialect.ts";
 import { shortened } from "../names.ts";
 import type { ColumnKind } from "../schema.ts";
@@ -58,20 +57,47 @@ const typeParsers = {
   },
 };
 
+/** What the deployment decides about PostgreSQL (app/resolve-config.ts reads it from the environment). */
+export interface PostgresSettings {
+  /**
+   * Connections each process may open (`KILN_PG_POOL_SIZE`, default 10, pg's own default).
+   * Every process has its own pool, so processes × this must stay under the server's
+   * max_connections (docs/deployment.md, "Scaling out").
+   */
+  readonly poolSize: number;
+  /**
+   * How long a query waits for a connection, a new one or a free one from the pool
+   * (`KILN_PG_CONNECT_TIMEOUT_MS`, default 10 s). Past it the query fails with
+   * KILN_DATABASE_UNAVAILABLE (a 503 from an endpoint).
+   */
+  readonly connectTimeoutMs: number;
+  /** The role libpq uses when DATABASE_URL names none (`USER`), for connection-error messages. */
+  readonly defaultUser: string;
+}
+
+export const DEFAULT_POSTGRES_SETTINGS: PostgresSettings = {
+  poolSize: 10,
+  connectTimeoutMs: 10_000,
+  defaultUser: "postgres",
+};
+
 /**
  * The PostgreSQL dialect: pg's Pool under Kysely. Transactions run at SERIALIZABLE, so
  * `inTransaction` gives the same guarantee as SQLite's single writer; serialisation failures
  * and deadlocks are retried by inTransaction.
  */
-export function postgresDialect(url: string): Dialect {
+export function postgresDialect(
+  url: string,
+  settings: PostgresSettings = DEFAULT_POSTGRES_SETTINGS,
+): Dialect {
   const pool = new pg.Pool({
     connectionString: url,
     types: typeParsers,
-    max: poolSize(),
+    max: settings.poolSize,
     // Without it, a database host that drops packets holds every request (and /_/health)
     // until the kernel gives up on the TCP connection, minutes later. It also bounds the
     // wait for a free connection when all of the pool's are busy.
-    connectionTimeoutMillis: connectTimeoutMs(),
+    connectionTimeoutMillis: settings.connectTimeoutMs,
   });
   // An idle connection dropped by the server must not crash the process; the next query
   // reconnects (and a failing database shows in GET /_/health).
@@ -173,7 +199,7 @@ export function postgresDialect(url: string): Dialect {
     isTooLarge: (error) => pgCode(error).startsWith("54"),
     // The protocol counts parameters in 16 bits: pg would send a wrapped-around count.
     maxParameters: 65_535,
-    connectFailure: (error) => connectFailure(error, url),
+    connectFailure: (error) => connectFailure(error, url, settings.defaultUser),
     errorsAbortTransaction: true,
     execute: (query) => driver.execute(query),
     executeNow: () => undefined,
@@ -193,51 +219,15 @@ export function postgresDialect(url: string): Dialect {
         );
       return rows.length > 0;
     },
+    hasTable: async (name) => {
+      const { rows } =
+        await sql`select 1 from pg_tables where schemaname = current_schema() and tablename = ${name}`.execute(
+          db,
+        );
+      return rows.length > 0;
+    },
     close: () => db.destroy(),
   };
-}
-
-/**
- * Connections each process may open: `KILN_PG_POOL_SIZE`, default 10 (pg's own default).
- * Every process has its own pool, so processes × this must stay under the server's
- * max_connections (docs/deployment.md, "Scaling out").
- */
-function poolSize(): number {
-  const raw = process.env.KILN_PG_POOL_SIZE;
-  return wholeNumberSetting("KILN_PG_POOL_SIZE", raw, 10, "connections", 10_000);
-}
-
-/**
- * How long a query waits for a connection (a new one, or a free one from the pool):
- * `KILN_PG_CONNECT_TIMEOUT_MS`, default 10 s. Past it the query fails with
- * KILN_DATABASE_UNAVAILABLE (a 503 from an endpoint).
- */
-function connectTimeoutMs(): number {
-  const raw = process.env.KILN_PG_CONNECT_TIMEOUT_MS;
-  return wholeNumberSetting("KILN_PG_CONNECT_TIMEOUT_MS", raw, 10_000, "milliseconds");
-}
-
-/**
- * The whole number from 1 (up to `max`) that environment variable `name` holds as `raw`;
- * unset or empty is `fallback`. (Callers read `process.env.NAME` themselves: the error-code
- * check in test/errors-doc.test.ts tells variables from codes by that spelling.)
- */
-function wholeNumberSetting(
-  name: string,
-  raw: string | undefined,
-  fallback: number,
-  unit: string,
-  max = Number.POSITIVE_INFINITY,
-): number {
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > max) {
-    throw new KilnError(
-      "KILN_BAD_CONFIG",
-      `${name} must be a whole number of ${unit} from 1 up, got "${raw}"`,
-    );
-  }
-  return value;
 }
 
 /** Errors of the connection rather than of the query: the server is down, unreachable or full. */

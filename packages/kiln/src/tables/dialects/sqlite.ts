@@ -32,27 +32,33 @@ const COLUMN_TYPES = Object.fromEntries(
 /** How long a write waits for another process's lock before failing with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
 
-/**
- * `synchronous` decides what a returned write promises. FULL (Kiln's default): the commit is
- * flushed to disk before it returns, so it survives a process crash and a power cut. NORMAL
- * (`KILN_SQLITE_SYNCHRONOUS=normal`): it survives a process crash (it is in the WAL file in the
- * OS's cache) but the last commits may be lost if the machine itself stops; writes are about
- * ten times faster on a disk with slow fsync.
- */
-export function synchronousSetting(): "FULL" | "NORMAL" {
-  return process.env.KILN_SQLITE_SYNCHRONOUS?.toUpperCase() === "NORMAL" ? "NORMAL" : "FULL";
+/** What the deployment decides about SQLite (app/resolve-config.ts reads it from the environment). */
+export interface SqliteSettings {
+  /**
+   * What a returned write promises. FULL (Kiln's default): the commit is flushed to disk
+   * before it returns, so it survives a process crash and a power cut. NORMAL
+   * (`KILN_SQLITE_SYNCHRONOUS=normal`): it survives a process crash (it is in the WAL file in
+   * the OS's cache) but the last commits may be lost if the machine itself stops; writes are
+   * about ten times faster on a disk with slow fsync.
+   */
+  readonly synchronous: "FULL" | "NORMAL";
 }
+
+export const DEFAULT_SQLITE_SETTINGS: SqliteSettings = { synchronous: "FULL" };
 
 /**
  * Opens a SQLite file (or `:memory:`) with Kiln's settings. Order matters: busy_timeout first,
  * so that switching to WAL waits for another process that holds the file instead of failing.
  */
-export function openSqliteFile(file: string): BetterSqlite3.Database {
+export function openSqliteFile(
+  file: string,
+  settings: SqliteSettings = DEFAULT_SQLITE_SETTINGS,
+): BetterSqlite3.Database {
   const db = new BetterSqlite3(file);
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   // WAL: readers never block the writer nor the writer readers, across processes too.
   db.pragma("journal_mode = WAL");
-  db.pragma(`synchronous = ${synchronousSetting()}`);
+  db.pragma(`synchronous = ${settings.synchronous}`);
   // q.like is case-sensitive on every backend, as PostgreSQL's LIKE is; SQLite's LIKE folds
   // ASCII case unless told otherwise.
   db.pragma("case_sensitive_like = ON");
@@ -65,8 +71,11 @@ export function openSqliteFile(file: string): BetterSqlite3.Database {
 }
 
 /** The SQLite dialect: better-sqlite3 under Kysely, one connection, WAL. */
-export function sqliteDialect(file: string): Dialect {
-  const raw = openSqliteFile(file);
+export function sqliteDialect(
+  file: string,
+  settings: SqliteSettings = DEFAULT_SQLITE_SETTINGS,
+): Dialect {
+  const raw = openSqliteFile(file, settings);
   const driver = new TransactionDriver(new SqliteDriver(raw));
   const db = new Kysely<AnyDB>({
     dialect: {
@@ -191,6 +200,11 @@ export function sqliteDialect(file: string): Dialect {
     hasIndex: async (name) => {
       const { rows } =
         await sql`select 1 from sqlite_master where type = 'index' and name = ${name}`.execute(db);
+      return rows.length > 0;
+    },
+    hasTable: async (name) => {
+      const { rows } =
+        await sql`select 1 from sqlite_master where type = 'table' and name = ${name}`.execute(db);
       return rows.length > 0;
     },
     close: () => db.destroy(),
