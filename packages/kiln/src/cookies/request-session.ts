@@ -158,22 +158,21 @@ export class RequestSession {
   async #save(loaded: SessionRecord, now: number): Promise<string | null> {
     const { store } = this.#runtime;
     const token = this.#token!;
-    const original = JSON.parse(this.#original) as Record<string, unknown>;
-    let expected = original;
-    let data = this.#data;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const times = this.#times(loaded.createdAt, now);
-      if (Object.keys(data).length === 0) {
-        await store.delete(token);
-        return this.#expire();
+    let emptied = false;
+    await this.#overLatest(now, async (data, expected) => {
+      if (Object.keys(data).length > 0) {
+        return store.update(
+          token,
+          { ...loaded, data, ...this.#times(loaded.createdAt, now) },
+          expected,
+        );
       }
-      if (await store.update(token, { ...loaded, data, ...times }, expected)) return null;
-      const fresh = await store.load(token, now);
-      if (!fresh) return null; // logged out (or expired) meanwhile: that stands
-      expected = fresh.data;
-      data = this.#ownChangesOn(original, fresh.data);
-    }
-    return null; // saved over and over by others meanwhile: theirs stands
+      await store.delete(token);
+      emptied = true;
+      return true;
+    });
+    // Gone meanwhile (logged out, expired), or saved over and over by others: theirs stands.
+    return emptied ? this.#expire() : null;
   }
 
   /**
@@ -186,18 +185,10 @@ export class RequestSession {
   async #move(now: number): Promise<string | null> {
     const { store } = this.#runtime;
     const token = this.#token!;
-    const original = JSON.parse(this.#original) as Record<string, unknown>;
-    let expected = original;
-    let data = this.#data;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      if (await store.delete(token, expected)) {
-        this.#data = data;
-        return Object.keys(data).length === 0 ? this.#expire() : this.#create(now);
-      }
-      const fresh = await store.load(token, now);
-      if (!fresh) break;
-      expected = fresh.data;
-      data = this.#ownChangesOn(original, fresh.data);
+    const moved = await this.#overLatest(now, (_data, expected) => store.delete(token, expected));
+    if (moved) {
+      this.#data = moved;
+      return Object.keys(moved).length === 0 ? this.#expire() : this.#create(now);
     }
     // Gone meanwhile (or saved over and over by others): only what this request wrote itself.
     // Nothing to write: no cookie, so the browser keeps whatever the other request gave it.
@@ -209,6 +200,30 @@ export class RequestSession {
     if (Object.keys(own).length === 0) return null;
     this.#data = own;
     return this.#create(now);
+  }
+
+  /**
+   * Runs `write(data, expected)`, a write that does nothing and returns false unless the
+   * stored data is `expected`: first with this request's data over the version it loaded,
+   * then, while another request saved meanwhile, with this request's own changes over what is
+   * stored now. Returns the data that went through, or null when the session is gone (or
+   * others kept saving it).
+   */
+  async #overLatest(
+    now: number,
+    write: (data: Record<string, unknown>, expected: Record<string, unknown>) => Promise<boolean>,
+  ): Promise<Record<string, unknown> | null> {
+    const original = JSON.parse(this.#original) as Record<string, unknown>;
+    let expected = original;
+    let data = this.#data;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (await write(data, expected)) return data;
+      const fresh = await this.#runtime.store.load(this.#token!, now);
+      if (!fresh) return null;
+      expected = fresh.data;
+      data = this.#ownChangesOn(original, fresh.data);
+    }
+    return null;
   }
 
   /** `base` with the keys this request set or deleted (relative to `original`) applied. */

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { session, users } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
+import { gate } from "../support/gate.ts";
 import { type UsersTestApp, usersAppOn } from "../users/users-test-app.ts";
 
 /**
@@ -14,23 +15,6 @@ afterEach(async () => {
   await app?.cleanup();
   app = undefined;
 });
-
-/** A gate that a handler waits at: `entered` resolves when it arrives, `release()` lets it go. */
-function gate() {
-  let arrived: () => void = () => {};
-  let release: () => void = () => {};
-  const entered = new Promise<void>((resolve) => {
-    arrived = resolve;
-  });
-  const open = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const wait = () => {
-    arrived();
-    return open;
-  };
-  return { entered, release, wait };
-}
 
 const SESSION_COOKIE = /^(kiln-session\.test)=([^;]*)/;
 
