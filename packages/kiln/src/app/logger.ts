@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from "pino";
+import { LogBatch } from "./log-batch.ts";
 
 export interface LoggerOptions {
   /** pino level; default `LOG_LEVEL` or "info". */
@@ -42,8 +43,8 @@ export function createLogger(options: LoggerOptions | false | undefined): Logger
   }
   // Lines are gathered into writes of 4 KiB, or every 100 ms, whichever comes first: written
   // one at a time, each request's line cost a hand-off to libuv's thread pool (about 6% of a
-  // hello-world request's CPU in a profile). pino writes what is left when the process exits.
-  return pino(base, pino.destination({ sync: false, minLength: 4096, periodicFlush: 100 }));
+  // hello-world request's CPU in a profile). What is left is written when the process exits.
+  return pino(base, new LogBatch(pino.destination({ sync: false })));
 }
 
 /**
