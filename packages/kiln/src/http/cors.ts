@@ -66,6 +66,7 @@ export function registerPreflights(
   server: FastifyInstance,
   endpoints: readonly EndpointDefinition[],
   prefix: string,
+  logRequest: (req: FastifyRequest, reply: FastifyReply) => void,
 ): void {
   for (const endpoint of endpoints) {
     if (!endpoint.options.crossOrigin) continue;
@@ -75,7 +76,10 @@ export function registerPreflights(
     server.route({
       method: "OPTIONS",
       url: toFastifyPath(prefix + endpoint.path),
-      handler: (req, reply) => answerPreflight(req, reply, endpoint, allow),
+      handler: (req, reply) => {
+        answerPreflight(req, reply, endpoint, allow);
+        logRequest(req, reply);
+      },
     });
   }
 }

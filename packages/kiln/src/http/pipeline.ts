@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { KilnError } from "../errors.ts";
 import { globalState } from "../runtime/global-state.ts";
+import { arrivedAt } from "./arrival.ts";
 import { decodeBody } from "./body.ts";
 import type { RequestContext } from "./context.ts";
 import type { EndpointDefinition } from "./endpoint.ts";
@@ -27,6 +28,8 @@ export interface PipelineOptions {
   app: unknown;
   features: readonly PipelineFeature[];
   log: Logger;
+  /** Writes the request's log line; called once the answer is sent. */
+  logRequest?: (req: FastifyRequest, reply: FastifyReply) => void;
   /**
    * `since` is set (performance.now()) once the server is closing: requests that arrive after
    * it are refused, those that arrived before are served (see server.ts).
@@ -56,14 +59,16 @@ export function compileEndpoint(endpoint: EndpointDefinition, options: PipelineO
   checkStageInputs(endpoint, [...stages, ...after]);
   const catchAll = catchAllName(endpoint.path);
   const { log } = options;
+  const logRequest = options.logRequest ?? (() => undefined);
+  const send = (ctx: FastifyContext): void => {
+    sendResult(ctx);
+    logRequest(ctx.req, ctx.reply);
+  };
 
   const finish = (ctx: FastifyContext): void | Promise<void> => {
     const pending = after.length === 0 ? undefined : runStages(after, ctx, 0);
-    if (pending)
-      return pending.then(() => {
-        sendResult(ctx);
-      });
-    sendResult(ctx);
+    if (pending) return pending.then(() => send(ctx));
+    send(ctx);
   };
   const fail = (ctx: FastifyContext, error: unknown): void | Promise<void> => {
     // A thrown HttpResponse is the answer itself, as if it had been returned.
@@ -91,21 +96,23 @@ export function compileEndpoint(endpoint: EndpointDefinition, options: PipelineO
   const drain = options.drain ?? { since: 0 };
   const { app } = options;
   return function handle(req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
-    if (drain.since > 0 && arrivedAfter(reply, drain.since)) return refuseWhileClosing(reply);
+    if (drain.since > 0 && arrivedAfter(req, drain.since)) {
+      refuseWhileClosing(reply);
+      return logRequest(req, reply);
+    }
     const ctx = new FastifyContext(req, reply, endpoint, app, log, catchAll);
     return globalState.als.run(ctx, run, ctx);
   };
 }
 
 /**
- * Whether the request reached the router at `since` or later. The handler runs only once the
- * body is in: a request routed before the close began (its body still arriving) is in flight,
- * and is served. Fastify records the routing time for the request log line (an onResponse
- * hook); without it (elapsedTime 0) the request is served rather than refused.
+ * Whether the request arrived at `since` or later. The handler runs only once the body is in:
+ * a request that arrived before the close began (its body still arriving) is in flight, and is
+ * served. A request with no arrival time (injected, no socket) is served rather than refused.
  */
-function arrivedAfter(reply: FastifyReply, since: number): boolean {
-  const elapsed = reply.elapsedTime;
-  return elapsed > 0 && performance.now() - elapsed >= since;
+function arrivedAfter(req: FastifyRequest, since: number): boolean {
+  const at = arrivedAt(req);
+  return at !== undefined && at >= since;
 }
 
 /**

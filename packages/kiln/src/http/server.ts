@@ -2,6 +2,7 @@ import { validateHeaderName, validateHeaderValue } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { KilnError } from "../errors.ts";
+import { elapsedMs, stampArrivals } from "./arrival.ts";
 import { clientErrorHandler } from "./client-errors.ts";
 import { corsFeature, registerPreflights } from "./cors.ts";
 import { allowedMethods, type EndpointDefinition, HTTP_METHODS } from "./endpoint.ts";
@@ -70,7 +71,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   const { limits, log } = options;
   const writeLine = requestLine(log);
   const logRequest = (req: FastifyRequest, reply: FastifyReply) =>
-    writeLine(req.method, req.url, reply.statusCode, reply.elapsedTime);
+    writeLine(req.method, req.url, reply.statusCode, elapsedMs(req));
   const server = Fastify({
     logger: false,
     bodyLimit: limits.bodySize,
@@ -99,9 +100,11 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     frameworkErrors: (error, req: FastifyRequest, reply: FastifyReply) => {
       reply.header("x-content-type-options", "nosniff"); // no onRequest hook before routing
       reply.send(applyErrorAnswer(reply, errorAnswer(error, log)));
-      logRequest(req, reply); // no route, so no onResponse hook
+      logRequest(req, reply);
     },
   });
+
+  stampArrivals(server.server);
 
   // Kiln decodes bodies itself (http/body.ts) so the raw bytes stay available as
   // `request.body`; Fastify only buffers them, enforcing the size limit.
@@ -119,29 +122,33 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         .send({
           error: `This development server answers only requests for localhost or ${onlyHost}, not for "${name}" (a page on another site pointing its name at this machine, DNS rebinding). Open the app at localhost.`,
         });
+      logRequest(req, reply);
     });
   }
 
-  server.addHook("onResponse", (req, reply, done) => {
-    logRequest(req, reply);
-    done();
-  });
+  // Each answer is logged where it is sent, right after: an onResponse hook would cost every
+  // request Fastify's hook runner. Every way out is covered: the endpoints' pipeline, the 405,
+  // 404 and preflight answers, health, the error handler (a body too large, a header Node
+  // refused) and frameworkErrors above; malformed HTTP is logged by clientErrorHandler.
 
   // Every error, Kiln's, the handler's, Node's or Fastify's, is answered here in Kiln's shape.
   // A header that Node refused to write (a handler's HttpResponse header holding a newline) is
   // still on the reply: dropped first, or sending the answer would fail the same way and
   // Fastify would answer with its own body, quoting Node's message.
-  server.setErrorHandler((error, _req, reply) => {
+  server.setErrorHandler((error, req, reply) => {
     dropInvalidHeaders(reply);
     reply.header("x-content-type-options", "nosniff");
-    return reply.send(applyErrorAnswer(reply, errorAnswer(error, log)));
+    reply.send(applyErrorAnswer(reply, errorAnswer(error, log)));
+    logRequest(req, reply);
+    return reply;
   });
-  server.setNotFoundHandler((req, reply) =>
+  server.setNotFoundHandler((req, reply) => {
     reply
       .code(404)
       .header("x-content-type-options", "nosniff")
-      .send({ error: `No endpoint at ${req.method} ${pathOf(req.url)}` }),
-  );
+      .send({ error: `No endpoint at ${req.method} ${pathOf(req.url)}` });
+    logRequest(req, reply);
+  });
 
   const drain = { since: 0 };
   server.addHook("preClose", (done) => {
@@ -149,12 +156,16 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     done();
   });
 
-  server.get("/_/health", async (_req, reply) => {
+  server.get("/_/health", async (req, reply) => {
     reply.header("x-content-type-options", "nosniff");
     // Draining: a load balancer should stop sending here at once.
-    if (drain.since > 0) return reply.code(503).header("connection", "close").send(UNAVAILABLE);
-    const healthy = await within(HEALTH_TIMEOUT_MS, options.health());
-    return reply.code(healthy ? 200 : 503).send(healthy ? { status: "ok" } : UNAVAILABLE);
+    if (drain.since > 0) reply.code(503).header("connection", "close").send(UNAVAILABLE);
+    else {
+      const healthy = await within(HEALTH_TIMEOUT_MS, options.health());
+      reply.code(healthy ? 200 : 503).send(healthy ? { status: "ok" } : UNAVAILABLE);
+    }
+    logRequest(req, reply);
+    return reply;
   });
 
   const features = [corsFeature, ...options.features];
@@ -177,24 +188,27 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         app: options.app,
         features,
         log,
+        logRequest,
         drain,
       }),
     });
     const others = HTTP_METHODS.filter((m) => !methods.includes(m) && m !== "OPTIONS");
     const allow = methods.join(", ");
-    const notAllowed = (_req: FastifyRequest, reply: FastifyReply) =>
+    const notAllowed = (req: FastifyRequest, reply: FastifyReply) => {
       reply
         .code(405)
         .header("allow", allow)
         .header("x-content-type-options", "nosniff")
         .send({ error: `Method not allowed; this endpoint accepts ${allow}` });
+      logRequest(req, reply);
+    };
     if (others.length > 0) server.route({ method: others, url, handler: notAllowed });
     // crossOrigin endpoints get their preflight route from the cookies service (http/cors.ts);
     // an endpoint that lists OPTIONS among its methods answers it itself.
     if (!endpoint.options.crossOrigin && !methods.includes("OPTIONS"))
       server.route({ method: "OPTIONS", url, handler: notAllowed });
   }
-  registerPreflights(server, options.endpoints, options.prefix);
+  registerPreflights(server, options.endpoints, options.prefix, logRequest);
   closeConnectionsWhenIdle(server);
   return server;
 }
