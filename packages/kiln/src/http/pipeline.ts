@@ -39,7 +39,8 @@ export interface PipelineOptions {
 
 /**
  * Builds the request handler of one endpoint. Read top to bottom, this is the life of a
- * request (routing, limits and logging are Fastify's, see server.ts):
+ * request (routing and limits are Fastify's, see server.ts; the log line is written once the
+ * answer is sent):
  *
  *   body → feature stages (cookies.session, users.authenticate) → assert-user → handler
  *   → after-stages (cors, cookies.save) → convert the result and send it
