@@ -10,6 +10,20 @@ import type { PipelineFeature } from "../../src/http/stages.ts";
 import { logCapture, testApp } from "./test-app.ts";
 
 let app: ReturnType<typeof testApp> | undefined;
+
+/** A server with one endpoint, `/x`, and these features. */
+function serve(features: PipelineFeature[]) {
+  return buildServer({
+    app: null,
+    prefix: "/_/api",
+    endpoints: [defineEndpoint("/x", () => "ok", undefined)],
+    features,
+    health: async () => true,
+    limits: DEFAULT_LIMITS,
+    log: pino({ level: "silent" }),
+    trustProxy: false,
+  });
+}
 afterEach(async () => {
   await app?.cleanup();
   app = undefined;
@@ -50,55 +64,35 @@ describe("named pipeline stages", () => {
       name: "maker",
       beforeHandler: () => ({ name: "test.maker", output: token, run: () => "t" }),
     };
-    const build = (features: PipelineFeature[]) =>
-      buildServer({
-        app: null,
-        prefix: "/_/api",
-        endpoints: [defineEndpoint("/x", () => "ok", undefined)],
-        features,
-        health: async () => true,
-        limits: DEFAULT_LIMITS,
-        log: pino({ level: "silent" }),
-        trustProxy: false,
-      });
-    expect(() => build([needsToken, makesToken])).toThrow(
+    expect(() => serve([needsToken, makesToken])).toThrow(
       /Endpoint \/x: stage "test\.reader" needs "test\.token\.v1", which no stage before it produces/,
     );
-    expect(() => build([makesToken, needsToken])).not.toThrow();
+    expect(() => serve([makesToken, needsToken])).not.toThrow();
   });
 
   it("hand a stage's output to the stages after it", async () => {
     const token = slot<string>("test.token.v1");
     let seen: string | undefined;
-    const server = buildServer({
-      app: null,
-      prefix: "/_/api",
-      endpoints: [defineEndpoint("/x", () => "ok", undefined)],
-      features: [
-        {
-          name: "maker",
-          beforeHandler: () => ({
-            name: "test.maker",
-            output: token,
-            run: () => Promise.resolve("made"),
-          }),
-        },
-        {
-          name: "reader",
-          afterHandler: () => ({
-            name: "test.reader",
-            needs: [token],
-            run: (ctx) => {
-              seen = ctx.get(token);
-            },
-          }),
-        },
-      ],
-      health: async () => true,
-      limits: DEFAULT_LIMITS,
-      log: pino({ level: "silent" }),
-      trustProxy: false,
-    });
+    const server = serve([
+      {
+        name: "maker",
+        beforeHandler: () => ({
+          name: "test.maker",
+          output: token,
+          run: () => Promise.resolve("made"),
+        }),
+      },
+      {
+        name: "reader",
+        afterHandler: () => ({
+          name: "test.reader",
+          needs: [token],
+          run: (ctx) => {
+            seen = ctx.get(token);
+          },
+        }),
+      },
+    ]);
     const res = await server.inject({ url: "/_/api/x" });
     expect(res.body).toBe("ok");
     expect(seen).toBe("made");
