@@ -74,12 +74,15 @@ export class FastifyContext implements RequestContext {
   }
 
   get queryParams(): Record<string, string> {
-    this.#query ??= flattenQuery(this.req.query);
+    this.#query ??= hasKeys(this.req.query) ? flattenQuery(this.req.query) : EMPTY;
     return this.#query;
   }
 
   /** `/files/:rest*` names its catch-all `rest`; Fastify calls it `*`. */
   get urlParams(): Record<string, string> {
+    if (this.#urlParams === null && this.#catchAll === null && !hasKeys(this.req.params)) {
+      this.#urlParams = EMPTY;
+    }
     if (this.#urlParams === null) {
       const params = paramRecord<string>();
       Object.assign(params, this.req.params as Record<string, string>);
@@ -112,8 +115,15 @@ export class FastifyContext implements RequestContext {
   }
 }
 
+/** Whether a parsed query or parameters object has any key (most requests have none). */
+function hasKeys(value: unknown): boolean {
+  if (!value || typeof value !== "object") return false;
+  for (const _ in value) return true;
+  return false;
+}
+
 /**
- * The shared empty record of a request without a form body; `decodeBody` replaces it with a
+ * The shared empty record of a request without a form body (or query, or URL parameters); `decodeBody` replaces it with a
  * fresh one before writing. Frozen, so a stray write fails loudly instead of leaking.
  */
 const EMPTY: Record<string, string> = Object.freeze(paramRecord<string>());
