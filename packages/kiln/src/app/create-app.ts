@@ -1,10 +1,16 @@
 import cluster from "node:cluster";
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import type { Logger } from "pino";
 import { KilnError } from "../errors.ts";
 import { defineEndpoint, type EndpointDefinition } from "../http/endpoint.ts";
 import { plainHttpWarning } from "../http/loopback.ts";
-import { buildServer, DEFAULT_LIMITS, type ServerLimits } from "../http/server.ts";
+import {
+  buildServer,
+  DEFAULT_LIMITS,
+  type HttpServer,
+  type InjectOptions,
+  type LightMyRequestResponse,
+  type ServerLimits,
+} from "../http/server.ts";
 import { globalState, type StartHook } from "../runtime/global-state.ts";
 import type { KilnYaml } from "./config.ts";
 import { checkEndpointDefaults, type EndpointDefaults, withDefaults } from "./endpoint-defaults.ts";
@@ -60,7 +66,7 @@ export class KilnApp {
   readonly #endpoints: EndpointDefinition[] = [];
   readonly #startHooks: StartHook[] = [];
   readonly #services = new Map<string, KilnService>();
-  #server: FastifyInstance | null = null;
+  #server: HttpServer | null = null;
   #starting: Promise<void> | null = null;
 
   constructor(config: AppConfig) {
@@ -138,9 +144,6 @@ export class KilnApp {
       prefix: this.prefix,
       endpoints: withDefaults(this.#endpoints, this.#defaults),
       features: services.flatMap((s) => s.features ?? []),
-      extendRoutes: (server, endpoints) => {
-        for (const s of services) s.extendRoutes?.(server, endpoints);
-      },
       health: async () => {
         for (const s of services) if (s.healthy && !(await s.healthy())) return false;
         return true;
@@ -154,7 +157,7 @@ export class KilnApp {
   }
 
   /** The Fastify instance (after `ready()`), for what Kiln does not cover. */
-  get server(): FastifyInstance {
+  get server(): HttpServer {
     if (!this.#server) throw new KilnError("KILN_NO_APP", "Call `await app.ready()` first");
     return this.#server;
   }

@@ -1,5 +1,3 @@
-import type { FastifyInstance } from "fastify";
-import type { EndpointDefinition } from "../http/endpoint.ts";
 import type { PipelineFeature } from "../http/pipeline.ts";
 import type { KilnApp } from "./create-app.ts";
 
@@ -11,8 +9,6 @@ import type { KilnApp } from "./create-app.ts";
 export interface KilnService {
   readonly name: string;
   readonly features?: readonly PipelineFeature[];
-  /** Extra routes the service answers itself (CORS preflights, say). */
-  extendRoutes?(server: FastifyInstance, endpoints: readonly EndpointDefinition[]): void;
   /** Part of `GET /_/health`: false makes it a 503. */
   healthy?(): Promise<boolean>;
   close?(): Promise<void>;

@@ -9,7 +9,7 @@ import type { EndpointDefinition } from "../http/endpoint.ts";
  * kiln module (a bundler, an isolated loader, a test runner) still share one registry and one
  * AsyncLocalStorage. Without this, a server module importing `kiln` through another path would
  * register its endpoints where the app never looks, and `users.getUser()` in it would find no
- * user. Every per-request key (RequestContext.featureState) is a string for the same reason. The `.v2` in the keys is STATE_VERSION: a copy whose shared state has another shape
+ * user. Every per-request key (a Slot of RequestContext) is a string for the same reason. The `.v2` in the keys is STATE_VERSION: a copy whose shared state has another shape
  * refuses to load (see checkOneStateVersion) rather than keep a registry of its own.
  */
 export interface KilnGlobalState {

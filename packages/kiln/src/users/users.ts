@@ -46,7 +46,7 @@ async function checkPassword(email: string, password: string): Promise<UserRow> 
   // check, so a foreign page can neither guess passwords nor spend the owner's attempts.
   const ctx = maybeContext();
   if (ctx && isForeign(ctx)) throw new CrossSiteRefused();
-  const address = addressKey(ctx?.raw.ip);
+  const address = addressKey(ctx?.ip);
   const device = deviceFor(ctx, accountOf(String(email)));
   const result = await (await service()).checkCredentials(
     String(email),
