@@ -1,4 +1,5 @@
 import { type CompiledQuery, sql } from "kysely";
+import { KilnError } from "../errors.ts";
 import { describe, details, storedValue } from "./column-values.ts";
 import type { Dialect } from "./dialect.ts";
 import { TableError, unknownColumn } from "./errors.ts";
@@ -88,10 +89,21 @@ export class LinkChanges {
       if (result.numAffectedRows === 0n) return this.#owner.checkExists(row as RowImpl);
       if (this.#touches) await this.#owner.touch(row as RowImpl);
     };
-    if (this.#touches && !dialect.inTransaction()) {
-      await dialect.transaction(change, { isolationLevel: "read committed" });
-    } else {
-      await change();
+    const joined = dialect.inTransaction();
+    try {
+      if (this.#touches && !joined) {
+        await dialect.transaction(change, { isolationLevel: "read committed" });
+      } else {
+        await change();
+      }
+    } catch (error) {
+      // A row deleted by a transaction that committed while the INSERT waited for its lock:
+      // it passed the statement's EXISTS, then the foreign key refused the link. As if the
+      // delete had come first: KILN_ROW_DELETED if it was the row, nothing if the linked row.
+      // (Inside the caller's transaction, the database has made it a retried conflict.)
+      const cause = error instanceof KilnError ? error.cause : error;
+      if (!adding || joined || !dialect.isMissingReference(cause)) throw error;
+      await this.#owner.checkExists(row as RowImpl);
     }
     const values = (row as RowImpl)[VALUES];
     const list = values?.[links.name] as RowImpl[] | undefined;

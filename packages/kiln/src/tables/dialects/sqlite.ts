@@ -177,6 +177,9 @@ export function sqliteDialect(
       return { columns: list.split(", ").map((name) => name.slice(name.indexOf(".") + 1)) };
     },
     isRefusedValue: (error) => sqliteCode(error) === "SQLITE_TOOBIG",
+    // Join tables are kept by triggers here, and a write never waits for another: kept for
+    // any foreign key a later version may declare.
+    isMissingReference: (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_FOREIGNKEY",
     indexesOf: async (table) => {
       const { rows } = await sql<{
         name: string;
