@@ -23,7 +23,7 @@ export type Savepoint = <T>(write: () => Maybe<T>) => Promise<T>;
  * and many rows at once in multi-row statements (addRows, and addRow with links).
  */
 export class RowInserts {
-  readonly #q: TableQueries;
+  readonly #queries: TableQueries;
   readonly #dialect: Dialect;
   readonly #maker: RowMaker;
   readonly #links: LinkChanges;
@@ -40,7 +40,7 @@ export class RowInserts {
     links: LinkChanges,
     savepoint: Savepoint,
   ) {
-    this.#q = queries;
+    this.#queries = queries;
     this.#dialect = dialect;
     this.#maker = maker;
     this.#links = links;
@@ -52,11 +52,11 @@ export class RowInserts {
   statement(names: readonly string[], rows: number): CompiledQuery {
     const last = this.#lastInsert;
     if (last && last.rows === rows && sameNames(last.names, names)) return last.compiled;
-    const compiled = this.#q.compile(`insert:${rows}:${names.join(",")}`, () => {
+    const compiled = this.#queries.compile(`insert:${rows}:${names.join(",")}`, () => {
       if (!names.length)
-        return this.#q.db.insertInto(this.#physical).defaultValues().returning("id");
+        return this.#queries.db.insertInto(this.#physical).defaultValues().returning("id");
       const values = Array.from({ length: rows }, () => placeholders(names));
-      return this.#q.db.insertInto(this.#physical).values(values).returning("id");
+      return this.#queries.db.insertInto(this.#physical).values(values).returning("id");
     });
     this.#lastInsert = { names, rows, compiled };
     return compiled;
@@ -78,7 +78,7 @@ export class RowInserts {
             end++;
           const params: unknown[] = [];
           for (let i = start; i < end; i++) params.push(...writes[i]!.params);
-          const run = this.#q.run(this.statement(names, end - start), params);
+          const run = this.#queries.run(this.statement(names, end - start), params);
           const result = run instanceof Promise ? await run : run;
           // One statement's ids are given in the order of its VALUES rows, on both backends.
           const ids = result.rows

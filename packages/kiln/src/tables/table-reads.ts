@@ -21,7 +21,7 @@ const NO_LIMIT = Number.MAX_SAFE_INTEGER;
  */
 export class TableReads {
   readonly #table: TableImpl;
-  readonly #q: TableQueries;
+  readonly #queries: TableQueries;
   readonly #dialect: Dialect;
   readonly #maker: RowMaker;
   readonly #loader: LinkLoader;
@@ -37,7 +37,7 @@ export class TableReads {
     loader: LinkLoader,
   ) {
     this.#table = table;
-    this.#q = queries;
+    this.#queries = queries;
     this.#dialect = dialect;
     this.#maker = maker;
     this.#loader = loader;
@@ -60,11 +60,11 @@ export class TableReads {
     let run: Maybe<QueryResult<unknown>>;
     const shape = filter.shape;
     if (shape && !after) {
-      const compiled = this.#q.compile(
+      const compiled = this.#queries.compile(
         `page:${shape.key}:${sortKeysKey(keys)}:${offset ? "offset" : ""}`,
         () => {
           const where = shapeCondition(this.#table, shape.names);
-          let query = this.#q.db.selectFrom(this.#physical).select(this.#selected);
+          let query = this.#queries.db.selectFrom(this.#physical).select(this.#selected);
           if (where) query = query.where(where);
           query = query.orderBy(orderByClause(keys)).limit(-1);
           return offset ? query.offset(-2) : query;
@@ -72,14 +72,14 @@ export class TableReads {
       );
       const params = [...shape.params, size];
       if (offset) params.push(offset);
-      run = this.#q.run(compiled, params, true);
+      run = this.#queries.run(compiled, params, true);
     } else {
-      let query = this.#q.db.selectFrom(this.#physical).select(this.#selected);
+      let query = this.#queries.db.selectFrom(this.#physical).select(this.#selected);
       if (filter.condition) query = query.where(filter.condition);
       if (after) query = query.where(afterClause(keys, after));
       query = query.orderBy(orderByClause(keys)).limit(size);
       if (offset) query = query.offset(offset);
-      run = this.#q.execute(query.compile());
+      run = this.#queries.execute(query.compile());
     }
     const page = (result: QueryResult<unknown>) => {
       // Arrays when SQLite ran the query at once (see Dialect.executeNow), else objects.
@@ -102,28 +102,30 @@ export class TableReads {
   async count(filter: SearchFilter, limit?: number, offset = 0): Promise<number> {
     const shape = filter.shape;
     if (shape && limit === undefined && !offset) {
-      const compiled = this.#q.compile(`count:${shape.key}`, () => {
+      const compiled = this.#queries.compile(`count:${shape.key}`, () => {
         const where = shapeCondition(this.#table, shape.names);
-        const query = this.#q.db.selectFrom(this.#physical).select(sql<number>`count(*)`.as("n"));
+        const query = this.#queries.db
+          .selectFrom(this.#physical)
+          .select(sql<number>`count(*)`.as("n"));
         return where ? query.where(where) : query;
       });
-      const run = this.#q.run(compiled, shape.params);
+      const run = this.#queries.run(compiled, shape.params);
       const result = run instanceof Promise ? await run : run;
       return Number((result.rows[0] as { n: unknown } | undefined)?.n ?? 0);
     }
     const where = filter.condition;
-    let inner = this.#q.db.selectFrom(this.#physical).select("id");
+    let inner = this.#queries.db.selectFrom(this.#physical).select("id");
     if (where) inner = inner.where(where);
     const query =
       limit === undefined && !offset
-        ? this.#q.db.selectFrom(this.#physical).$call((q) => (where ? q.where(where) : q))
-        : this.#q.db.selectFrom(
+        ? this.#queries.db.selectFrom(this.#physical).$call((q) => (where ? q.where(where) : q))
+        : this.#queries.db.selectFrom(
             inner
               .limit(limit ?? NO_LIMIT)
               .offset(offset)
               .as("matching"),
           );
-    const rows = await this.#q.rows(query.select(sql<number>`count(*)`.as("n")).compile());
+    const rows = await this.#queries.rows(query.select(sql<number>`count(*)`.as("n")).compile());
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -134,13 +136,13 @@ export class TableReads {
     for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
       const chunk = ids.slice(i, i + IDS_PER_QUERY);
       // The ids are one parameter (Dialect.listParam): one statement for any number of them.
-      const compiled = this.#q.compile("byIds", () =>
-        this.#q.db
+      const compiled = this.#queries.compile("byIds", () =>
+        this.#queries.db
           .selectFrom(this.#physical)
           .select(this.#selected)
           .where(dialect.inList(sql.ref("id"), "id", [])),
       );
-      const run = this.#q.run(compiled, [dialect.listParam(chunk)]);
+      const run = this.#queries.run(compiled, [dialect.listParam(chunk)]);
       const result = run instanceof Promise ? await run : run;
       const rows = (result.rows as Record<string, unknown>[]).map((raw) => this.#maker.fromDb(raw));
       if (this.#loader.hasLists && rows.length) await this.#loader.loadLists(rows);
@@ -157,8 +159,8 @@ export class TableReads {
     const found = new Set<number>();
     for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
       const chunk = ids.slice(i, i + IDS_PER_QUERY);
-      const compiled = this.#q.compile(`idsExist:${chunk.length}`, () =>
-        this.#q.db
+      const compiled = this.#queries.compile(`idsExist:${chunk.length}`, () =>
+        this.#queries.db
           .selectFrom(this.#physical)
           .select("id")
           .where(
@@ -167,7 +169,7 @@ export class TableReads {
             chunk.map(() => 0),
           ),
       );
-      const run = this.#q.run(compiled, chunk);
+      const run = this.#queries.run(compiled, chunk);
       const result = run instanceof Promise ? await run : run;
       for (const raw of result.rows as { id: unknown }[]) found.add(Number(raw.id));
     }
