@@ -177,8 +177,8 @@ export function sqliteDialect(
       return { columns: list.split(", ").map((name) => name.slice(name.indexOf(".") + 1)) };
     },
     isRefusedValue: (error) => sqliteCode(error) === "SQLITE_TOOBIG",
-    // Join tables are kept by triggers here, and a write never waits for another: kept for
-    // any foreign key a later version may declare.
+    // Never seen from Kiln's own writes: join tables are kept by triggers here, not foreign
+    // keys, and one writer at a time means no delete can slip in mid-statement.
     isMissingReference: (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_FOREIGNKEY",
     indexesOf: async (table) => {
       const { rows } = await sql<{
