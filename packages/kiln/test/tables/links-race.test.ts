@@ -55,7 +55,7 @@ async function whileDeleting(
 
 /** Waits until a query of another connection waits for a lock the backend `pid` holds. */
 async function blockedBy(service: TablesService, pid: number): Promise<void> {
-  for (let i = 0; i < 500; i++) {
+  for (let i = 0; i < 1000; i++) {
     const { rows } = await sql<{
       n: number;
     }>`select count(*)::int as n from pg_stat_activity where ${pid} = any(pg_blocking_pids(pid))`.execute(
@@ -64,7 +64,7 @@ async function blockedBy(service: TablesService, pid: number): Promise<void> {
     if (rows[0]!.n > 0) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  throw new Error(`no query waited for the deleting transaction (backend ${pid}) within 5 s`);
+  throw new Error(`no query waited for the deleting transaction (backend ${pid}) within 10 s`);
 }
 
 for (const dialect of await testDialects()) {
