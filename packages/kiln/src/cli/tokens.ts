@@ -1,5 +1,5 @@
 import type { KilnApp } from "../app/create-app.ts";
-import { isHttpError, KilnError } from "../errors.ts";
+import { isKilnError } from "../errors.ts";
 import type { TokenInfo } from "../users/tokens.ts";
 import type { UsersService } from "../users/users-service.ts";
 import { APP_OPTIONS, type Command, parseCommandArgs, UsageError } from "./command.ts";
@@ -31,7 +31,7 @@ export const tokensCommand: Command = {
   name: "tokens",
   summary: "add, list, revoke users' API tokens",
   help: HELP,
-  async run(argv) {
+  async run(argv, env) {
     const { values, positionals } = parseCommandArgs(argv, {
       ...APP_OPTIONS,
       name: { type: "string" },
@@ -48,7 +48,7 @@ export const tokensCommand: Command = {
       throw new UsageError("--name and --expires only go with add");
     }
     const expires = values.expires as string | undefined;
-    const app = openCommandApp(values);
+    const app = openCommandApp(values, env);
     try {
       await app.ready();
       return await act(app, action, target, {
@@ -57,7 +57,7 @@ export const tokensCommand: Command = {
         expiresIn: expires !== undefined && /^\d+$/.test(expires) ? Number(expires) : expires,
       });
     } catch (error) {
-      if (!isHttpError(error) && !(error instanceof KilnError)) throw error;
+      if (!isKilnError(error)) throw error;
       console.error(`kiln tokens ${action}: ${error.message}`);
       return 1;
     } finally {

@@ -1,5 +1,5 @@
 import type { KilnApp } from "../app/create-app.ts";
-import { isHttpError } from "../errors.ts";
+import { isKilnError } from "../errors.ts";
 import type { UsersService } from "../users/users-service.ts";
 import { APP_OPTIONS, type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { openCommandApp } from "./open-app.ts";
@@ -33,7 +33,7 @@ export const usersCommand: Command = {
   name: "users",
   summary: "add, list, disable, enable, remove users; set passwords",
   help: HELP,
-  async run(argv) {
+  async run(argv, env) {
     const { values, positionals } = parseCommandArgs(argv, {
       ...APP_OPTIONS,
       password: { type: "string" },
@@ -50,12 +50,12 @@ export const usersCommand: Command = {
     if (values.password !== undefined && action !== "add" && action !== "set-password") {
       throw new UsageError(`--password only goes with add and set-password`);
     }
-    const app = openCommandApp(values);
+    const app = openCommandApp(values, env);
     try {
       await app.ready();
       return await act(app, action, email ?? "", values.password as string | undefined);
     } catch (error) {
-      if (!isHttpError(error)) throw error;
+      if (!isKilnError(error)) throw error;
       console.error(`kiln users ${action}: ${error.message}`);
       return 1;
     } finally {

@@ -7,12 +7,13 @@ import type { RequestContext } from "../http/context.ts";
 import { corsFeature, registerPreflights } from "../http/cors.ts";
 import type { EndpointDefinition } from "../http/endpoint.ts";
 import type { PipelineFeature, Stage } from "../http/pipeline.ts";
+import type { SystemMigration } from "../tables/system-migrations.ts";
 import { mayHaveCookie } from "./cookie-header.ts";
 import { readCookiesSettings } from "./cookies-config.ts";
 import { type CookiesRuntime, sessionCookieName } from "./cookies-runtime.ts";
 import { deriveKeyring } from "./crypto.ts";
 import { existingState, requestState } from "./request-state.ts";
-import { ensureSessionsTable, KyselySessionStore } from "./session-store.ts";
+import { KyselySessionStore, sessionsMigrations } from "./session-store.ts";
 
 /** The cookies service: encrypted cookies, sessions, CORS and the XSRF rule. */
 export interface CookiesService extends KilnService {
@@ -24,6 +25,7 @@ export interface CookiesService extends KilnService {
 /** The tables service, as far as sessions need it (see tables/). */
 interface TablesLike extends KilnService {
   readonly db: Kysely<unknown>;
+  migrateSystem(migrations: readonly SystemMigration[]): Promise<string[]>;
 }
 
 const CLEANUP_EVERY_MS = 60 * 60 * 1000;
@@ -37,11 +39,12 @@ const CLEANUP_EVERY_MS = 60 * 60 * 1000;
  */
 export const cookiesService: ServiceFactory = async (app: KilnApp) => {
   const settings = readCookiesSettings(app);
-  const db = app.service<TablesLike>("tables")?.db;
-  if (!db) {
+  const tables = app.service<TablesLike>("tables");
+  if (!tables) {
     throw new KilnError("KILN_NO_APP", "The cookies service starts after the tables service");
   }
-  await ensureSessionsTable(db);
+  await tables.migrateSystem(sessionsMigrations);
+  const db = tables.db;
   const store = new KyselySessionStore(db);
   const runtime: CookiesRuntime = {
     settings,

@@ -1,14 +1,15 @@
 import type { Kysely } from "kysely";
 import type { KilnApp } from "../app/create-app.ts";
 import type { KilnService, ServiceFactory } from "../app/service.ts";
-import { KilnError } from "../errors.ts";
+import { isKilnError, KilnError } from "../errors.ts";
 import { rowRef } from "../tables/row-ref.ts";
+import type { SystemMigration } from "../tables/system-migrations.ts";
 import { normaliseEmail } from "../tables/system-tables.ts";
 import type { Row } from "../tables/types.ts";
 import { authenticateFeature } from "./authenticate.ts";
 import { CredentialMemory } from "./credential-memory.ts";
 import { InvalidCredentials, UserExists } from "./errors.ts";
-import { accountKey, accountOf, GuessingDefence } from "./guessing-defence.ts";
+import { accountKey, accountOf, failuresMigration, GuessingDefence } from "./guessing-defence.ts";
 import { endSessionsOf } from "./login-state.ts";
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
 import {
@@ -23,6 +24,7 @@ import {
   type NewToken,
   type TokenInfo,
   TokenStore,
+  tokensMigration,
 } from "./tokens.ts";
 import { readUsersSettings, type UsersSettings } from "./users-config.ts";
 
@@ -94,8 +96,6 @@ export class UsersService implements KilnService {
     // Made in the background: start-up does not wait for it, and it is ready long before a
     // first unknown email needs it (so that first answer takes no longer than the others).
     service.#dummy = dummyHash(settings.scrypt);
-    await service.#defence.ensureTable();
-    await store.tokens.ensureTable();
     service.#forgetOld();
     return service;
   }
@@ -205,7 +205,7 @@ export class UsersService implements KilnService {
       });
     } catch (error) {
       // Two sign-ups racing for one email: the unique index decides.
-      if ((error as { code?: string }).code === "KILN_DUPLICATE_VALUE") throw new UserExists(clean);
+      if (isKilnError(error) && error.code === "KILN_DUPLICATE_VALUE") throw new UserExists(clean);
       throw error;
     }
   }
@@ -280,7 +280,7 @@ export class UsersService implements KilnService {
       await user.update({ email: clean });
     } catch (error) {
       // Two changes racing for one email: the unique index decides.
-      if ((error as { code?: string }).code === "KILN_DUPLICATE_VALUE") throw new UserExists(clean);
+      if (isKilnError(error) && error.code === "KILN_DUPLICATE_VALUE") throw new UserExists(clean);
       throw error;
     }
   }
@@ -366,6 +366,7 @@ function checkEmail(email: string): string {
 /** The tables service, as far as users need it (see tables/service.ts). */
 interface TablesLike extends TokenTablesLike {
   readonly db: Kysely<unknown>;
+  migrateSystem(migrations: readonly SystemMigration[]): Promise<string[]>;
   table(name: string): UsersTableLike & {
     getById(id: string): Promise<Row | null>;
     addRow(values: Record<string, unknown>): Promise<Row>;
@@ -374,6 +375,9 @@ interface TablesLike extends TokenTablesLike {
   findUserByEmail(email: string): Promise<Row | null>;
 }
 
+/** The Users service's own tables, in order (see tables/system-migrations.ts). */
+export const usersMigrations: readonly SystemMigration[] = [failuresMigration, tokensMigration];
+
 /**
  * Starts the Users service of an app: its accounts are the `users` data table, its counters
  * a Kiln table in the same database (so every process of the app shares both).
@@ -381,6 +385,7 @@ interface TablesLike extends TokenTablesLike {
 export const usersService: ServiceFactory = async (app: KilnApp) => {
   const tables = app.service("tables") as (KilnService & TablesLike) | undefined;
   if (!tables) return null;
+  await tables.migrateSystem(usersMigrations);
   const users = tables.table("users");
   const tokens = new TokenStore(tables.db);
   const store: UserStore = {

@@ -53,7 +53,7 @@ for (const dialect of await testDialects()) {
 
     async function counters(): Promise<unknown[]> {
       const { db } = app.service<TablesService>("tables")!;
-      const { rows } = await sql`SELECT account, address FROM kiln_login_failures`.execute(db);
+      const { rows } = await sql`SELECT account, address FROM _kiln_login_failures`.execute(db);
       return rows;
     }
 
