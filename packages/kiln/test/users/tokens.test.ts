@@ -69,6 +69,16 @@ for (const dialect of await testDialects()) {
   const ada = async () => (await users.getUserByEmail(ADA)) as UserRow;
 
   describe(`${dialect.name}: API tokens`, () => {
+    it("gives ids a command line takes as they are: none starts with '-' (1 in 64 did)", async () => {
+      await fresh();
+      const user = await ada();
+      const ids = await Promise.all(
+        Array.from({ length: 1000 }, async () => (await users.createToken(user)).id),
+      );
+      expect(new Set(ids).size).toBe(1000);
+      expect(ids.every((id) => /^[A-Za-z0-9_][A-Za-z0-9_-]{11}$/.test(id))).toBe(true);
+    });
+
     it("shows the secret once, keeps only its SHA-256, and lets the user in with Bearer", async () => {
       const { app, url } = await fresh();
       const made = await users.createToken(await ada(), { name: "laptop" });

@@ -36,6 +36,8 @@ export const BUSY_TIMEOUT_MS = 5000;
 /**
  * Opens a SQLite file (or `:memory:`) with Kiln's settings. Order matters: busy_timeout first,
  * so that switching to WAL waits for another process that holds the file instead of failing.
+ * @internal for bench/tables.ts: kept out of the published .d.ts (stripInternal), where its
+ * better-sqlite3 return type would need @types/better-sqlite3 in every app's strict tsc.
  */
 export function openSqliteFile(
   file: string,
