@@ -4,7 +4,10 @@
  */
 export { type AppConfig, createApp, type KilnApp } from "./app/create-app.ts";
 export { loadApp } from "./app/load-app.ts";
+export type { HandlerContext } from "./app/handler-context.ts";
+export { type EndpointHandler, httpEndpoint } from "./app/http-endpoint.ts";
 export { onStart } from "./app/on-start.ts";
+export { inTransaction, tables, users } from "./app/views.ts";
 export {
   type CookieSetOptions,
   cookies,
@@ -18,7 +21,6 @@ export {
   type CredentialCheck,
   type EndpointOptions,
   type HttpMethod,
-  httpEndpoint,
   type KeywordParams,
   type PathParams,
 } from "./http/endpoint.ts";
@@ -27,14 +29,12 @@ export { BlobMedia, type Media, type MediaOptions } from "./http/media.ts";
 export type { StandardSchemaV1 } from "./http/standard-schema.ts";
 export {
   type CsvOptions,
-  inTransaction,
   type KilnTables,
   q,
   type Row,
   type SearchResult,
   type Table,
   TableError,
-  tables,
 } from "./tables/index.ts";
 export {
   AuthenticationFailed,
@@ -43,4 +43,4 @@ export {
   UserExists,
 } from "./users/errors.ts";
 export type { NewToken, TokenInfo } from "./users/tokens.ts";
-export { type UserColumns, type UserRow, users } from "./users/users.ts";
+export type { UserColumns, UserRow, Users } from "./users/users.ts";

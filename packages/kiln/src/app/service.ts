@@ -1,6 +1,9 @@
 import type { FastifyInstance } from "fastify";
 import type { EndpointDefinition } from "../http/endpoint.ts";
 import type { PipelineFeature } from "../http/pipeline.ts";
+import type { CookiesService } from "../cookies/cookies-service.ts";
+import type { TablesService } from "../tables/service.ts";
+import type { UsersService } from "../users/users-service.ts";
 import type { KilnApp } from "./create-app.ts";
 
 /**
@@ -19,4 +22,15 @@ export interface KilnService {
 }
 
 /** Starts a service for an app, or returns null when the app does not use it. */
-export type ServiceFactory = (app: KilnApp) => Promise<KilnService | null>;
+export type ServiceFactory<S extends KilnService = KilnService> = (app: KilnApp) => Promise<S | null>;
+
+/**
+ * An app's started services, each under its own typed field: a service reaches another one
+ * (users need the tables) by name without a string lookup or a cast. A field is undefined
+ * before `app.ready()` and after `app.close()`.
+ */
+export interface AppServices {
+  readonly tables?: TablesService;
+  readonly cookies?: CookiesService;
+  readonly users?: UsersService;
+}

@@ -72,7 +72,7 @@ async function act(
   target: string,
   options: { name: string; expiresIn: string | number | undefined },
 ): Promise<number> {
-  const service = app.service<UsersService>("users");
+  const service = app.services.users;
   if (!service) throw new Error("the Users service did not start");
   if (action === "revoke") {
     if (!(await service.revokeToken(target))) {

@@ -65,7 +65,7 @@ export const usersCommand: Command = {
 };
 
 async function act(app: KilnApp, action: string, email: string, password?: string) {
-  const service = app.service<UsersService>("users");
+  const service = app.services.users;
   if (!service) throw new Error("the Users service did not start");
   if (action === "list") {
     await printUsers(service.allUsers());

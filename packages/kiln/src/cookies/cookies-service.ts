@@ -21,11 +21,6 @@ export interface CookiesService extends KilnService {
   cleanupSessions(): Promise<number>;
 }
 
-/** The tables service, as far as sessions need it (see tables/). */
-interface TablesLike extends KilnService {
-  readonly db: Kysely<unknown>;
-}
-
 const CLEANUP_EVERY_MS = 60 * 60 * 1000;
 
 /**
@@ -35,9 +30,9 @@ const CLEANUP_EVERY_MS = 60 * 60 * 1000;
  * `session` (XSRF verdict, session load before the handler; session saved, Set-Cookie and
  * security headers after it).
  */
-export const cookiesService: ServiceFactory = async (app: KilnApp) => {
+export const cookiesService: ServiceFactory<CookiesService> = async (app: KilnApp) => {
   const settings = readCookiesSettings(app);
-  const db = app.service<TablesLike>("tables")?.db;
+  const db = app.services.tables?.systemDb;
   if (!db) {
     throw new KilnError("KILN_NO_APP", "The cookies service starts after the tables service");
   }

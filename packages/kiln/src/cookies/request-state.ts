@@ -67,7 +67,7 @@ export function existingState(ctx: RequestContext): RequestCookieState | undefin
 export function requestState(ctx: RequestContext): RequestCookieState {
   const existing = existingState(ctx);
   if (existing) return existing;
-  const runtime = (ctx.app as KilnApp).service<CookiesService>("cookies")?.runtime;
+  const runtime = (ctx.app as KilnApp).services.cookies?.runtime;
   if (!runtime) {
     throw new KilnError("KILN_NO_APP", "cookies and session need the app's cookies service");
   }

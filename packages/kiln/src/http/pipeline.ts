@@ -34,6 +34,11 @@ export interface PipelineFeature {
 
 export interface PipelineOptions {
   app: unknown;
+  /**
+   * Makes the handler's second argument from the request and its validated parts (the app's
+   * typed context; see app/handler-context.ts). Without it, the handler gets `{ body }`.
+   */
+  context?: ContextFactory;
   features: readonly PipelineFeature[];
   log: Logger;
   /**
@@ -42,6 +47,16 @@ export interface PipelineOptions {
    */
   drain?: { since: number };
 }
+
+/** Makes a handler's second argument: the request, its body, keyword and URL parameters. */
+export type ContextFactory = (
+  ctx: RequestContext,
+  body: unknown,
+  query: unknown,
+  params: unknown,
+) => unknown;
+
+const bodyOnly: ContextFactory = (_ctx, body) => ({ body });
 
 /**
  * Builds the request handler of one endpoint. Read top to bottom, this is the life of a
@@ -58,7 +73,7 @@ export function compileEndpoint(endpoint: EndpointDefinition, options: PipelineO
     parseBody,
     ...collect(options.features, (f) => f.beforeHandler?.(endpoint)),
     ...(endpoint.options.authenticateUsers ? [assertUser] : []),
-    compileHandlerStage(endpoint),
+    compileHandlerStage(endpoint, options.context ?? bodyOnly),
   ];
   const after = collect(options.features, (f) => f.afterHandler?.(endpoint));
   const catchAll = catchAllName(endpoint.path);
@@ -165,17 +180,19 @@ function send(ctx: RequestContext): void {
  * Stage "validate + handler": calls the handler with the merged keyword parameters and the
  * JSON body (validated first when the endpoint declares schemas) and keeps what it returns.
  */
-function compileHandlerStage(endpoint: EndpointDefinition): Stage {
+function compileHandlerStage(endpoint: EndpointDefinition, context: ContextFactory): Stage {
   const { handler } = endpoint;
   const validate = compileValidation(endpoint);
   if (validate) {
     return async (ctx) => {
       const input = await validate(ctx, mergeParams(ctx));
-      ctx.result = await handler(input.params, { body: input.body });
+      const second = context(ctx, input.body, input.query, input.urlParams);
+      ctx.result = await handler(input.params, second);
     };
   }
   return (ctx) => {
-    const result = handler(mergeParams(ctx), { body: ctx.bodyJson });
+    const params = mergeParams(ctx);
+    const result = handler(params, context(ctx, ctx.bodyJson, params, ctx.urlParams));
     if (!isPromise(result)) {
       ctx.result = result;
       return;
@@ -229,10 +246,15 @@ function createContext(
   };
 }
 
-type Validator = (
-  ctx: RequestContext,
-  params: Record<string, string>,
-) => Promise<{ params: Record<string, unknown>; body: unknown }>;
+/** The validated parts: the handler's first argument, and the parts of its context. */
+interface ValidInput {
+  params: Record<string, unknown>;
+  body: unknown;
+  query: unknown;
+  urlParams: unknown;
+}
+
+type Validator = (ctx: RequestContext, params: Record<string, string>) => Promise<ValidInput>;
 
 /** Validation stage, built only for endpoints that declare schemas. */
 function compileValidation(endpoint: EndpointDefinition): Validator | null {
@@ -241,18 +263,20 @@ function compileValidation(endpoint: EndpointDefinition): Validator | null {
   const answer = validationAnswer(validationError, `Endpoint ${endpoint.path}`);
   return async (ctx, merged) => {
     let values: Record<string, unknown> = merged;
+    let validQuery: unknown = merged;
+    let validUrl: unknown = ctx.urlParams;
     if (query) {
       // The query schema sees every keyword parameter; URL parameters survive a schema that
       // strips unknown keys.
-      const valid = (await validatePart("query", query, merged, answer)) as object;
-      values = { ...ctx.urlParams, ...valid };
+      validQuery = await validatePart("query", query, merged, answer);
+      values = { ...ctx.urlParams, ...(validQuery as object) };
     }
     if (params) {
-      const urlParams = (await validatePart("params", params, ctx.urlParams, answer)) as object;
-      values = { ...values, ...urlParams };
+      validUrl = await validatePart("params", params, ctx.urlParams, answer);
+      values = { ...values, ...(validUrl as object) };
     }
     const validBody = body ? await validatePart("body", body, ctx.bodyJson, answer) : ctx.bodyJson;
-    return { params: values, body: validBody };
+    return { params: values, body: validBody, query: validQuery, urlParams: validUrl };
   };
 }
 

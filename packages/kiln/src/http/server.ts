@@ -3,10 +3,10 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import pino, { type DestinationStream, type Logger } from "pino";
 import { KilnError } from "../errors.ts";
 import { clientErrorHandler } from "./client-errors.ts";
-import { allowedMethods, type EndpointDefinition, HTTP_METHODS } from "./endpoint.ts";
+import { allowedMethods, type EndpointDefinition, HTTP_METHODS, type HttpMethod } from "./endpoint.ts";
 import { applyErrorAnswer, errorAnswer } from "./errors-response.ts";
 import { hostAllowed, hostName } from "./loopback.ts";
-import { compileEndpoint, type PipelineFeature } from "./pipeline.ts";
+import { type ContextFactory, compileEndpoint, type PipelineFeature } from "./pipeline.ts";
 
 export interface ServerLimits {
   /**
@@ -39,6 +39,8 @@ export interface ServerOptions {
   prefix: string;
   endpoints: readonly EndpointDefinition[];
   features: readonly PipelineFeature[];
+  /** Makes each handler's second argument (see PipelineOptions.context). */
+  context?: ContextFactory;
   /** Routes of features themselves (CORS preflights) get the Fastify instance here. */
   extendRoutes?: (server: FastifyInstance, endpoints: readonly EndpointDefinition[]) => void;
   health: () => Promise<boolean>;
@@ -155,30 +157,28 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     return reply.code(healthy ? 200 : 503).send(healthy ? { status: "ok" } : UNAVAILABLE);
   });
 
-  const seen = new Set<string>();
-  for (const endpoint of options.endpoints) {
-    const url = toFastifyPath(options.prefix + endpoint.path);
-    if (seen.has(url)) {
-      throw new KilnError(
-        "KILN_DUPLICATE_ENDPOINT",
-        `Two endpoints are registered for ${endpoint.path}`,
-      );
+  for (const [url, endpoints] of byPath(options.prefix, options.endpoints)) {
+    const taken = new Set<HttpMethod>();
+    for (const endpoint of endpoints) {
+      const methods = allowedMethods(endpoint).filter((m) => m !== "HEAD");
+      for (const method of methods) taken.add(method);
+      server.route({
+        method: methods,
+        url,
+        bodyLimit: endpoint.options.bodyLimit ?? limits.bodySize,
+        handler: compileEndpoint(endpoint, {
+          app: options.app,
+          context: options.context,
+          features: options.features,
+          log,
+          drain,
+        }),
+      });
     }
-    seen.add(url);
-    const methods = allowedMethods(endpoint);
-    server.route({
-      method: methods.filter((m) => m !== "HEAD"),
-      url,
-      bodyLimit: endpoint.options.bodyLimit ?? limits.bodySize,
-      handler: compileEndpoint(endpoint, {
-        app: options.app,
-        features: options.features,
-        log,
-        drain,
-      }),
-    });
-    const others = HTTP_METHODS.filter((m) => !methods.includes(m) && m !== "OPTIONS");
-    const allow = methods.join(", ");
+    // HEAD follows GET (Fastify answers it from the GET route).
+    if (taken.has("GET")) taken.add("HEAD");
+    const others = HTTP_METHODS.filter((m) => !taken.has(m) && m !== "OPTIONS");
+    const allow = HTTP_METHODS.filter((m) => taken.has(m)).join(", ");
     const notAllowed = (_req: FastifyRequest, reply: FastifyReply) =>
       reply
         .code(405)
@@ -187,12 +187,50 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     if (others.length > 0) server.route({ method: others, url, handler: notAllowed });
     // crossOrigin endpoints get their preflight route from the cookies service (http/cors.ts);
     // an endpoint that lists OPTIONS among its methods answers it itself.
-    if (!endpoint.options.crossOrigin && !methods.includes("OPTIONS"))
+    if (!endpoints.some((e) => e.options.crossOrigin) && !taken.has("OPTIONS"))
       server.route({ method: "OPTIONS", url, handler: notAllowed });
   }
   options.extendRoutes?.(server, options.endpoints);
   closeConnectionsWhenIdle(server);
   return server;
+}
+
+/**
+ * The endpoints grouped by their Fastify path, in registration order. A path may have several
+ * registrations, one per method (`GET /tasks/:id` and `PUT /tasks/:id` as two handlers); the
+ * same method twice is refused, naming both registrations.
+ */
+function byPath(
+  prefix: string,
+  endpoints: readonly EndpointDefinition[],
+): Map<string, EndpointDefinition[]> {
+  const groups = new Map<string, EndpointDefinition[]>();
+  const owners = new Map<string, EndpointDefinition>();
+  for (const endpoint of endpoints) {
+    const url = toFastifyPath(prefix + endpoint.path);
+    for (const method of allowedMethods(endpoint)) {
+      const key = `${method} ${url}`;
+      const first = owners.get(key);
+      if (first) {
+        throw new KilnError(
+          "KILN_DUPLICATE_ENDPOINT",
+          `Two endpoints are registered for ${method} ${endpoint.path}: ${describe(first)} and ${describe(endpoint)}; a path may have one handler per method`,
+        );
+      }
+      owners.set(key, endpoint);
+    }
+    const group = groups.get(url);
+    if (group) group.push(endpoint);
+    else groups.set(url, [endpoint]);
+  }
+  return groups;
+}
+
+/** An endpoint registration as its author wrote it: path, methods and handler name. */
+function describe(endpoint: EndpointDefinition): string {
+  const methods = endpoint.options.methods ?? ["GET", "POST"];
+  const name = endpoint.handler.name ? ` (handler ${endpoint.handler.name})` : "";
+  return `httpEndpoint(${JSON.stringify(endpoint.path)}, { methods: ${JSON.stringify(methods)} })${name}`;
 }
 
 /**

@@ -30,8 +30,8 @@ export interface TablesOptions {
 }
 
 /**
- * The `tables` service: the app's database with its data tables. Other services reach it with
- * `app.service<TablesService>("tables")` and use `db` (Kysely) for their own tables.
+ * The `tables` service: the app's database with its data tables. Other services reach it as
+ * `app.services.tables` and use `db` (Kysely) for their own tables.
  */
 export interface TablesService extends KilnService {
   readonly name: "tables";
@@ -41,12 +41,20 @@ export interface TablesService extends KilnService {
    * transaction.
    */
   readonly db: Kysely<AnyDB>;
+  /**
+   * The same database for Kiln's own tables (sessions, login counters, tokens): they are not
+   * data tables, so their queries are typed without the data tables' schema.
+   */
+  readonly systemDb: Kysely<unknown>;
+  readonly dialect: Dialect;
   readonly dialectName: "sqlite" | "postgres";
   /** Every data table: `tables.tasks`, `tables.get("tasks")`. */
   readonly tables: TablesAccessor;
   /** The table by name (KILN_UNKNOWN_TABLE if none). */
   table(name: string): TableImpl;
-  /** See `inTransaction` in index.ts. */
+  /** What a database error means for `table` (a duplicate value, a busy database...). */
+  mapError(error: unknown, table: TableImpl): Error;
+  /** See `inTransaction` in app/views.ts. */
   inTransaction<T>(fn: () => Promise<T> | T): Promise<T>;
   /** The users row with this email, ignoring case (uses the unique index), or null. */
   findUserByEmail(email: string): Promise<Row | null>;
@@ -89,7 +97,7 @@ export async function openTables(options: TablesOptions): Promise<TablesService>
  * The built-in service factory (first in builtInServices): SQLite at `DATA/app.db`, in memory
  * when the app has no data folder, PostgreSQL when `DATABASE_URL` is a `postgres://` URL.
  */
-export const tablesService: ServiceFactory = (app) =>
+export const tablesService: ServiceFactory<TablesService> = (app) =>
   openTables({
     dataDir: app.dataDir,
     databaseUrl: app.databaseUrl,
@@ -159,6 +167,12 @@ class Tables implements TablesService, TablesContext {
 
   get db(): Kysely<AnyDB> {
     return this.dialect.db;
+  }
+
+  get systemDb(): Kysely<unknown> {
+    // One database, two views of its types: Kysely's type parameter is invariant, and Kiln's
+    // own tables are not in AnyDB's shape of data tables.
+    return this.dialect.db as unknown as Kysely<unknown>;
   }
 
   get dialectName(): "sqlite" | "postgres" {

@@ -15,8 +15,8 @@ import { bearerChallenge, parseBearer, setRequestToken } from "./bearer.ts";
 import { deviceFor, rememberDevice } from "./device-cookie.ts";
 import { CrossSiteRefused, TooManyAttempts } from "./errors.ts";
 import { accountOf, addressKey } from "./guessing-defence.ts";
-import { sessionUserId } from "./login-state.ts";
 import { setRequestUser } from "./request-user.ts";
+import { sessionUser } from "./session-user.ts";
 import type { UsersService } from "./users-service.ts";
 
 /**
@@ -58,8 +58,7 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
       if (isForeign(ctx)) throw new CrossSiteRefused();
       const header = ctx.raw.headers.authorization;
       if (header === undefined) {
-        const id = sessionUserId();
-        const user = id === null ? null : await service.enabledUser(id);
+        const user = await sessionUser(service);
         if (!user) throw refuse(ctx, "Authentication required");
         setRequestUser(ctx, user);
         return;

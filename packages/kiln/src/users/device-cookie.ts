@@ -57,7 +57,7 @@ function read(ctx: RequestContext | undefined): DeviceCookie | null {
 }
 
 function hasCookies(ctx: RequestContext): boolean {
-  return (ctx.app as KilnApp).service("cookies") !== undefined;
+  return (ctx.app as KilnApp).services.cookies !== undefined;
 }
 
 /** 96 bits of SHA-256 of the account: enough to tell a browser's few accounts apart. */

@@ -6,6 +6,7 @@ import { rowRef } from "../tables/row-ref.ts";
 import { normaliseEmail } from "../tables/system-tables.ts";
 import type { Row } from "../tables/types.ts";
 import { authenticateFeature } from "./authenticate.ts";
+import { sessionUserFeature } from "./session-user.ts";
 import { CredentialMemory } from "./credential-memory.ts";
 import { InvalidCredentials, UserExists } from "./errors.ts";
 import { accountKey, accountOf, GuessingDefence } from "./guessing-defence.ts";
@@ -80,7 +81,7 @@ export class UsersService implements KilnService {
       maxEntries: settings.credentialMemory.maxEntries,
       ttlMs: settings.credentialMemory.ttlSeconds * 1000,
     });
-    this.features = [authenticateFeature(this, app.name)];
+    this.features = [authenticateFeature(this, app.name), sessionUserFeature(this)];
     this.#timer = setInterval(() => this.#forgetOld(), 3_600_000);
     this.#timer.unref();
   }
@@ -363,28 +364,25 @@ function checkEmail(email: string): string {
   return clean;
 }
 
-/** The tables service, as far as users need it (see tables/service.ts). */
-interface TablesLike extends TokenTablesLike {
-  readonly db: Kysely<unknown>;
-  table(name: string): UsersTableLike & {
-    getById(id: string): Promise<Row | null>;
-    addRow(values: Record<string, unknown>): Promise<Row>;
-    search(filters?: object, options?: object): AsyncIterable<Row>;
-  };
-  findUserByEmail(email: string): Promise<Row | null>;
-}
+/** The users data table, as far as users need it (see tables/table.ts). */
+type UsersTable = UsersTableLike & {
+  getById(id: string): Promise<Row | null>;
+  addRow(values: Record<string, unknown>): Promise<Row>;
+  search(filters?: object, options?: object): AsyncIterable<Row>;
+};
 
 /**
  * Starts the Users service of an app: its accounts are the `users` data table, its counters
  * a Kiln table in the same database (so every process of the app shares both).
  */
-export const usersService: ServiceFactory = async (app: KilnApp) => {
-  const tables = app.service("tables") as (KilnService & TablesLike) | undefined;
+export const usersService: ServiceFactory<UsersService> = async (app: KilnApp) => {
+  const tables = app.services.tables;
   if (!tables) return null;
-  const users = tables.table("users");
-  const tokens = new TokenStore(tables.db);
+  // The table's rows are RowImpl, the runtime class behind the public Row type (tables/row.ts).
+  const users = tables.table("users") as unknown as UsersTable;
+  const tokens = new TokenStore(tables.systemDb);
   const store: UserStore = {
-    db: tables.db,
+    db: tables.systemDb,
     tokens,
     findToken: tokenLookup(tokens, tables, users),
     findByEmail: (email) => tables.findUserByEmail(email),

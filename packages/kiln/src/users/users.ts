@@ -1,14 +1,14 @@
-import { currentApp } from "../app/current-app.ts";
 import { isForeign } from "../cookies/xsrf.ts";
 import { KilnError } from "../errors.ts";
-import { maybeContext } from "../http/context.ts";
+import { maybeContext, type RequestContext } from "../http/context.ts";
 import type { ColumnsOf, Row } from "../tables/types.ts";
 import { requestToken } from "./bearer.ts";
 import { deviceFor, rememberDevice } from "./device-cookie.ts";
 import { AuthenticationFailed, CrossSiteRefused, TooManyAttempts } from "./errors.ts";
 import { accountOf, addressKey } from "./guessing-defence.ts";
-import { forgetLogin, rememberLogin, sessionUserId } from "./login-state.ts";
+import { forgetLogin, rememberLogin } from "./login-state.ts";
 import { requestUser, setRequestUser } from "./request-user.ts";
+import { sessionUser } from "./session-user.ts";
 import type { NewToken, TokenInfo } from "./tokens.ts";
 import type { UsersService } from "./users-service.ts";
 
@@ -31,17 +31,24 @@ export type UserColumns = {
 /** A row of the `users` table: the built-in columns typed, the app's own typed by `kiln types`. */
 export type UserRow = Row<ColumnsOf<"users">> & UserColumns;
 
-async function service(): Promise<UsersService> {
-  const app = currentApp();
-  await app.ready();
-  const users = app.service<UsersService>("users");
-  if (!users) {
-    throw new KilnError("KILN_NO_APP", `The app "${app.name}" has no Users service running`);
-  }
-  return users;
+/** Where a users API finds its app's Users service (see `makeUsers`). */
+export type UsersServiceLookup = () => Promise<UsersService>;
+
+/** The request being handled, for what only makes sense in one (a login, the request's user). */
+function needRequest(what: string): RequestContext {
+  const ctx = maybeContext();
+  if (ctx) return ctx;
+  throw new KilnError(
+    "KILN_NO_REQUEST",
+    `users.${what}() works on the request being handled, and none is: call it inside an endpoint handler (or what it awaits). In a script or a test, users.addUser, users.checkPassword and users.getUserByEmail work without a request`,
+  );
 }
 
-async function checkPassword(email: string, password: string): Promise<UserRow> {
+async function checkPassword(
+  service: UsersServiceLookup,
+  email: string,
+  password: string,
+): Promise<UserRow> {
   // A login that another site's page makes the browser send is refused before any password
   // check, so a foreign page can neither guess passwords nor spend the owner's attempts.
   const ctx = maybeContext();
@@ -69,12 +76,15 @@ function logIn(user: UserRow): void {
   setRequestUser(ctx, user);
 }
 
+/** The users API (see `users`), as `app.users` and the importable `users` both give it. */
+export type Users = ReturnType<typeof makeUsers>;
+
 /**
- * The Users service: accounts with an email and a password, kept in the `users` data table.
- * Inside a request, logging in stores the user in the session (a browser stays logged in);
- * `authenticateUsers: true` endpoints accept that session or Basic credentials.
+ * The users API over the Users service `service` finds: the importable `users` finds the app
+ * of the current request, `app.users` its own app.
  */
-export const users = {
+export function makeUsers(service: UsersServiceLookup) {
+  return {
   /**
    * Creates an account (email unique regardless of case, password at least
    * `services.users.minPasswordLength` characters) and, inside a request, logs it in (so its
@@ -101,7 +111,8 @@ export const users = {
    *   users.loginWithEmail(email ?? "", password ?? ""));
    */
   async loginWithEmail(email: string, password: string): Promise<UserRow> {
-    const user = await checkPassword(email, password);
+    needRequest("loginWithEmail");
+    const user = await checkPassword(service, email, password);
     rememberDevice(maybeContext(), accountOf(String(email)));
     logIn(user);
     return user;
@@ -119,7 +130,7 @@ export const users = {
    * });
    */
   checkPassword(email: string, password: string): Promise<UserRow> {
-    return checkPassword(email, password);
+    return checkPassword(service, email, password);
   },
 
   /**
@@ -168,8 +179,7 @@ export const users = {
    *   users.revokeToken(users.getUser()!, users.getToken()!.id));
    */
   getToken(): TokenInfo | null {
-    const ctx = maybeContext();
-    return ctx ? requestToken(ctx) : null;
+    return requestToken(needRequest("getToken"));
   },
 
   /**
@@ -182,31 +192,28 @@ export const users = {
   },
 
   /**
-   * The user of the current request: the one whose Basic credentials or session an
-   * `authenticateUsers` endpoint accepted, or the one logged in during this request; else
-   * null. Synchronous. On endpoints without `authenticateUsers`, `await users.loadUser()`
-   * also reads the session.
+   * The user of the current request, on any endpoint: the one whose credentials or session
+   * an `authenticateUsers` endpoint accepted, the enabled user the request's session is logged
+   * in as, or the one logged in during this request; else null. Synchronous (the session's
+   * user is read before the handler runs). Outside a request it throws KILN_NO_REQUEST.
    * @example httpEndpoint("/me", { authenticateUsers: true }, () => users.getUser()?.email);
    */
   getUser(): UserRow | null {
-    const ctx = maybeContext();
-    return ctx ? ((requestUser(ctx) as UserRow | null | undefined) ?? null) : null;
+    return (requestUser(needRequest("getUser")) as UserRow | null | undefined) ?? null;
   },
 
   /**
-   * Like `getUser()`, and on any endpoint: falls back to the session's logged-in user,
-   * loaded from the database (null if it was disabled or deleted meanwhile).
+   * `getUser()` as a promise (kept from when `getUser()` read the session only on
+   * `authenticateUsers` endpoints): looks the session's user up if it is not known yet.
    * @example const user = await users.loadUser();
    */
   async loadUser(): Promise<UserRow | null> {
-    const ctx = maybeContext();
-    if (!ctx) return null;
+    const ctx = needRequest("loadUser");
     const known = requestUser(ctx);
     if (known !== undefined) return known as UserRow | null;
-    const id = sessionUserId();
-    const user = id === null ? null : ((await (await service()).enabledUser(id)) as UserRow | null);
-    setRequestUser(ctx, user);
-    return user;
+      const user = (await sessionUser(await service())) as UserRow | null;
+      setRequestUser(ctx, user);
+      return user;
   },
 
   /**
@@ -217,6 +224,7 @@ export const users = {
     if (!user || typeof user.id !== "string") {
       throw new KilnError("KILN_BAD_VALUE", "users.forceLogin needs a row of the users table");
     }
+    needRequest("forceLogin");
     logIn(user);
   },
 
@@ -225,8 +233,7 @@ export const users = {
    * @example httpEndpoint("/logout", { methods: ["POST"] }, () => users.logout());
    */
   logout(): void {
-    const ctx = maybeContext();
-    if (!ctx) return;
+    const ctx = needRequest("logout");
     forgetLogin();
     setRequestUser(ctx, null);
   },
@@ -254,4 +261,5 @@ export const users = {
   async setPassword(user: UserRow, password: string): Promise<void> {
     await (await service()).setPassword(user, password);
   },
-};
+  };
+}

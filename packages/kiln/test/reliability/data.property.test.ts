@@ -84,7 +84,7 @@ for (const dialect of await testDialects()) {
         return row ? { id: row.id } : null;
       });
       await app.ready();
-      service = app.service<TablesService>("tables")!;
+      service = app.services.tables!;
     });
 
     afterAll(async () => {

@@ -55,7 +55,7 @@ export async function tablesApp(
   open.push({ app, database: database ? undefined : db });
   options.setup?.(app);
   await app.ready();
-  const service = app.service<TablesService>("tables")!;
+  const service = app.services.tables!;
   return {
     app,
     service,

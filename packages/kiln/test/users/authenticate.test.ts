@@ -49,7 +49,7 @@ async function countRowWrites(
   made: UsersTestApp,
   backend: TestDialect["name"],
 ): Promise<() => Promise<number>> {
-  const db = made.service<{ name: string; db: Kysely<unknown> }>("tables")!.db;
+  const db = made.services.tables!.systemDb;
   const run = (text: string) => sql.raw(text).execute(db);
   const list =
     backend === "sqlite"

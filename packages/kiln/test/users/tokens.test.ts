@@ -74,7 +74,7 @@ for (const dialect of await testDialects()) {
       const made = await users.createToken(await ada(), { name: "laptop" });
       expect(made.token).toMatch(/^kiln_[A-Za-z0-9_-]{43}$/);
       expect(made).toMatchObject({ name: "laptop", expiresAt: null, lastUsedAt: null });
-      const { db } = app.service("tables") as unknown as {
+      const { db } = app.services.tables as unknown as {
         db: Kysely<{ kiln_api_tokens: Record<string, string> }>;
       };
       const rows = await db.selectFrom("kiln_api_tokens").selectAll().execute();
