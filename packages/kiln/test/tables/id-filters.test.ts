@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { q, type Row, tables } from "../../src/index.ts";
+import { q, type Row } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
-import { tablesApp } from "./tables-test-app.ts";
+import { tables, tablesApp } from "./tables-test-app.ts";
 
 const SCHEMA = {
   articles: { title: "text", author: "link users", score: "number" },

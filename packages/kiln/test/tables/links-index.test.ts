@@ -1,9 +1,9 @@
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
-import { q, type Row, tables } from "../../src/index.ts";
+import { q, type Row } from "../../src/index.ts";
 import type { TablesService } from "../../src/tables/index.ts";
 import { testDialects } from "../support/dialects.ts";
-import { tablesApp } from "./tables-test-app.ts";
+import { tables, tablesApp } from "./tables-test-app.ts";
 
 const SCHEMA = { articles: { title: "text", tags: "links tags" }, tags: { name: "text" } };
 

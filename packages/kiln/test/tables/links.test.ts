@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { KilnError, q, type Row, tables } from "../../src/index.ts";
+import { KilnError, q, type Row } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
-import { tablesApp } from "./tables-test-app.ts";
+import { tables, tablesApp } from "./tables-test-app.ts";
 
 const SCHEMA = {
   tasks: { title: "text", owner: "link users", tags: "links tags", parent: "link tasks" },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { q, tables } from "../../src/index.ts";
+import { q } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
-import { tablesApp } from "./tables-test-app.ts";
+import { tables, tablesApp } from "./tables-test-app.ts";
 
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: paged lists with their total`, () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { KilnError, q, tables } from "../../src/index.ts";
+import { KilnError, q } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
-import { tablesApp } from "./tables-test-app.ts";
+import { tables, tablesApp } from "./tables-test-app.ts";
 
 /**
  * Searches built from request input that are too large for the database (a huge

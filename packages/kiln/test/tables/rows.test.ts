@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { BlobMedia, KilnError, tables } from "../../src/index.ts";
+import { BlobMedia, KilnError } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
-import { tablesApp } from "./tables-test-app.ts";
+import { tables, tablesApp } from "./tables-test-app.ts";
 
 const TASKS = {
   tasks: {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { inTransaction, KilnError, q, type Row, tables } from "../../src/index.ts";
+import { KilnError, q, type Row } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
-import { tablesApp } from "./tables-test-app.ts";
+import { inTransaction, tables, tablesApp } from "./tables-test-app.ts";
 
 const PEOPLE = {
   people: {

@@ -1,6 +1,7 @@
 import { afterEach } from "vitest";
 import { createApp, type KilnApp } from "../../src/index.ts";
-import type { TablesService } from "../../src/tables/index.ts";
+import type { TablesAccessor, TablesService } from "../../src/tables/index.ts";
+import { tablesProxy } from "../../src/tables/service.ts";
 import type { TestDatabase, TestDialect } from "../support/dialects.ts";
 
 export interface TablesAppOptions {
@@ -22,6 +23,21 @@ export interface TablesTestApp {
 }
 
 const open: { app: KilnApp; database?: TestDatabase }[] = [];
+
+/** The app the running test opened last (the reopened one after a restart). */
+function latest(): KilnApp {
+  const last = open.at(-1);
+  if (!last) throw new Error("no tablesApp() open in this test");
+  return last.app;
+}
+
+/** `app.tables` of the test's app, so that a test reads like the code of an endpoint. */
+export const tables: TablesAccessor = tablesProxy((name) => latest().tablesService.table(name));
+
+/** `app.inTransaction` of the test's app. */
+export function inTransaction<T>(fn: () => Promise<T> | T): Promise<T> {
+  return latest().inTransaction(fn);
+}
 
 afterEach(async () => {
   for (const { app, database } of open.splice(0).reverse()) {

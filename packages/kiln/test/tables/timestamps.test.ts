@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { KilnError, tables } from "../../src/index.ts";
+import { KilnError } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
-import { tablesApp } from "./tables-test-app.ts";
+import { tables, tablesApp } from "./tables-test-app.ts";
 
 const SCHEMA = {
   articles: {

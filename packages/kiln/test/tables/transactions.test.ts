@@ -2,10 +2,10 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { inTransaction, KilnError, tables } from "../../src/index.ts";
+import { KilnError } from "../../src/index.ts";
 import { MAX_ATTEMPTS } from "../../src/tables/transaction.ts";
 import { testDialects } from "../support/dialects.ts";
-import { tablesApp } from "./tables-test-app.ts";
+import { inTransaction, tables, tablesApp } from "./tables-test-app.ts";
 
 const SCHEMA = { accounts: { name: "text", balance: "number" } };
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { inTransaction, KilnError, tables } from "../../src/index.ts";
+import { KilnError } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
-import { tablesApp } from "./tables-test-app.ts";
+import { inTransaction, tables, tablesApp } from "./tables-test-app.ts";
 
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: the users table`, () => {

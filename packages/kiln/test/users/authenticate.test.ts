@@ -1,9 +1,16 @@
 import { type Kysely, sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
-import { request, users } from "../../src/index.ts";
+import { request } from "../../src/index.ts";
 import { hashParams, hashPassword } from "../../src/users/passwords.ts";
 import { type TestDialect, testDialects } from "../support/dialects.ts";
-import { basic, sameAppAs, type UsersTestApp, usersApp, usersAppOn } from "./users-test-app.ts";
+import {
+  basic,
+  sameAppAs,
+  type UsersTestApp,
+  users,
+  usersApp,
+  usersAppOn,
+} from "./users-test-app.ts";
 
 let app: UsersTestApp;
 let other: UsersTestApp | undefined;

@@ -1,9 +1,16 @@
 import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
-import { request, type UserRow, users } from "../../src/index.ts";
+import { request, type UserRow } from "../../src/index.ts";
 import { type TestDialect, testDialects } from "../support/dialects.ts";
-import { basic, sameAppAs, type UsersTestApp, usersApp, usersAppOn } from "./users-test-app.ts";
+import {
+  basic,
+  sameAppAs,
+  type UsersTestApp,
+  users,
+  usersApp,
+  usersAppOn,
+} from "./users-test-app.ts";
 
 /*
  * API tokens through real HTTP (a listening server, fetch), on SQLite and PostgreSQL: the
