@@ -3,7 +3,12 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import pino, { type DestinationStream, type Logger } from "pino";
 import { KilnError } from "../errors.ts";
 import { clientErrorHandler } from "./client-errors.ts";
-import { allowedMethods, type EndpointDefinition, HTTP_METHODS, type HttpMethod } from "./endpoint.ts";
+import {
+  allowedMethods,
+  type EndpointDefinition,
+  HTTP_METHODS,
+  type HttpMethod,
+} from "./endpoint.ts";
 import { applyErrorAnswer, errorAnswer } from "./errors-response.ts";
 import { hostAllowed, hostName } from "./loopback.ts";
 import { type ContextFactory, compileEndpoint, type PipelineFeature } from "./pipeline.ts";
@@ -175,10 +180,10 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         }),
       });
     }
-    // HEAD follows GET (Fastify answers it from the GET route).
+    // HEAD follows GET (Fastify answers it from the GET route); added last, it is listed last.
     if (taken.has("GET")) taken.add("HEAD");
     const others = HTTP_METHODS.filter((m) => !taken.has(m) && m !== "OPTIONS");
-    const allow = HTTP_METHODS.filter((m) => taken.has(m)).join(", ");
+    const allow = [...taken].join(", ");
     const notAllowed = (_req: FastifyRequest, reply: FastifyReply) =>
       reply
         .code(405)
