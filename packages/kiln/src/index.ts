@@ -3,9 +3,9 @@
  * users, cookies and sessions built in. This file is the whole public API (re-exports only).
  */
 export { type AppConfig, createApp, type KilnApp } from "./app/create-app.ts";
-export { loadApp } from "./app/load-app.ts";
 export type { HandlerContext } from "./app/handler-context.ts";
 export { type EndpointHandler, httpEndpoint } from "./app/http-endpoint.ts";
+export { loadApp } from "./app/load-app.ts";
 export { onStart } from "./app/on-start.ts";
 export { inTransaction, tables, users } from "./app/views.ts";
 export {
@@ -16,13 +16,13 @@ export {
 export { type Session, session } from "./cookies/session.ts";
 export { HttpError, isHttpError, KilnError } from "./errors.ts";
 export { type KilnRequest, request } from "./http/context.ts";
-export {
-  type AuthScheme,
-  type CredentialCheck,
-  type EndpointOptions,
-  type HttpMethod,
-  type KeywordParams,
-  type PathParams,
+export type {
+  AuthScheme,
+  CredentialCheck,
+  EndpointOptions,
+  HttpMethod,
+  KeywordParams,
+  PathParams,
 } from "./http/endpoint.ts";
 export { HttpResponse, type HttpResponseInit } from "./http/http-response.ts";
 export { BlobMedia, type Media, type MediaOptions } from "./http/media.ts";

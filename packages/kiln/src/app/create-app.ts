@@ -1,9 +1,9 @@
 import cluster from "node:cluster";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import type { Logger } from "pino";
-import { KilnError } from "../errors.ts";
-import { cookiesService } from "../cookies/cookies-service.ts";
 import type { CookiesService } from "../cookies/cookies-service.ts";
+import { cookiesService } from "../cookies/cookies-service.ts";
+import { KilnError } from "../errors.ts";
 import { defineEndpoint, type EndpointDefinition } from "../http/endpoint.ts";
 import { plainHttpWarning } from "../http/loopback.ts";
 import { buildServer, DEFAULT_LIMITS, type ServerLimits } from "../http/server.ts";
@@ -169,9 +169,9 @@ export class KilnApp {
   async #start(): Promise<void> {
     // In start order: later services use earlier ones (users need tables; sessions need the
     // database), and pipeline features run in this order too (CORS → session/XSRF → users).
-    this.#services.tables = await tablesService(this) ?? undefined;
-    this.#services.cookies = await cookiesService(this) ?? undefined;
-    this.#services.users = await usersService(this) ?? undefined;
+    this.#services.tables = (await tablesService(this)) ?? undefined;
+    this.#services.cookies = (await cookiesService(this)) ?? undefined;
+    this.#services.users = (await usersService(this)) ?? undefined;
     await runStartHooks(this, this.#startHooks);
     const services = this.#startedServices();
     this.#server = buildServer({

@@ -14,6 +14,13 @@ export function currentApp(what: "tables" | "users" | "inTransaction"): KilnApp 
     | KilnApp
     | undefined;
   if (app) return app;
+  if (globalState.loading) {
+    // A server module's top level runs while its app folder loads, before any database opens.
+    throw new KilnError(
+      "KILN_NO_REQUEST",
+      `\`${what}\` was used at the top level of a server module, which runs while the app loads, before its database is open: use it inside an endpoint, or at start-up inside onStart(async () => { ... })`,
+    );
+  }
   const bound = what === "inTransaction" ? "app.inTransaction(fn)" : `app.${what}`;
   throw new KilnError(
     "KILN_NO_REQUEST",

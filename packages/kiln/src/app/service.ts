@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
+import type { CookiesService } from "../cookies/cookies-service.ts";
 import type { EndpointDefinition } from "../http/endpoint.ts";
 import type { PipelineFeature } from "../http/pipeline.ts";
-import type { CookiesService } from "../cookies/cookies-service.ts";
 import type { TablesService } from "../tables/service.ts";
 import type { UsersService } from "../users/users-service.ts";
 import type { KilnApp } from "./create-app.ts";
@@ -22,7 +22,9 @@ export interface KilnService {
 }
 
 /** Starts a service for an app, or returns null when the app does not use it. */
-export type ServiceFactory<S extends KilnService = KilnService> = (app: KilnApp) => Promise<S | null>;
+export type ServiceFactory<S extends KilnService = KilnService> = (
+  app: KilnApp,
+) => Promise<S | null>;
 
 /**
  * An app's started services, each under its own typed field: a service reaches another one

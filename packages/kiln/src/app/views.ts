@@ -11,7 +11,9 @@ import { currentApp } from "./current-app.ts";
  * const task = await tables.tasks.addRow({ title: "Buy milk", done: false });
  * const open = await tables.get("tasks").search({ done: false }).toArray();
  */
-export const tables: TablesAccessor = tablesProxy((name) => currentApp("tables").tablesService.table(name));
+export const tables: TablesAccessor = tablesProxy((name) =>
+  currentApp("tables").tablesService.table(name),
+);
 
 /**
  * Runs fn atomically: every table operation inside (and everything it awaits) commits together,

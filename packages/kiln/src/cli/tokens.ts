@@ -1,7 +1,6 @@
 import type { KilnApp } from "../app/create-app.ts";
 import { isHttpError, KilnError } from "../errors.ts";
 import type { TokenInfo } from "../users/tokens.ts";
-import type { UsersService } from "../users/users-service.ts";
 import { APP_OPTIONS, type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { openCommandApp } from "./open-app.ts";
 

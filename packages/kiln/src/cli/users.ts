@@ -1,6 +1,5 @@
 import type { KilnApp } from "../app/create-app.ts";
 import { isHttpError } from "../errors.ts";
-import type { UsersService } from "../users/users-service.ts";
 import { APP_OPTIONS, type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { openCommandApp } from "./open-app.ts";
 import { readPassword } from "./read-password.ts";

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from "fastify";
-import type { Kysely } from "kysely";
 import type { KilnApp } from "../app/create-app.ts";
 import type { KilnService, ServiceFactory } from "../app/service.ts";
 import { KilnError } from "../errors.ts";

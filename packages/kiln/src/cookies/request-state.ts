@@ -3,7 +3,6 @@ import { KilnError } from "../errors.ts";
 import type { RequestContext } from "../http/context.ts";
 import { CookieJar } from "./cookie-jar.ts";
 import type { CookiesRuntime } from "./cookies-runtime.ts";
-import type { CookiesService } from "./cookies-service.ts";
 import { RequestSession } from "./request-session.ts";
 import { isForeign } from "./xsrf.ts";
 

@@ -1,4 +1,3 @@
-
 export type { CsvOptions } from "./csv.ts";
 
 export { TableError, type TableErrorCode } from "./errors.ts";

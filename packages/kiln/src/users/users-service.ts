@@ -6,18 +6,13 @@ import { rowRef } from "../tables/row-ref.ts";
 import { normaliseEmail } from "../tables/system-tables.ts";
 import type { Row } from "../tables/types.ts";
 import { authenticateFeature } from "./authenticate.ts";
-import { sessionUserFeature } from "./session-user.ts";
 import { CredentialMemory } from "./credential-memory.ts";
 import { InvalidCredentials, UserExists } from "./errors.ts";
 import { accountKey, accountOf, GuessingDefence } from "./guessing-defence.ts";
 import { endSessionsOf } from "./login-state.ts";
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
-import {
-  type FoundToken,
-  type TokenTablesLike,
-  tokenLookup,
-  type UsersTableLike,
-} from "./token-lookup.ts";
+import { sessionUserFeature } from "./session-user.ts";
+import { type FoundToken, tokenLookup, type UsersTableLike } from "./token-lookup.ts";
 import {
   expiresInMs,
   looksLikeToken,

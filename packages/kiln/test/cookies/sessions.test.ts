@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { CookiesService } from "../../src/cookies/cookies-service.ts";
 import { type KyselySessionStore, tokenHash } from "../../src/cookies/session-store.ts";
 import { type KilnError, session } from "../../src/index.ts";
 import { cookieApp, setCookies, type TestApp, TestJar } from "./cookie-test-app.ts";

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from "kysely";
+import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { request } from "../../src/index.ts";
 import { hashParams, hashPassword } from "../../src/users/passwords.ts";

@@ -1,7 +1,6 @@
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { request } from "../../src/index.ts";
-import type { TablesService } from "../../src/tables/service.ts";
 import { testDialects } from "../support/dialects.ts";
 import { cookiesOf, form, send } from "./http-client.ts";
 import { basic, type UsersTestApp, users, usersAppOn } from "./users-test-app.ts";
