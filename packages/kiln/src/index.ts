@@ -35,6 +35,7 @@ export {
   type SearchResult,
   type Table,
   TableError,
+  type TablesAccessor,
 } from "./tables/index.ts";
 export {
   AuthenticationFailed,
