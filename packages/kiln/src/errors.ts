@@ -64,16 +64,18 @@ export function isHttpError(value: unknown): value is HttpError {
 /** Every stable code, with its meaning and fix: the source of docs/errors.md. */
 export const errorCatalogue = {
   KILN_BAD_STATUS: "An HttpError or HttpResponse was given a status outside its range.",
-  KILN_NO_REQUEST: "`request` (or cookies/session) was used outside a request handler.",
+  KILN_NO_REQUEST:
+    "`request`, `session`, `cookies`, or the importable `tables`/`users`, was used outside a request handler (and, for tables/users, outside onStart).",
   KILN_BAD_ENDPOINT: "An endpoint path or option is malformed (the message names it).",
-  KILN_DUPLICATE_ENDPOINT: "Two endpoints were registered for the same path.",
+  KILN_DUPLICATE_ENDPOINT: "Two endpoints were registered for the same method and path.",
   KILN_BAD_CONFIG:
     "kiln.yaml (or the config given to createApp, or an environment variable such as `DATABASE_URL`) is invalid: a bad value, or a key Kiln does not know (a misspelling is never ignored).",
   KILN_APP_NOT_FOUND: "The app folder or its kiln.yaml does not exist.",
   KILN_MODULE_LOAD_FAILED: "A server module threw or failed to compile while loading.",
   KILN_START_FAILED:
     "A function registered with onStart threw (or onStart was given something else), so the app did not start.",
-  KILN_NO_APP: "A Kiln service (tables, users) was used before any app was created.",
+  KILN_NO_APP:
+    "No app to act on: a top-level httpEndpoint/onStart outside a loading app folder, or a service the app has not started.",
   KILN_TWO_COPIES:
     "Two copies of kiln whose shared state differs (two versions) were loaded in one process.",
   KILN_NO_USER:
