@@ -1,5 +1,5 @@
 import { KilnError } from "../errors.ts";
-import { globalState } from "../runtime/global-state.ts";
+import { globalState } from "../http/global-state.ts";
 import type { KilnApp } from "./create-app.ts";
 
 /**

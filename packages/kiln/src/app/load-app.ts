@@ -2,7 +2,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { KilnError } from "../errors.ts";
-import { globalState, type Registrations } from "../runtime/global-state.ts";
+import { globalState, type Registrations } from "../http/global-state.ts";
 import { readKilnYaml } from "./config.ts";
 import { type AppConfig, createApp, type KilnApp } from "./create-app.ts";
 

@@ -1,5 +1,5 @@
 import { KilnError } from "../errors.ts";
-import { globalState, type StartHook } from "../runtime/global-state.ts";
+import { globalState, type StartHook } from "../http/global-state.ts";
 import { registrationTarget } from "./registration.ts";
 
 /**

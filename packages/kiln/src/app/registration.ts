@@ -1,5 +1,5 @@
 import { KilnError } from "../errors.ts";
-import { globalState, type Registrations } from "../runtime/global-state.ts";
+import { globalState, type Registrations } from "../http/global-state.ts";
 
 /**
  * Where a top-level `httpEndpoint` or `onStart` registers: the app folder `loadApp` is

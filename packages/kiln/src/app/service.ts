@@ -1,30 +1,8 @@
-import type { FastifyInstance } from "fastify";
 import type { CookiesService } from "../cookies/cookies-service.ts";
-import type { EndpointDefinition } from "../http/endpoint.ts";
-import type { PipelineFeature } from "../http/pipeline.ts";
 import type { TablesService } from "../tables/service.ts";
 import type { UsersService } from "../users/users-service.ts";
-import type { KilnApp } from "./create-app.ts";
 
-/**
- * A built-in capability of an app (data tables, users, cookies and sessions, CORS). Services
- * start in order when the app gets ready, may take part in requests through pipeline
- * features, and are closed in reverse order.
- */
-export interface KilnService {
-  readonly name: string;
-  readonly features?: readonly PipelineFeature[];
-  /** Extra routes the service answers itself (CORS preflights, say). */
-  extendRoutes?(server: FastifyInstance, endpoints: readonly EndpointDefinition[]): void;
-  /** Part of `GET /_/health`: false makes it a 503. */
-  healthy?(): Promise<boolean>;
-  close?(): Promise<void>;
-}
-
-/** Starts a service for an app, or returns null when the app does not use it. */
-export type ServiceFactory<S extends KilnService = KilnService> = (
-  app: KilnApp,
-) => Promise<S | null>;
+export type { KilnService } from "../http/service.ts";
 
 /**
  * An app's started services, each under its own typed field: a service reaches another one

@@ -1,13 +1,14 @@
 import type { FastifyInstance } from "fastify";
-import type { KilnApp } from "../app/create-app.ts";
-import type { KilnService, ServiceFactory } from "../app/service.ts";
+import type { Kysely } from "kysely";
+import type { Logger } from "pino";
 import { KilnError } from "../errors.ts";
 import type { RequestContext } from "../http/context.ts";
 import { corsFeature, registerPreflights } from "../http/cors.ts";
 import type { EndpointDefinition } from "../http/endpoint.ts";
 import type { PipelineFeature, Stage } from "../http/pipeline.ts";
+import type { KilnService } from "../http/service.ts";
 import { mayHaveCookie } from "./cookie-header.ts";
-import { readCookiesSettings } from "./cookies-config.ts";
+import { type CookiesAppInfo, readCookiesSettings } from "./cookies-config.ts";
 import { type CookiesRuntime, sessionCookieName } from "./cookies-runtime.ts";
 import { deriveKeyring } from "./crypto.ts";
 import { existingState, requestState } from "./request-state.ts";
@@ -29,7 +30,15 @@ const CLEANUP_EVERY_MS = 60 * 60 * 1000;
  * `session` (XSRF verdict, session load before the handler; session saved, Set-Cookie and
  * security headers after it).
  */
-export const cookiesService: ServiceFactory<CookiesService> = async (app: KilnApp) => {
+/** What the cookies service needs of its app (the app object is one). */
+export interface CookiesHost extends CookiesAppInfo {
+  readonly prefix: string;
+  readonly log: Logger;
+  /** The tables service, started before this one: sessions live in the app database. */
+  readonly services: { readonly tables?: { readonly systemDb: Kysely<unknown> } };
+}
+
+export const cookiesService = async (app: CookiesHost): Promise<CookiesService> => {
   const settings = readCookiesSettings(app);
   const db = app.services.tables?.systemDb;
   if (!db) {

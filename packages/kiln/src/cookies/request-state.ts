@@ -1,4 +1,3 @@
-import type { KilnApp } from "../app/create-app.ts";
 import { KilnError } from "../errors.ts";
 import type { RequestContext } from "../http/context.ts";
 import { CookieJar } from "./cookie-jar.ts";
@@ -62,11 +61,19 @@ export function existingState(ctx: RequestContext): RequestCookieState | undefin
   return ctx.featureState.get(STATE) as RequestCookieState | undefined;
 }
 
+/**
+ * The app serving a request, as far as cookies need it: the request context types its app
+ * loosely (http/ does not know apps), and every app has this shape.
+ */
+interface CookiesApp {
+  readonly services: { readonly cookies?: { readonly runtime: CookiesRuntime } };
+}
+
 /** This request's cookie state, made now if it was not yet. */
 export function requestState(ctx: RequestContext): RequestCookieState {
   const existing = existingState(ctx);
   if (existing) return existing;
-  const runtime = (ctx.app as KilnApp).services.cookies?.runtime;
+  const runtime = (ctx.app as CookiesApp).services.cookies?.runtime;
   if (!runtime) {
     throw new KilnError("KILN_NO_APP", "cookies and session need the app's cookies service");
   }

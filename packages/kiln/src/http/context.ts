@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { KilnError } from "../errors.ts";
-import { globalState } from "../runtime/global-state.ts";
 import type { EndpointDefinition } from "./endpoint.ts";
+import { globalState } from "./global-state.ts";
 import type { Media } from "./media.ts";
 
 /**

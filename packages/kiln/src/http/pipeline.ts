@@ -1,11 +1,11 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { KilnError } from "../errors.ts";
-import { globalState } from "../runtime/global-state.ts";
 import { decodeBody } from "./body.ts";
 import type { RequestContext } from "./context.ts";
 import type { EndpointDefinition } from "./endpoint.ts";
 import { applyErrorAnswer, errorAnswer } from "./errors-response.ts";
+import { globalState } from "./global-state.ts";
 import { isHttpResponse } from "./http-response.ts";
 import { flattenQuery, mergeParams, paramRecord } from "./params.ts";
 import { sendResult } from "./respond.ts";

@@ -2,9 +2,9 @@ import { join } from "node:path";
 import type { Kysely } from "kysely";
 import { sql } from "kysely";
 import type { Logger } from "pino";
-import { ensureDataDir, privateFile } from "../app/data-dir.ts";
-import type { KilnService, ServiceFactory } from "../app/service.ts";
 import { KilnError } from "../errors.ts";
+import type { KilnService } from "../http/service.ts";
+import { ensureDataDir, privateFile } from "../runtime/data-dir.ts";
 import type { CsvOptions } from "./csv.ts";
 import { exportCsv, importCsv } from "./csv-transfer.ts";
 import type { AnyDB, Dialect } from "./dialect.ts";
@@ -93,11 +93,19 @@ export async function openTables(options: TablesOptions): Promise<TablesService>
   }
 }
 
+/** What the tables service needs of its app (the app object is one). */
+export interface TablesHost {
+  readonly dataDir: string | null;
+  readonly databaseUrl: string | null;
+  readonly config: { readonly tables?: Record<string, unknown> | null };
+  readonly log: Logger;
+}
+
 /**
- * The built-in service factory (first in builtInServices): SQLite at `DATA/app.db`, in memory
- * when the app has no data folder, PostgreSQL when `DATABASE_URL` is a `postgres://` URL.
+ * Starts an app's tables, the first of its services: SQLite at `DATA/app.db`, in memory when
+ * the app has no data folder, PostgreSQL when `DATABASE_URL` is a `postgres://` URL.
  */
-export const tablesService: ServiceFactory<TablesService> = (app) =>
+export const tablesService = (app: TablesHost): Promise<TablesService> =>
   openTables({
     dataDir: app.dataDir,
     databaseUrl: app.databaseUrl,

@@ -1,8 +1,9 @@
 import type { Kysely } from "kysely";
-import type { KilnApp } from "../app/create-app.ts";
-import type { KilnService, ServiceFactory } from "../app/service.ts";
+import type { Logger } from "pino";
 import { KilnError } from "../errors.ts";
+import type { KilnService } from "../http/service.ts";
 import { rowRef } from "../tables/row-ref.ts";
+import type { TablesService } from "../tables/service.ts";
 import { normaliseEmail } from "../tables/system-tables.ts";
 import type { Row } from "../tables/types.ts";
 import { authenticateFeature } from "./authenticate.ts";
@@ -64,10 +65,10 @@ export class UsersService implements KilnService {
   readonly #memory: CredentialMemory;
   /** The hash an unknown email is checked against (see dummyHash). */
   #dummy: Promise<string> | null = null;
-  readonly #log: KilnApp["log"];
+  readonly #log: Logger;
   readonly #timer: NodeJS.Timeout;
 
-  private constructor(app: KilnApp, store: UserStore, settings: UsersSettings) {
+  private constructor(app: UsersHost, store: UserStore, settings: UsersSettings) {
     this.settings = settings;
     this.#store = store;
     this.#log = app.log;
@@ -82,7 +83,7 @@ export class UsersService implements KilnService {
   }
 
   static async start(
-    app: KilnApp,
+    app: UsersHost,
     store: UserStore,
     settings: UsersSettings,
   ): Promise<UsersService> {
@@ -366,11 +367,20 @@ type UsersTable = UsersTableLike & {
   search(filters?: object, options?: object): AsyncIterable<Row>;
 };
 
+/** What the Users service needs of its app (the app object is one). */
+export interface UsersHost {
+  readonly name: string;
+  readonly log: Logger;
+  readonly config: { readonly services?: Parameters<typeof readUsersSettings>[0] };
+  /** The tables service, started before this one: accounts are the `users` data table. */
+  readonly services: { readonly tables?: TablesService };
+}
+
 /**
  * Starts the Users service of an app: its accounts are the `users` data table, its counters
  * a Kiln table in the same database (so every process of the app shares both).
  */
-export const usersService: ServiceFactory<UsersService> = async (app: KilnApp) => {
+export const usersService = async (app: UsersHost): Promise<UsersService | null> => {
   const tables = app.services.tables;
   if (!tables) return null;
   // The table's rows are RowImpl, the runtime class behind the public Row type (tables/row.ts).

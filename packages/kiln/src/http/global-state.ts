@@ -1,8 +1,8 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { fileURLToPath } from "node:url";
 import { KilnError } from "../errors.ts";
-import type { RequestContext } from "../http/context.ts";
-import type { EndpointDefinition } from "../http/endpoint.ts";
+import type { RequestContext } from "./context.ts";
+import type { EndpointDefinition } from "./endpoint.ts";
 
 /**
  * Process-wide state, kept on `globalThis` under a registered symbol so that two copies of the
