@@ -1,7 +1,6 @@
 import cluster from "node:cluster";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import type { Logger } from "pino";
-import type { CookiesService } from "../cookies/cookies-service.ts";
 import { cookiesService } from "../cookies/cookies-service.ts";
 import { KilnError } from "../errors.ts";
 import { defineEndpoint, type EndpointDefinition } from "../http/endpoint.ts";
@@ -57,7 +56,7 @@ export class KilnApp {
   readonly #defaults: EndpointDefaults;
   readonly #endpoints: EndpointDefinition[] = [];
   readonly #startHooks: StartHook[] = [];
-  #services: { tables?: TablesService; cookies?: CookiesService; users?: UsersService } = {};
+  #services: { -readonly [K in keyof AppServices]: AppServices[K] } = {};
   #server: FastifyInstance | null = null;
   #starting: Promise<void> | null = null;
 
@@ -169,8 +168,8 @@ export class KilnApp {
   async #start(): Promise<void> {
     // In start order: later services use earlier ones (users need tables; sessions need the
     // database), and pipeline features run in this order too (CORS → session/XSRF → users).
-    this.#services.tables = (await tablesService(this)) ?? undefined;
-    this.#services.cookies = (await cookiesService(this)) ?? undefined;
+    this.#services.tables = await tablesService(this);
+    this.#services.cookies = await cookiesService(this);
     this.#services.users = (await usersService(this)) ?? undefined;
     await runStartHooks(this, this.#startHooks);
     const services = this.#startedServices();
