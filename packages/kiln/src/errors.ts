@@ -1,16 +1,50 @@
 /**
- * Kiln's error catalogue: every error a user can meet has a stable `code` (documented in
- * docs/errors.md; a test keeps the two in step) and a message that names what is involved.
+ * Kiln's one error family: every error Kiln raises on purpose is a KilnError whose `code` is a
+ * key of `errorCatalogue` (below), which gives the HTTP status it answers when it escapes an
+ * endpoint and a one-line description. docs/errors.md has a row per code with the same status
+ * and description; a test keeps the two in step.
  */
 
-/** Base class of every error Kiln raises on purpose. */
+/** Options every KilnError takes. */
+export interface KilnErrorOptions {
+  cause?: unknown;
+  /**
+   * This one error's answer, instead of the catalogue's status: only where the code's
+   * description says a case is answered otherwise (a client's bad `limit` is a KILN_BAD_QUERY,
+   * 400, while the code's own bad query is a 500).
+   */
+  status?: number;
+}
+
+const KILN_ERROR = Symbol.for("kiln.KilnError");
+
+/**
+ * Base class of every error Kiln raises on purpose. Switch on `code` (a KilnErrorCode, so a
+ * misspelt code is a type error); `status` is what an endpoint answers when it escapes it.
+ */
 export class KilnError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: KilnErrorCode;
+  /**
+   * The HTTP status when thrown inside an endpoint: a 4xx (the client's to fix) answers the
+   * message; a 5xx (a mistake in the code, an outage) answers only an id and logs the error.
+   */
+  readonly status: number;
+  /** Fields added to a 4xx answer's JSON body, next to `error` (TooManyAttempts' `retryAfter`). */
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly [KILN_ERROR] = true;
+  constructor(code: KilnErrorCode, message: string, options?: KilnErrorOptions) {
     super(message, options);
     this.name = "KilnError";
     this.code = code;
+    // A code outside the catalogue (from JavaScript, where tsc cannot refuse it) is a 500.
+    const entry: { status: number } | undefined = errorCatalogue[code];
+    this.status = options?.status ?? entry?.status ?? 500;
   }
+}
+
+/** True for a KilnError (users' and tables' errors included), even one made by another copy of kiln. */
+export function isKilnError(value: unknown): value is KilnError {
+  return typeof value === "object" && value !== null && KILN_ERROR in value;
 }
 
 /**
@@ -61,57 +95,163 @@ export function isHttpError(value: unknown): value is HttpError {
   return typeof value === "object" && value !== null && HTTP_ERROR in value;
 }
 
-/** Every stable code, with its meaning and fix: the source of docs/errors.md. */
+/**
+ * Every code Kiln raises: the HTTP status it answers inside an endpoint (500: a mistake in the
+ * code or the app's setup; 4xx: caused by what the client sent; 503: the database is out) and
+ * what it means. docs/errors.md has one row per code, with the fix. Adding a code: one entry
+ * here, one row there.
+ */
 export const errorCatalogue = {
-  KILN_BAD_STATUS: "An HttpError or HttpResponse was given a status outside its range.",
-  KILN_NO_REQUEST:
-    "`request`, `session`, `cookies`, or the importable `tables`/`users`, was used outside a request handler (and, for tables/users, outside onStart).",
-  KILN_BAD_ENDPOINT: "An endpoint path or option is malformed (the message names it).",
-  KILN_DUPLICATE_ENDPOINT: "Two endpoints were registered for the same method and path.",
-  KILN_BAD_CONFIG:
-    "kiln.yaml (or the config given to createApp, or an environment variable such as `DATABASE_URL`) is invalid: a bad value, or a key Kiln does not know (a misspelling is never ignored).",
-  KILN_APP_NOT_FOUND: "The app folder or its kiln.yaml does not exist.",
-  KILN_MODULE_LOAD_FAILED: "A server module threw or failed to compile while loading.",
-  KILN_START_FAILED:
-    "A function registered with onStart threw (or onStart was given something else), so the app did not start.",
-  KILN_NO_APP:
-    "No app to act on: a top-level httpEndpoint/onStart outside a loading app folder, or a service the app has not started.",
-  KILN_TWO_COPIES:
-    "Two copies of kiln whose shared state differs (two versions) were loaded in one process.",
-  KILN_NO_USER:
-    "An `authenticateUsers` handler was about to run without a user; refused with a 500 (a bug, never the client's doing).",
-  KILN_UNKNOWN_TABLE: "A data table was named that the app does not declare.",
-  KILN_UNKNOWN_COLUMN: "A column was named (in values, filters or orderBy) that the table lacks.",
-  KILN_BAD_VALUE:
-    "A value does not fit its column's type (the message names table, column, type), or the database refused it (out of its range); text must be valid Unicode without U+0000. Thrown inside an endpoint, it answers 400 with this message.",
-  KILN_BAD_QUERY:
-    "A search is malformed: an operator on a column type it does not fit, bad options. A bad `limit`/`offset` or a LIKE pattern ending in an unpaired escape character (values that come from clients) answers 400 inside an endpoint; other cases are mistakes in the code (500).",
-  KILN_QUERY_TOO_LARGE:
-    "A search is too large for the database: a q.fullTextMatch of more than 64 words, more values than the database binds in one statement, a pattern or value over one of its size limits. Thrown inside an endpoint, it answers 400 with this message.",
-  KILN_MULTIPLE_ROWS: "table.get() matched more than one row.",
-  KILN_ROW_DELETED: "A row was updated after it had been deleted.",
-  KILN_ROW_NOT_LOADED: "A column was read on a row reached through two links (not loaded).",
-  KILN_DUPLICATE_VALUE:
-    "A write would give two rows the same value of a unique column (users' email, `unique: true`, a table's `unique:` list); the error's `column` names the column(s). Thrown inside an endpoint, it answers 409 with this message. At start, a migration adding uniqueness refuses existing duplicates with this code, naming them.",
-  KILN_DATABASE_BUSY:
-    "The database stayed locked or a transaction kept conflicting, after retries. Thrown inside an endpoint, it answers 503.",
-  KILN_DATABASE_ERROR:
-    "The database failed an operation (disk, connection); the cause is attached.",
-  KILN_DATABASE_CONNECT_FAILED:
-    "At start, PostgreSQL refused the connection, was not found, refused the role or password, or has no such database.",
-  KILN_DATABASE_UNAVAILABLE:
-    "PostgreSQL could not be reached, refused the connection, or no connection came free within KILN_PG_CONNECT_TIMEOUT_MS. Thrown inside an endpoint, it answers 503.",
-  KILN_NOT_READY: "Data tables were used before the app was ready (its database not open yet).",
-  KILN_BAD_CSV:
-    "A CSV file given to `kiln tables import` is malformed or has a bad cell (a link to a row that does not exist included).",
-  KILN_BAD_COOKIE: "A cookie name, value (not JSON-serialisable) or maxAge is invalid.",
-  KILN_COOKIE_TOO_LARGE: "An encrypted cookie is over the browsers' 4096-byte limit.",
-  KILN_NO_SHARED_SECRET: "cookies.shared was used but no shared secret is configured.",
-  KILN_BAD_SESSION_VALUE: "session.set was given a value that is not JSON-serialisable.",
-  KILN_AUTHENTICATION_FAILED: "A login failed: wrong password, unknown email or disabled account.",
-  KILN_TOO_MANY_ATTEMPTS: "Too many failed logins for this account from this address, for now.",
-  KILN_USER_EXISTS: "A sign-up used an email that already has an account (ignoring case).",
-  KILN_INVALID_CREDENTIALS: "A sign-up or new password was refused: not an email, or too short.",
-  KILN_CROSS_SITE_REFUSED:
-    "A page on another site made the browser log in or send credentials (a forged form post, remembered Basic credentials) to an endpoint that does not list its origin in crossOrigin. Answers 403; no password is checked and nothing is counted.",
-} as const;
+  KILN_BAD_STATUS: {
+    status: 500,
+    description: "An HttpError or HttpResponse was given a status outside its range.",
+  },
+  KILN_NO_REQUEST: {
+    status: 500,
+    description:
+      "`request`, `session`, `cookies`, or the importable `tables`/`users`, was used outside a request handler (and, for tables/users, outside onStart).",
+  },
+  KILN_BAD_ENDPOINT: {
+    status: 500,
+    description: "An endpoint path or option is malformed (the message names it).",
+  },
+  KILN_DUPLICATE_ENDPOINT: {
+    status: 500,
+    description: "Two endpoints were registered for the same method and path.",
+  },
+  KILN_BAD_CONFIG: {
+    status: 500,
+    description:
+      "kiln.yaml (or the config given to createApp, or an environment variable such as `DATABASE_URL`) is invalid: a bad value, or a key Kiln does not know (a misspelling is never ignored).",
+  },
+  KILN_APP_NOT_FOUND: {
+    status: 500,
+    description: "The app folder or its kiln.yaml does not exist.",
+  },
+  KILN_MODULE_LOAD_FAILED: {
+    status: 500,
+    description: "A server module threw or failed to compile while loading.",
+  },
+  KILN_START_FAILED: {
+    status: 500,
+    description:
+      "A function registered with onStart threw (or onStart was given something else), so the app did not start.",
+  },
+  KILN_NO_APP: {
+    status: 500,
+    description:
+      "No app to act on: a top-level httpEndpoint/onStart outside a loading app folder, or a service the app has not started.",
+  },
+  KILN_TWO_COPIES: {
+    status: 500,
+    description:
+      "Two copies of kiln whose shared state differs (two versions) were loaded in one process.",
+  },
+  KILN_NO_USER: {
+    status: 500,
+    description:
+      "An `authenticateUsers` handler was about to run without a user; refused with a 500 (a bug, never the client's doing).",
+  },
+  KILN_UNKNOWN_TABLE: {
+    status: 500,
+    description: "A data table was named that the app does not declare.",
+  },
+  KILN_UNKNOWN_COLUMN: {
+    status: 500,
+    description: "A column was named (in values, filters or orderBy) that the table lacks.",
+  },
+  KILN_BAD_VALUE: {
+    status: 400,
+    description:
+      "A value does not fit its column's type (the message names table, column, type), or the database refused it (out of its range); text must be valid Unicode without U+0000. Thrown inside an endpoint, it answers 400 with this message.",
+  },
+  KILN_BAD_QUERY: {
+    status: 500,
+    description:
+      "A search is malformed: an operator on a column type it does not fit, bad options. A bad `limit`/`offset` or a LIKE pattern ending in an unpaired escape character (values that come from clients) answers 400 inside an endpoint; other cases are mistakes in the code (500).",
+  },
+  KILN_QUERY_TOO_LARGE: {
+    status: 400,
+    description:
+      "A search is too large for the database: a q.fullTextMatch of more than 64 words, more values than the database binds in one statement, a pattern or value over one of its size limits. Thrown inside an endpoint, it answers 400 with this message.",
+  },
+  KILN_MULTIPLE_ROWS: { status: 500, description: "table.get() matched more than one row." },
+  KILN_ROW_DELETED: { status: 500, description: "A row was updated after it had been deleted." },
+  KILN_ROW_NOT_LOADED: {
+    status: 500,
+    description: "A column was read on a row reached through two links (not loaded).",
+  },
+  KILN_DUPLICATE_VALUE: {
+    status: 409,
+    description:
+      "A write would give two rows the same value of a unique column (users' email, `unique: true`, a table's `unique:` list); the error's `column` names the column(s). Thrown inside an endpoint, it answers 409 with this message. At start, a migration adding uniqueness refuses existing duplicates with this code, naming them.",
+  },
+  KILN_DATABASE_BUSY: {
+    status: 503,
+    description:
+      "The database stayed locked or a transaction kept conflicting, after retries. Thrown inside an endpoint, it answers 503.",
+  },
+  KILN_DATABASE_ERROR: {
+    status: 500,
+    description: "The database failed an operation (disk, connection); the cause is attached.",
+  },
+  KILN_DATABASE_CONNECT_FAILED: {
+    status: 500,
+    description:
+      "At start, PostgreSQL refused the connection, was not found, refused the role or password, or has no such database.",
+  },
+  KILN_DATABASE_UNAVAILABLE: {
+    status: 503,
+    description:
+      "PostgreSQL could not be reached, refused the connection, or no connection came free within KILN_PG_CONNECT_TIMEOUT_MS. Thrown inside an endpoint, it answers 503.",
+  },
+  KILN_NOT_READY: {
+    status: 500,
+    description: "Data tables were used before the app was ready (its database not open yet).",
+  },
+  KILN_BAD_CSV: {
+    status: 500,
+    description:
+      "A CSV file given to `kiln tables import` is malformed or has a bad cell (a link to a row that does not exist included).",
+  },
+  KILN_BAD_COOKIE: {
+    status: 500,
+    description: "A cookie name, value (not JSON-serialisable) or maxAge is invalid.",
+  },
+  KILN_COOKIE_TOO_LARGE: {
+    status: 500,
+    description: "An encrypted cookie is over the browsers' 4096-byte limit.",
+  },
+  KILN_NO_SHARED_SECRET: {
+    status: 500,
+    description: "cookies.shared was used but no shared secret is configured.",
+  },
+  KILN_BAD_SESSION_VALUE: {
+    status: 500,
+    description: "session.set was given a value that is not JSON-serialisable.",
+  },
+  KILN_AUTHENTICATION_FAILED: {
+    status: 401,
+    description: "A login failed: wrong password, unknown email or disabled account.",
+  },
+  KILN_TOO_MANY_ATTEMPTS: {
+    status: 429,
+    description: "Too many failed logins for this account from this address, for now.",
+  },
+  KILN_USER_EXISTS: {
+    status: 409,
+    description: "A sign-up used an email that already has an account (ignoring case).",
+  },
+  KILN_INVALID_CREDENTIALS: {
+    status: 400,
+    description: "A sign-up or new password was refused: not an email, or too short.",
+  },
+  KILN_CROSS_SITE_REFUSED: {
+    status: 403,
+    description:
+      "A page on another site made the browser log in or send credentials (a forged form post, remembered Basic credentials) to an endpoint that does not list its origin in crossOrigin. Answers 403; no password is checked and nothing is counted.",
+  },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+/** Every code a KilnError can have: switch on `error.code` with this type. */
+export type KilnErrorCode = keyof typeof errorCatalogue;

@@ -14,7 +14,14 @@ export {
   type EncryptedCookies,
 } from "./cookies/cookies.ts";
 export { type Session, session } from "./cookies/session.ts";
-export { HttpError, isHttpError, KilnError } from "./errors.ts";
+export {
+  errorCatalogue,
+  HttpError,
+  isHttpError,
+  isKilnError,
+  KilnError,
+  type KilnErrorCode,
+} from "./errors.ts";
 export { type KilnRequest, request } from "./http/context.ts";
 export type {
   AuthScheme,
@@ -39,6 +46,7 @@ export {
 } from "./tables/index.ts";
 export {
   AuthenticationFailed,
+  CrossSiteRefused,
   InvalidCredentials,
   TooManyAttempts,
   UserExists,

@@ -1,5 +1,5 @@
 import type { KilnApp } from "../app/create-app.ts";
-import { isHttpError, KilnError } from "../errors.ts";
+import { isKilnError } from "../errors.ts";
 import type { TokenInfo } from "../users/tokens.ts";
 import { APP_OPTIONS, type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { openCommandApp } from "./open-app.ts";
@@ -56,7 +56,7 @@ export const tokensCommand: Command = {
         expiresIn: expires !== undefined && /^\d+$/.test(expires) ? Number(expires) : expires,
       });
     } catch (error) {
-      if (!isHttpError(error) && !(error instanceof KilnError)) throw error;
+      if (!isKilnError(error)) throw error;
       console.error(`kiln tokens ${action}: ${error.message}`);
       return 1;
     } finally {

@@ -1,5 +1,5 @@
 import type { KilnApp } from "../app/create-app.ts";
-import { isHttpError } from "../errors.ts";
+import { isKilnError } from "../errors.ts";
 import { APP_OPTIONS, type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { openCommandApp } from "./open-app.ts";
 import { readPassword } from "./read-password.ts";
@@ -54,7 +54,7 @@ export const usersCommand: Command = {
       await app.ready();
       return await act(app, action, email ?? "", values.password as string | undefined);
     } catch (error) {
-      if (!isHttpError(error)) throw error;
+      if (!isKilnError(error)) throw error;
       console.error(`kiln users ${action}: ${error.message}`);
       return 1;
     } finally {

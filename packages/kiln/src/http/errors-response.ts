@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { FastifyReply } from "fastify";
 import type { Logger } from "pino";
-import { isHttpError } from "../errors.ts";
+import { isHttpError, isKilnError } from "../errors.ts";
 
 export interface ErrorAnswer {
   status: number;
@@ -19,9 +19,10 @@ export function applyErrorAnswer(reply: FastifyReply, answer: ErrorAnswer): unkn
 
 /**
  * Turns anything thrown during a request into an answer. HttpErrors and Fastify's own 4xx
- * errors (body too large, bad encoding) keep their status and message; a database that is down
- * or overloaded is a 503; anything else is a 500. A 503 or 500 body carries only an id, while
- * the full error (with stack) is logged under that id.
+ * errors (body too large, bad encoding) keep their status and message; a KilnError answers its
+ * `status` (from the catalogue in errors.ts): a 4xx with its message, a 503 (the database is
+ * down or overloaded) or 500 with only an id, while the full error (with stack) is logged under
+ * that id. Anything else is a 500.
  */
 export function errorAnswer(error: unknown, log: Logger): ErrorAnswer {
   if (isHttpError(error)) {
@@ -30,16 +31,15 @@ export function errorAnswer(error: unknown, log: Logger): ErrorAnswer {
       error.details && typeof error.details === "object" ? (error.details as object) : {};
     return { status: error.status, body: { error: error.message, ...details } };
   }
-  const code = (error as { code?: unknown })?.code;
-  if (code === "KILN_BAD_VALUE" || code === "KILN_QUERY_TOO_LARGE") {
-    // A value that does not fit its column, or a search too large for the database, almost
-    // always came from the request (a title that is a number, text holding U+0000, a search
-    // box holding a megabyte): the client's to fix, and the message says how.
-    return { status: 400, body: { error: (error as Error).message } };
+  if (isKilnError(error) && error.status < 500) {
+    // Caused by what the client sent (a title that is a number, a wrong password, a search box
+    // holding a megabyte): the client's to fix, and the message says how.
+    return { status: error.status, body: { error: error.message, ...error.details } };
   }
-  if (code === "KILN_DATABASE_UNAVAILABLE" || code === "KILN_DATABASE_BUSY") {
-    // Not the request's fault and not a bug: the database is down or overloaded. 503 tells
-    // clients and load balancers to retry; the cause is logged (under the id) for operators.
+  if (isKilnError(error) && error.status === 503) {
+    // Not the request's fault and not a bug: the database is down or overloaded (the only
+    // 503s in the catalogue). 503 tells clients and load balancers to retry; the cause is
+    // logged (under the id) for operators.
     const id = randomBytes(6).toString("hex");
     log.error({ err: error, errorId: id }, "Database unavailable %s", id);
     return {

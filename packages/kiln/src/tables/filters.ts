@@ -370,7 +370,7 @@ class FilterCompiler {
         "KILN_BAD_QUERY",
         `LIKE pattern ${JSON.stringify(value)} ends with an unpaired \\`,
         details(this.table.name, column),
-        { statusCode: 400 },
+        { status: 400 },
       );
     }
     return value;

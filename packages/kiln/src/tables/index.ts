@@ -1,6 +1,6 @@
 export type { CsvOptions } from "./csv.ts";
 
-export { TableError, type TableErrorCode } from "./errors.ts";
+export { TableError } from "./errors.ts";
 export { Query, type QueryOperator, q } from "./query.ts";
 export { openTables, type TablesOptions, type TablesService, tablesService } from "./service.ts";
 export type {

@@ -296,7 +296,7 @@ function duplicateValue(table: TableImpl, columns: readonly string[], cause: unk
     "KILN_DUPLICATE_VALUE",
     message,
     { table: table.name, column, columnType, columns: columns.length > 1 ? columns : undefined },
-    { cause, statusCode: 409 },
+    { cause },
   );
 }
 

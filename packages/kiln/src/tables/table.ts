@@ -708,6 +708,6 @@ function count(table: string, name: string, value: unknown): number | undefined 
     "KILN_BAD_QUERY",
     `${table}.search: ${name} must be a whole number >= 0, got ${describe(value)}`,
     { table },
-    { statusCode: 400 },
+    { status: 400 },
   );
 }

@@ -1,4 +1,4 @@
-import { HttpError } from "../errors.ts";
+import { KilnError } from "../errors.ts";
 
 /**
  * Wrong email or password, an unknown email, or a disabled account: one error for all, so
@@ -7,41 +7,44 @@ import { HttpError } from "../errors.ts";
  * try { await users.loginWithEmail(email, password) }
  * catch (e) { if (e instanceof AuthenticationFailed) return new HttpResponse({ status: 401 }) }
  */
-export class AuthenticationFailed extends HttpError {
-  readonly code = "KILN_AUTHENTICATION_FAILED";
+export class AuthenticationFailed extends KilnError {
+  declare readonly code: "KILN_AUTHENTICATION_FAILED";
   constructor() {
-    super(401, "Incorrect email address or password");
+    super("KILN_AUTHENTICATION_FAILED", "Incorrect email address or password");
     this.name = "AuthenticationFailed";
   }
 }
 
 /** Too many failed attempts for this account from this address: try again later (429). */
-export class TooManyAttempts extends HttpError {
-  readonly code = "KILN_TOO_MANY_ATTEMPTS";
+export class TooManyAttempts extends KilnError {
+  declare readonly code: "KILN_TOO_MANY_ATTEMPTS";
   readonly retryAfterSeconds: number;
+  override readonly details: { readonly retryAfter: number };
   constructor(retryAfterSeconds: number) {
-    super(429, `Too many failed login attempts; try again in ${retryAfterSeconds} s`, {
-      retryAfter: retryAfterSeconds,
-    });
+    super(
+      "KILN_TOO_MANY_ATTEMPTS",
+      `Too many failed login attempts; try again in ${retryAfterSeconds} s`,
+    );
     this.name = "TooManyAttempts";
     this.retryAfterSeconds = retryAfterSeconds;
+    this.details = { retryAfter: retryAfterSeconds };
   }
 }
 
 /** Signing up with an email that already has an account (409). */
-export class UserExists extends HttpError {
-  readonly code = "KILN_USER_EXISTS";
+export class UserExists extends KilnError {
+  declare readonly code: "KILN_USER_EXISTS";
   constructor(email: string) {
-    super(409, `A user with the email address ${email} already exists`);
+    super("KILN_USER_EXISTS", `A user with the email address ${email} already exists`);
     this.name = "UserExists";
   }
 }
 
 /** An email or password that cannot be used for an account (400); the message says why. */
-export class InvalidCredentials extends HttpError {
-  readonly code = "KILN_INVALID_CREDENTIALS";
+export class InvalidCredentials extends KilnError {
+  declare readonly code: "KILN_INVALID_CREDENTIALS";
   constructor(message: string) {
-    super(400, message);
+    super("KILN_INVALID_CREDENTIALS", message);
     this.name = "InvalidCredentials";
   }
 }
@@ -52,11 +55,11 @@ export class InvalidCredentials extends HttpError {
  * that does not list that page's origin in `crossOrigin`. Refused (403) before any password
  * check, so it neither logs anyone in nor counts as a failed guess.
  */
-export class CrossSiteRefused extends HttpError {
-  readonly code = "KILN_CROSS_SITE_REFUSED";
+export class CrossSiteRefused extends KilnError {
+  declare readonly code: "KILN_CROSS_SITE_REFUSED";
   constructor() {
     super(
-      403,
+      "KILN_CROSS_SITE_REFUSED",
       "This request was made by a page on another site, which may not log in or act as a user here (list its origin in the endpoint's crossOrigin to allow it)",
     );
     this.name = "CrossSiteRefused";

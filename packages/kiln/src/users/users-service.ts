@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
-import { KilnError } from "../errors.ts";
+import { isKilnError, KilnError } from "../errors.ts";
 import type { KilnService } from "../http/service.ts";
 import { rowRef } from "../tables/row-ref.ts";
 import type { TablesService } from "../tables/service.ts";
@@ -202,7 +202,7 @@ export class UsersService implements KilnService {
       });
     } catch (error) {
       // Two sign-ups racing for one email: the unique index decides.
-      if ((error as { code?: string }).code === "KILN_DUPLICATE_VALUE") throw new UserExists(clean);
+      if (isKilnError(error) && error.code === "KILN_DUPLICATE_VALUE") throw new UserExists(clean);
       throw error;
     }
   }
@@ -277,7 +277,7 @@ export class UsersService implements KilnService {
       await user.update({ email: clean });
     } catch (error) {
       // Two changes racing for one email: the unique index decides.
-      if ((error as { code?: string }).code === "KILN_DUPLICATE_VALUE") throw new UserExists(clean);
+      if (isKilnError(error) && error.code === "KILN_DUPLICATE_VALUE") throw new UserExists(clean);
       throw error;
     }
   }

@@ -334,7 +334,7 @@ for (const dialect of await testDialects()) {
           () => tables.people.search({ name: q.like("abc\\") }),
           "KILN_BAD_QUERY",
           // What a client typed: answered 400 inside an endpoint.
-          { column: "name", statusCode: 400 },
+          { column: "name", status: 400 },
         ],
         [
           () => tables.people.search({ age: q.between(1, 2, "yes" as never) }),
@@ -348,11 +348,16 @@ for (const dialect of await testDialects()) {
           "KILN_UNKNOWN_COLUMN",
           { column: "nope" },
         ],
-        [() => tables.people.search({}, { orderBy: "data" }), "KILN_BAD_QUERY", { column: "data" }],
+        [
+          () => tables.people.search({}, { orderBy: "data" }),
+          "KILN_BAD_QUERY",
+          // A mistake in the code: a 500.
+          { column: "data", status: 500 },
+        ],
         [
           () => tables.people.search({}, { limit: -1 }),
           "KILN_BAD_QUERY",
-          { table: "people", statusCode: 400 },
+          { table: "people", status: 400 },
         ],
         [() => tables.people.search({}, { offset: 1.5 }), "KILN_BAD_QUERY", { table: "people" }],
         [() => tables.people.get(undefined as never), "KILN_BAD_QUERY", { table: "people" }],

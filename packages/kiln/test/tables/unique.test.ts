@@ -36,7 +36,7 @@ for (const dialect of await testDialects()) {
           code: "KILN_DUPLICATE_VALUE",
           table: "posts",
           column: "slug",
-          statusCode: 409,
+          status: 409,
           message: "posts.slug: another row already has this value",
         });
       }
