@@ -51,26 +51,36 @@ function appA(): KilnApp {
   return app;
 }
 
-/** App B, an app folder loaded with loadApp: an items table, a start hook, its own config. */
-async function appB(): Promise<KilnApp> {
+/** An app folder whose modules can `import ... from "kilnjs"`. */
+function appFolder(files: Record<string, string>): string {
   const dir = tempDir();
   mkdirSync(join(dir, "node_modules"));
   symlinkSync(KILN_PACKAGE, join(dir, "node_modules", "kilnjs"), "dir");
-  const files: Record<string, string> = {
-    "kiln.yaml": "name: b\napi:\n  prefix: /b\ntables:\n  items:\n    name: text\n",
-    "server/items.ts": `import { httpEndpoint, onStart, tables } from "kilnjs";
-onStart(async () => { await tables.items.addRow({ name: "seeded" }); });
-httpEndpoint("/items", async () =>
-  (await tables.items.search({}, { orderBy: "name" }).toArray()).map((i) => i.name));
-`,
-  };
   for (const [file, text] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, file)), { recursive: true });
     writeFileSync(join(dir, file), text);
   }
+  return dir;
+}
+
+async function load(dir: string): Promise<KilnApp> {
   const app = await loadApp(dir, { logger: false, dataDir: join(dir, "data") });
   made.push({ app, dir });
   return app;
+}
+
+/** App B, an app folder loaded with loadApp: an items table, a start hook, its own config. */
+function appB(): Promise<KilnApp> {
+  return load(
+    appFolder({
+      "kiln.yaml": "name: b\napi:\n  prefix: /b\ntables:\n  items:\n    name: text\n",
+      "server/items.ts": `import { httpEndpoint, onStart, tables } from "kilnjs";
+onStart(async () => { await tables.items.addRow({ name: "seeded" }); });
+httpEndpoint("/items", async () =>
+  (await tables.items.search({}, { orderBy: "name" }).toArray()).map((i) => i.name));
+`,
+    }),
+  );
 }
 
 describe("two apps in one process", () => {
@@ -140,6 +150,23 @@ describe("two apps in one process", () => {
       noRequest("app.users"),
     );
     expect(() => users.getUser()).toThrow(noRequest("users.getUser()"));
+  });
+
+  it("two folders loaded at the same time each get their own modules' endpoints", async () => {
+    // Each module awaits before registering its second endpoint: the loads would interleave.
+    const folder = (name: string) =>
+      appFolder({
+        "kiln.yaml": `name: ${name}\n`,
+        [`server/${name}.ts`]: `import { httpEndpoint } from "kilnjs";
+httpEndpoint("/${name}-first", () => "${name}");
+await new Promise((resolve) => setTimeout(resolve, 50));
+httpEndpoint("/${name}-second", () => "${name}");
+`,
+      });
+    const [one, two] = await Promise.all([load(folder("one")), load(folder("two"))]);
+    expect(one.endpoints.map((e) => e.path)).toEqual(["/one-first", "/one-second"]);
+    expect(two.endpoints.map((e) => e.path)).toEqual(["/two-first", "/two-second"]);
+    expect((await two.inject({ url: "/_/api/two-second" })).body).toBe("two");
   });
 
   it("loading the same folder twice in one process gives two apps with the same endpoints", async () => {
