@@ -100,8 +100,9 @@ export function makeUsers(service: UsersServiceLookup) {
     },
 
     /**
-     * Checks the email and password and, inside a request, logs the user in (a fresh session
-     * id, against fixation). Throws AuthenticationFailed (401) for a wrong password, an unknown
+     * Checks the email and password and logs the user in to the request's session (a fresh
+     * session id, against fixation); outside a request it throws KILN_NO_REQUEST (a script
+     * checks a password with `checkPassword`). Throws AuthenticationFailed (401) for a wrong password, an unknown
      * email or a disabled account alike, and TooManyAttempts (429) after repeated failures.
      * Inside a request made by another site's page (a forged form post), it throws
      * CrossSiteRefused (403) before checking anything: such attempts never count against the
