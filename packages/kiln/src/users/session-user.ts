@@ -29,7 +29,8 @@ export function sessionUser(source: SessionUserSource): Promise<Row | null> | nu
  */
 export function sessionUserFeature(source: SessionUserSource): PipelineFeature {
   const load: Stage = (ctx) => {
-    if (requestUser(ctx) !== undefined || !existingState(ctx)?.madeSession) return;
+    // The common request (no session cookie) costs one lookup here.
+    if (!existingState(ctx)?.madeSession || requestUser(ctx) !== undefined) return;
     const pending = sessionUser(source);
     if (pending === null) return;
     return pending.then((user) => keep(ctx, user));
