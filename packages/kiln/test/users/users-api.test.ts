@@ -10,7 +10,7 @@ const ADA = "ada@example.com";
 const PW = "correct horse";
 
 /** An app with sign-up, login, logout and a page that needs a logged-in user. */
-async function loginApp(dialect: TestDialect) {
+async function loginApp(dialect: TestDialect, more?: (app: UsersTestApp) => void) {
   app = await usersAppOn(dialect);
   app.httpEndpoint("/signup", { methods: ["POST"] }, async ({ email, password }) => {
     const user = await users.signupWithEmail(email ?? "", password ?? "");
@@ -26,6 +26,7 @@ async function loginApp(dialect: TestDialect) {
     sync: users.getUser()?.email ?? null,
     loaded: (await users.loadUser())?.email ?? null,
   }));
+  more?.(app);
   await app.ready();
   return app;
 }
@@ -97,6 +98,24 @@ for (const dialect of await testDialects()) {
           message: expect.stringContaining("users.getUser()"),
         }),
       );
+    });
+
+    it("the session's user is the handler's user on any endpoint; a requireAuth principal stays request.user", async () => {
+      await loginApp(dialect, (a) => {
+        a.httpEndpoint("/open", (_, { user }) => ({ user: user?.email ?? null }));
+        a.httpEndpoint(
+          "/ops",
+          { requireAuth: (_u, password) => password === "ops-pw" && { ops: true } },
+          (_, { user, request }) => ({ user: user?.email ?? null, principal: request.user }),
+        );
+      });
+      await app.users.addUser(ADA, PW);
+      const browser = new Browser(app);
+      expect((await browser.send("/_/api/open")).json()).toEqual({ user: null });
+      await browser.send("/_/api/login", { method: "POST", ...form({ email: ADA, password: PW }) });
+      expect((await browser.send("/_/api/open")).json()).toEqual({ user: ADA });
+      const ops = await browser.send("/_/api/ops", { headers: basic("x", "ops-pw") });
+      expect(ops.json()).toEqual({ user: ADA, principal: { ops: true } });
     });
 
     it("a login in a browser session carries over to authenticateUsers endpoints, until logout", async () => {
