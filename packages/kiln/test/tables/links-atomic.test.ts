@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { Row } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
-import { tables, tablesApp } from "./tables-test-app.ts";
+import { tablesApp } from "./tables-test-app.ts";
 
 const SCHEMA = { articles: { title: "text", fans: "links users" } };
 
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: adding and removing one link at a time`, () => {
     it("20 concurrent requests each adding a fan keep all 20; concurrent removes keep the rest", async () => {
-      const { app } = await tablesApp(dialect, SCHEMA, {
+      const { app, tables } = await tablesApp(dialect, SCHEMA, {
         setup: (app) => {
           app.httpEndpoint("/fan", { methods: ["POST"] }, async ({ user, remove }) => {
             const article = await tables.articles.get({ title: "hot" });
@@ -48,7 +48,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("add keeps the order and never doubles a link; the row in hand follows; count skips deleted rows", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const [a, b, c] = await tables.users.addRows([
         { email: "a@example.com" },
         { email: "b@example.com" },

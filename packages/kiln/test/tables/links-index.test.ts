@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { q, type Row } from "../../src/index.ts";
 import type { TablesService } from "../../src/tables/index.ts";
 import { testDialects } from "../support/dialects.ts";
-import { tables, tablesApp } from "./tables-test-app.ts";
+import { tablesApp } from "./tables-test-app.ts";
 
 const SCHEMA = { articles: { title: "text", tags: "links tags" }, tags: { name: "text" } };
 
@@ -43,7 +43,7 @@ const rowId = (row: Row) => JSON.parse(row.id)[1] as number;
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: "links contains X" is indexed`, () => {
     it("the index follows every write path", async () => {
-      const { service } = await tablesApp(dialect, SCHEMA);
+      const { service, tables } = await tablesApp(dialect, SCHEMA);
       expect((await linksIndexObjects(service)).length).toBeGreaterThan(0);
       const [x, y, z] = await tables.tags.addRows([{ name: "x" }, { name: "y" }, { name: "z" }]);
       const a = await tables.articles.addRow({ title: "a", tags: [x!, y!] });
@@ -78,8 +78,8 @@ for (const dialect of await testDialects()) {
 
     it("a database made before the index gets it on start, keeping every list and id", async () => {
       const first = await tablesApp(dialect, SCHEMA);
-      const tags = await tables.tags.addRows([{ name: "x" }, { name: "y" }]);
-      const articles = await tables.articles.addRows(
+      const tags = await first.tables.tags.addRows([{ name: "x" }, { name: "y" }]);
+      const articles = await first.tables.articles.addRows(
         Array.from({ length: 30 }, (_, i) => ({
           title: `a${i}`,
           tags: i % 3 === 0 ? [tags[1]!, tags[0]!] : i % 3 === 1 ? [tags[0]!] : [],
@@ -99,7 +99,7 @@ for (const dialect of await testDialects()) {
       }
       expect(await linksIndexObjects(first.service)).toEqual([]);
 
-      const { service } = await first.reopen(SCHEMA);
+      const { service, tables } = await first.reopen(SCHEMA);
       expect((await linksIndexObjects(service)).length).toBeGreaterThan(0);
       const withX = await tables.articles.search({ tags: tags[0]! }).toArray();
       expect(withX.map((r) => r.id)).toEqual(

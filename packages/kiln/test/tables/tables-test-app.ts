@@ -1,7 +1,6 @@
 import { afterEach } from "vitest";
 import { createApp, type KilnApp } from "../../src/index.ts";
 import type { TablesAccessor, TablesService } from "../../src/tables/index.ts";
-import { tablesProxy } from "../../src/tables/service.ts";
 import type { TestDatabase, TestDialect } from "../support/dialects.ts";
 
 export interface TablesAppOptions {
@@ -17,27 +16,16 @@ export interface TablesAppOptions {
 export interface TablesTestApp {
   readonly app: KilnApp;
   readonly service: TablesService;
+  /** `app.tables`. */
+  readonly tables: TablesAccessor;
+  /** `app.inTransaction`. */
+  inTransaction<T>(fn: () => Promise<T> | T): Promise<T>;
   readonly database: TestDatabase;
   /** Starts another app on the same database (a restart), with these tables. */
   reopen(tables: Record<string, unknown>): Promise<TablesTestApp>;
 }
 
 const open: { app: KilnApp; database?: TestDatabase }[] = [];
-
-/** The app the running test opened last (the reopened one after a restart). */
-function latest(): KilnApp {
-  const last = open.at(-1);
-  if (!last) throw new Error("no tablesApp() open in this test");
-  return last.app;
-}
-
-/** `app.tables` of the test's app, so that a test reads like the code of an endpoint. */
-export const tables: TablesAccessor = tablesProxy((name) => latest().tablesService.table(name));
-
-/** `app.inTransaction` of the test's app. */
-export function inTransaction<T>(fn: () => Promise<T> | T): Promise<T> {
-  return latest().inTransaction(fn);
-}
 
 afterEach(async () => {
   for (const { app, database } of open.splice(0).reverse()) {
@@ -75,6 +63,8 @@ export async function tablesApp(
   return {
     app,
     service,
+    tables: app.tables,
+    inTransaction: (fn) => app.inTransaction(fn),
     database: db,
     reopen: async (next) => {
       await app.close();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { KilnError } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
-import { tables, tablesApp } from "./tables-test-app.ts";
+import { tablesApp } from "./tables-test-app.ts";
 
 const SCHEMA = {
   articles: {
@@ -18,7 +18,7 @@ const time = (value: unknown) => (value as Date).getTime();
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: columns that fill themselves`, () => {
     it("default: now and constants fill columns left out of addRow and addRows", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const before = Date.now();
       const added = await tables.articles.addRow({ title: "a" });
       const [many] = await tables.articles.addRows([{ title: "b" }]);
@@ -39,7 +39,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("onUpdate: now sets the column on every update that writes, unless given", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const row = await tables.articles.addRow({ title: "a" });
       const created = time(row.created);
       const before = Date.now();
