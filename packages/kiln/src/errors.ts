@@ -195,6 +195,11 @@ export const errorCatalogue = {
     status: 500,
     description: "The database failed an operation (disk, connection); the cause is attached.",
   },
+  KILN_MIGRATION_FAILED: {
+    status: 500,
+    description:
+      "At start, one of the migrations of Kiln's own tables (`_kiln_sessions`, `_kiln_api_tokens`, ...) failed; it was rolled back whole.",
+  },
   KILN_DATABASE_CONNECT_FAILED: {
     status: 500,
     description:

@@ -41,7 +41,7 @@ export function readKilnYaml(file: string): KilnYaml {
 }
 
 /** Every key kiln.yaml may hold; each capability lists its own. */
-const KILN_YAML_KEYS: KeyTree = {
+export const KILN_YAML_KEYS: KeyTree = {
   name: true,
   api: { prefix: true },
   // Tables and columns are the app's names; a column's long form has these options.

@@ -12,12 +12,13 @@ import { type TablesService, tablesProxy, tablesService } from "../tables/servic
 import type { TablesAccessor } from "../tables/types.ts";
 import { makeUsers, type Users } from "../users/users.ts";
 import { type UsersService, usersService } from "../users/users-service.ts";
-import { bodyLimitBytes, type KilnYaml } from "./config.ts";
+import type { KilnYaml } from "./config.ts";
 import { checkEndpointDefaults, type EndpointDefaults, withDefaults } from "./endpoint-defaults.ts";
 import { handlerContextFactory } from "./handler-context.ts";
 import type { RegisterEndpoint } from "./http-endpoint.ts";
 import { createLogger, type LoggerOptions } from "./logger.ts";
 import { checkedHook, runStartHooks } from "./on-start.ts";
+import { type Env, type ResolvedConfig, resolveConfig } from "./resolve-config.ts";
 import { loadSecret } from "./secret.ts";
 import type { AppServices, KilnService } from "./service.ts";
 
@@ -33,6 +34,13 @@ export interface AppConfig extends Partial<Omit<KilnYaml, "endpoints">> {
   databaseUrl?: string;
   /** Default `KILN_SECRET`, else the key file in the data folder. */
   secret?: string;
+  /** The default port of `listen()`; default `PORT`, else 3000. */
+  port?: number;
+  /**
+   * The environment the app's deployment settings are read from (see resolve-config.ts);
+   * default the process's. Tests pass a record to try a variable without touching the process.
+   */
+  env?: Env;
   logger?: LoggerOptions | false;
   limits?: Partial<ServerLimits>;
   trustProxy?: boolean;
@@ -47,6 +55,8 @@ export interface AppConfig extends Partial<Omit<KilnYaml, "endpoints">> {
 export class KilnApp {
   readonly name: string;
   readonly config: AppConfig;
+  /** The deployment's settings, resolved once from this config and the environment. */
+  readonly settings: ResolvedConfig;
   readonly log: Logger;
   readonly dataDir: string | null;
   readonly databaseUrl: string | null;
@@ -62,19 +72,16 @@ export class KilnApp {
 
   constructor(config: AppConfig) {
     this.config = config;
-    this.name = config.name ?? "kiln-app";
-    this.log = createLogger(config.logger);
-    this.dataDir =
-      config.dataDir ?? process.env.KILN_DATA ?? (config.dir ? `${config.dir}/.kiln` : null);
-    this.databaseUrl = config.databaseUrl ?? process.env.DATABASE_URL ?? null;
-    this.secret = loadSecret(this.dataDir, config.secret ?? process.env.KILN_SECRET);
-    this.prefix = config.api?.prefix ?? "/_/api";
+    this.settings = resolveConfig(config);
+    this.name = this.settings.name;
+    this.log = createLogger(config.logger, this.settings.log);
+    this.dataDir = this.settings.dataDir;
+    this.databaseUrl = this.settings.databaseUrl;
+    this.secret = loadSecret(this.dataDir, this.settings.secret ?? undefined);
+    this.prefix = this.settings.prefix;
     this.limits = { ...DEFAULT_LIMITS, ...config.limits };
     this.#defaults = checkEndpointDefaults(config.endpoints);
-    const bodyLimit = config.settings?.bodyLimit;
-    if (bodyLimit !== undefined && bodyLimit !== null) {
-      this.limits.bodySize = bodyLimitBytes(bodyLimit);
-    }
+    if (this.settings.bodyLimit !== null) this.limits.bodySize = this.settings.bodyLimit;
   }
 
   /**
@@ -188,7 +195,7 @@ export class KilnApp {
       },
       limits: this.limits,
       log: this.log,
-      trustProxy: this.#trustProxy(),
+      trustProxy: this.settings.trustProxy,
       onlyHost: this.config.onlyHost,
     });
     await this.#server.ready();
@@ -197,10 +204,6 @@ export class KilnApp {
   #startedServices(): KilnService[] {
     const { tables, cookies, users } = this.#services;
     return [tables, cookies, users].filter((s): s is NonNullable<typeof s> => s !== undefined);
-  }
-
-  #trustProxy(): boolean {
-    return this.config.trustProxy ?? this.config.settings?.trustProxy ?? false;
   }
 
   /** The Fastify instance (after `ready()`), for what Kiln does not cover. */
@@ -215,10 +218,10 @@ export class KilnApp {
    */
   async listen(options: { port?: number; host?: string } = {}): Promise<string> {
     await this.ready();
-    const port = options.port ?? Number(process.env.PORT ?? 3000);
+    const port = options.port ?? this.settings.port;
     const host = options.host ?? "127.0.0.1";
     await this.server.listen({ port, host });
-    const warning = plainHttpWarning(host, this.#trustProxy());
+    const warning = plainHttpWarning(host, this.settings.trustProxy);
     // Once per app, not once per --workers process: only the first worker says it.
     if (warning && (!cluster.isWorker || cluster.worker?.id === 1)) this.log.warn(warning);
     const address = this.server.server.address();

@@ -1,7 +1,7 @@
 import pino, { type DestinationStream, type Logger } from "pino";
 
 export interface LoggerOptions {
-  /** pino level; default `LOG_LEVEL` or "info". */
+  /** pino level; default `LOG_LEVEL` or "info" (see resolve-config.ts). */
   level?: string;
   /** Human-readable lines (dev); default JSON lines (production). */
   pretty?: boolean;
@@ -21,18 +21,28 @@ const REDACT = [
   "*.secret",
 ];
 
-export function createLogger(options: LoggerOptions | false | undefined): Logger {
+/** What the deployment decides about logging (resolve-config.ts). */
+export interface LogSettings {
+  readonly level: string;
+  readonly pretty: boolean;
+  readonly colour: boolean;
+}
+
+export function createLogger(
+  options: LoggerOptions | false | undefined,
+  settings: LogSettings = { level: "info", pretty: false, colour: true },
+): Logger {
   if (options === false) return pino({ level: "silent" });
-  const level = options?.level ?? process.env.LOG_LEVEL ?? "info";
+  const level = options?.level ?? settings.level;
   const base = { level, redact: { paths: REDACT, censor: "[redacted]" }, base: undefined };
   if (options?.destination) return pino(base, options.destination);
-  if (options?.pretty) {
+  if (options?.pretty ?? settings.pretty) {
     return pino({
       ...base,
       transport: {
         target: "pino-pretty",
         options: {
-          colorize: wantsColour(),
+          colorize: wantsColour(settings.colour),
           ignore: "time",
           singleLine: true,
           messageFormat: "{msg}",
@@ -48,8 +58,9 @@ export function createLogger(options: LoggerOptions | false | undefined): Logger
 
 /**
  * Colour only for a person at a terminal: not when standard output goes to a file or a pipe
- * (escape codes would litter the log), nor when NO_COLOR is set to anything (no-color.org).
+ * (escape codes would litter the log), nor when NO_COLOR is set to anything (no-color.org:
+ * `colour` is false then).
  */
-function wantsColour(): boolean {
-  return process.stdout.isTTY === true && !process.env.NO_COLOR;
+function wantsColour(colour: boolean): boolean {
+  return process.stdout.isTTY === true && colour;
 }

@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import type { Env } from "../app/resolve-config.ts";
 
 /** A `kiln` subcommand: one file each under cli/. */
 export interface Command {
@@ -6,7 +7,8 @@ export interface Command {
   summary: string;
   /** Full help text printed by `kiln NAME --help`. */
   help: string;
-  run(argv: string[]): Promise<number>;
+  /** `env`: the environment the CLI was started with (main.ts), for resolve-config.ts. */
+  run(argv: string[], env: Env): Promise<number>;
 }
 
 /** A mistake in how the command was called: exit code 2. */

@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { existsSync, type FSWatcher, readdirSync, statSync, watch } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type Env, resolveConfig } from "../app/resolve-config.ts";
 import { KilnError } from "../errors.ts";
 import { APP_OPTIONS, type Command, intOption, parseCommandArgs } from "./command.ts";
 
@@ -19,7 +20,7 @@ export const devCommand: Command = {
   name: "dev",
   summary: "serve an app folder and reload it on change",
   help: HELP,
-  async run(argv) {
+  async run(argv, env) {
     const { values, positionals } = parseCommandArgs(argv, {
       ...APP_OPTIONS,
       port: { type: "string", short: "p" },
@@ -36,11 +37,11 @@ export const devCommand: Command = {
         `No kiln.yaml at ${join(dir, "kiln.yaml")} (create an app with "kiln new DIR")`,
       );
     }
-    const port = intOption(values.port, "port") ?? intOption(process.env.PORT, "port") ?? 3000;
+    const port = intOption(values.port, "port") ?? resolveConfig({ env }).port;
     const childArgs = ["start", dir, "--port", String(port)];
     if (values.host) childArgs.push("--host", values.host as string);
     if (values.data) childArgs.push("--data", resolve(values.data as string));
-    return supervise(dir, childArgs);
+    return supervise(dir, childArgs, env);
   },
 };
 
@@ -48,7 +49,7 @@ export const devCommand: Command = {
  * Runs the app in a child process; on a change, starts the new version beside the old one and
  * swaps only once the new one has loaded (so a syntax error never takes the API down).
  */
-function supervise(dir: string, childArgs: string[]): Promise<number> {
+function supervise(dir: string, childArgs: string[], env: Env): Promise<number> {
   let serving: ChildProcess | null = null;
   let loading: ChildProcess | null = null;
   let pending = false;
@@ -60,7 +61,7 @@ function supervise(dir: string, childArgs: string[]): Promise<number> {
       return;
     }
     const child = fork(BIN, childArgs, {
-      env: { ...process.env, KILN_DEV_CHILD: "1", KILN_LOG_PRETTY: "1" },
+      env: { ...env, KILN_DEV_CHILD: "1", KILN_LOG_PRETTY: "1" },
       stdio: ["inherit", "inherit", "pipe", "ipc"],
     });
     loading = child;

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { Env } from "../app/resolve-config.ts";
 import { KilnError } from "../errors.ts";
 import type { Command } from "./command.ts";
 import { UsageError } from "./command.ts";
@@ -31,8 +32,11 @@ ${commands.map((c) => `  ${c.name.padEnd(8)} ${c.summary}`).join("\n")}
 Run "kiln <command> --help" for a command's options.
 Exit codes: 0 ok, 1 runtime failure, 2 usage error.`;
 
-/** Runs the CLI; resolves to the exit code. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Runs the CLI; resolves to the exit code. The entry point: the environment is read here and
+ * handed down, so that commands and the apps they open resolve it in one place.
+ */
+export async function main(argv: string[], env: Env = process.env): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     console.log(HELP());
@@ -52,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   try {
-    return await command.run(rest);
+    return await command.run(rest, env);
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`kiln ${name}: ${error.message}\nRun "kiln ${name} --help" for usage.`);

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { KilnApp } from "../app/create-app.ts";
 import { loadApp } from "../app/load-app.ts";
+import { resolveConfig } from "../app/resolve-config.ts";
 import { KilnError } from "../errors.ts";
 import { APP_OPTIONS, type Command, intOption, parseCommandArgs } from "./command.ts";
 import { isWorker, runPrimary, workerCount } from "./workers.ts";
@@ -22,7 +23,7 @@ export const startCommand: Command = {
   name: "start",
   summary: "serve an app folder (production)",
   help: HELP,
-  async run(argv) {
+  async run(argv, env) {
     const { values, positionals } = parseCommandArgs(argv, {
       ...APP_OPTIONS,
       port: { type: "string", short: "p" },
@@ -31,16 +32,19 @@ export const startCommand: Command = {
     });
     const workers = workerCount(values.workers);
     const dir = resolve((values.app as string) ?? positionals[0] ?? ".");
-    const port = intOption(values.port, "port") ?? intOption(process.env.PORT, "port") ?? 3000;
+    const flagPort = intOption(values.port, "port");
     const host = (values.host as string) ?? "127.0.0.1";
-    const devChild = process.env.KILN_DEV_CHILD === "1" && typeof process.send === "function";
+    // What the app resolves again with kiln.yaml (the same environment, so the same answers);
+    // needed before it loads, to report a failed load to kiln dev.
+    const devChild = resolveConfig({ env }).devChild && typeof process.send === "function";
     let app: KilnApp;
     try {
       app = await loadApp(dir, {
         ...(values.data ? { dataDir: resolve(values.data as string) } : {}),
+        ...(flagPort === undefined ? {} : { port: flagPort }),
         // kiln dev's server answers only its own names (DNS rebinding; see hostAllowed).
         ...(devChild ? { onlyHost: host } : {}),
-        logger: { pretty: process.env.KILN_LOG_PRETTY === "1" },
+        env,
       });
       await app.ready();
     } catch (error) {
@@ -56,6 +60,7 @@ export const startCommand: Command = {
       return runPrimary(workers, app);
     }
     if (devChild) await waitForGoAhead();
+    const port = app.settings.port;
     let url: string;
     try {
       url = await app.listen({ port, host });

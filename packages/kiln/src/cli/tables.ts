@@ -2,6 +2,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { resolve } from "node:path";
 import type { Writable } from "node:stream";
 import { readKilnYaml } from "../app/config.ts";
+import { type Env, resolveConfig } from "../app/resolve-config.ts";
 import type { CsvOptions } from "../tables/csv.ts";
 import { openTables, type TablesService } from "../tables/index.ts";
 import type { TableImpl } from "../tables/table.ts";
@@ -44,7 +45,7 @@ export const tablesCommand: Command = {
   name: "tables",
   summary: "list, show, export and import data tables; migrate the schema",
   help: HELP,
-  async run(argv) {
+  async run(argv, env) {
     const { values, positionals } = parseCommandArgs(argv, {
       ...APP_OPTIONS,
       limit: { type: "string" },
@@ -68,7 +69,7 @@ export const tablesCommand: Command = {
     );
     if (misplaced) throw new UsageError(`--${misplaced} does not go with ${action}`);
     const limit = intOption(values.limit, "limit", 0, 1_000_000) ?? 20;
-    const service = await open(values, action === "migrate" && values.apply === true);
+    const service = await open(values, action === "migrate" && values.apply === true, env);
     try {
       switch (action) {
         case "list":
@@ -94,17 +95,22 @@ export const tablesCommand: Command = {
 function open(
   values: Record<string, string | boolean | undefined>,
   apply: boolean,
+  env: Env,
 ): Promise<TablesService> {
   const dir = resolve((values.app as string | undefined) ?? ".");
   const yaml = readKilnYaml(resolve(dir, "kiln.yaml"));
-  const dataDir = values.data
-    ? resolve(values.data as string)
-    : (process.env.KILN_DATA ?? resolve(dir, ".kiln"));
+  const settings = resolveConfig({
+    dir,
+    ...(values.data ? { dataDir: resolve(values.data as string) } : {}),
+    env,
+  });
   return openTables({
-    dataDir,
-    databaseUrl: process.env.DATABASE_URL ?? null,
+    dataDir: settings.dataDir,
+    databaseUrl: settings.databaseUrl,
     tables: yaml.tables,
     apply,
+    sqlite: settings.sqlite,
+    postgres: settings.postgres,
   });
 }
 

@@ -30,7 +30,7 @@ export const tokensCommand: Command = {
   name: "tokens",
   summary: "add, list, revoke users' API tokens",
   help: HELP,
-  async run(argv) {
+  async run(argv, env) {
     const { values, positionals } = parseCommandArgs(argv, {
       ...APP_OPTIONS,
       name: { type: "string" },
@@ -47,7 +47,7 @@ export const tokensCommand: Command = {
       throw new UsageError("--name and --expires only go with add");
     }
     const expires = values.expires as string | undefined;
-    const app = openCommandApp(values);
+    const app = openCommandApp(values, env);
     try {
       await app.ready();
       return await act(app, action, target, {

@@ -32,7 +32,7 @@ export const usersCommand: Command = {
   name: "users",
   summary: "add, list, disable, enable, remove users; set passwords",
   help: HELP,
-  async run(argv) {
+  async run(argv, env) {
     const { values, positionals } = parseCommandArgs(argv, {
       ...APP_OPTIONS,
       password: { type: "string" },
@@ -49,7 +49,7 @@ export const usersCommand: Command = {
     if (values.password !== undefined && action !== "add" && action !== "set-password") {
       throw new UsageError(`--password only goes with add and set-password`);
     }
-    const app = openCommandApp(values);
+    const app = openCommandApp(values, env);
     try {
       await app.ready();
       return await act(app, action, email ?? "", values.password as string | undefined);

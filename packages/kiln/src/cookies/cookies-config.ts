@@ -6,10 +6,15 @@ export interface CookiesAppInfo {
   name: string;
   secret: string;
   config: { services?: Record<string, unknown> };
+  /** The secrets the environment adds (app/resolve-config.ts). */
+  settings: {
+    cookies: { previousSecrets: readonly string[]; sharedSecrets: readonly string[] };
+  };
 }
 
 /**
- * The cookie and session settings of an app, from kiln.yaml and the environment:
+ * The cookie and session settings of an app, from kiln.yaml and the environment (resolved in
+ * app/resolve-config.ts):
  *
  * ```yaml
  * services:
@@ -47,15 +52,13 @@ export const cookiesConfigKeys: KeyTree = {
 export const sessionsConfigKeys: KeyTree = { idleDays: true, absoluteDays: true };
 
 /** Reads and checks the settings; a bad value is a KILN_BAD_CONFIG naming the key. */
-export function readCookiesSettings(
-  app: CookiesAppInfo,
-  env: NodeJS.ProcessEnv = process.env,
-): CookiesSettings {
+export function readCookiesSettings(app: CookiesAppInfo): CookiesSettings {
   const yaml = readCookiesYaml(app.config.services);
+  const fromEnv = app.settings.cookies;
   return {
     appSlug: app.name.replace(/[^A-Za-z0-9_-]/g, "-") || "app",
-    localSecrets: [app.secret, ...yaml.previousSecrets, ...splitEnv(env.KILN_PREVIOUS_SECRETS)],
-    sharedSecrets: [...splitEnv(env.KILN_SHARED_SECRET), ...yaml.sharedSecrets],
+    localSecrets: [app.secret, ...yaml.previousSecrets, ...fromEnv.previousSecrets],
+    sharedSecrets: [...fromEnv.sharedSecrets, ...yaml.sharedSecrets],
     sharedDomain: yaml.sharedDomain,
     sessionIdleSeconds: yaml.idleDays * DAY,
     sessionAbsoluteSeconds: Math.max(yaml.idleDays, yaml.absoluteDays) * DAY,
@@ -105,13 +108,6 @@ function secretList(value: unknown, path: string[]): string[] {
     }
   }
   return list as string[];
-}
-
-function splitEnv(value: string | undefined): string[] {
-  return (value ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
 }
 
 function days(value: unknown, fallback: number, path: string[]): number {

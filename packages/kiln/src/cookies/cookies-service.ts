@@ -7,12 +7,13 @@ import { corsFeature, registerPreflights } from "../http/cors.ts";
 import type { EndpointDefinition } from "../http/endpoint.ts";
 import type { PipelineFeature, Stage } from "../http/pipeline.ts";
 import type { KilnService } from "../http/service.ts";
+import type { SystemMigration } from "../tables/system-migrations.ts";
 import { mayHaveCookie } from "./cookie-header.ts";
 import { type CookiesAppInfo, readCookiesSettings } from "./cookies-config.ts";
 import { type CookiesRuntime, sessionCookieName } from "./cookies-runtime.ts";
 import { deriveKeyring } from "./crypto.ts";
 import { existingState, requestState } from "./request-state.ts";
-import { ensureSessionsTable, KyselySessionStore } from "./session-store.ts";
+import { KyselySessionStore, sessionsMigrations } from "./session-store.ts";
 
 /** The cookies service: encrypted cookies, sessions, CORS and the XSRF rule. */
 export interface CookiesService extends KilnService {
@@ -23,6 +24,19 @@ export interface CookiesService extends KilnService {
 
 const CLEANUP_EVERY_MS = 60 * 60 * 1000;
 
+/** What the cookies service needs of its app (the app object is one). */
+export interface CookiesHost extends CookiesAppInfo {
+  readonly prefix: string;
+  readonly log: Logger;
+  /** The tables service, started before this one: sessions live in the app database. */
+  readonly services: {
+    readonly tables?: {
+      readonly systemDb: Kysely<unknown>;
+      migrateSystem(migrations: readonly SystemMigration[]): Promise<string[]>;
+    };
+  };
+}
+
 /**
  * Starts the cookies service of an app: derives the cookie keys from the app secret (and the
  * shared secret), opens the session store in the app database (the tables service's, so every
@@ -30,21 +44,14 @@ const CLEANUP_EVERY_MS = 60 * 60 * 1000;
  * `session` (XSRF verdict, session load before the handler; session saved, Set-Cookie and
  * security headers after it).
  */
-/** What the cookies service needs of its app (the app object is one). */
-export interface CookiesHost extends CookiesAppInfo {
-  readonly prefix: string;
-  readonly log: Logger;
-  /** The tables service, started before this one: sessions live in the app database. */
-  readonly services: { readonly tables?: { readonly systemDb: Kysely<unknown> } };
-}
-
 export const cookiesService = async (app: CookiesHost): Promise<CookiesService> => {
   const settings = readCookiesSettings(app);
-  const db = app.services.tables?.systemDb;
-  if (!db) {
+  const tables = app.services.tables;
+  if (!tables) {
     throw new KilnError("KILN_NO_APP", "The cookies service starts after the tables service");
   }
-  await ensureSessionsTable(db);
+  await tables.migrateSystem(sessionsMigrations);
+  const db = tables.systemDb;
   const store = new KyselySessionStore(db);
   const runtime: CookiesRuntime = {
     settings,

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { type Kysely, sql } from "kysely";
+import { adoptIndex, adoptTable, type SystemMigration } from "../tables/system-migrations.ts";
 
 /** A stored session, as the pipeline sees it (times in Unix milliseconds). */
 export interface SessionRecord {
@@ -37,10 +38,10 @@ export interface SessionStore {
   count(): Promise<number>;
 }
 
-export const SESSIONS_TABLE = "kiln_sessions";
+export const SESSIONS_TABLE = "_kiln_sessions";
 
 interface SessionsTable {
-  kiln_sessions: {
+  _kiln_sessions: {
     id: string;
     data: string;
     created_at: number | string | bigint;
@@ -50,44 +51,41 @@ interface SessionsTable {
 }
 
 /**
- * Creates the sessions table if it is missing (on SQLite and PostgreSQL alike):
+ * The sessions table, on SQLite and PostgreSQL alike (run by the cookies service on start):
  *
- *   kiln_sessions(id text primary key  -- SHA-256 of the token, base64url
- *                 data text            -- the session's key/value data as JSON
- *                 created_at, last_seen_at, expires_at bigint)  -- Unix ms
- *   index kiln_sessions_expires_at on (expires_at), for the cleanup
+ *   _kiln_sessions(id text primary key  -- SHA-256 of the token, base64url
+ *                  data text            -- the session's key/value data as JSON
+ *                  created_at, last_seen_at, expires_at bigint)  -- Unix ms
+ *   index _kiln_sessions_expires_at on (expires_at), for the cleanup
+ *
+ * Kiln 0.1 named it `kiln_sessions`: such a table is renamed, its sessions kept.
  */
-export async function ensureSessionsTable(db: Kysely<unknown>): Promise<void> {
-  // Processes starting together on PostgreSQL race on IF NOT EXISTS: each sees no table, and
-  // all but one fail on the catalogue's unique index once the winner commits. By then the
-  // table is there, so trying again succeeds (and a real failure fails again).
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await createSessionsTable(db);
-    } catch (error) {
-      if (attempt === 3) throw error;
-      await new Promise((wait) => setTimeout(wait, 20 * attempt));
-    }
-  }
-}
-
-async function createSessionsTable(db: Kysely<unknown>): Promise<void> {
-  await db.schema
-    .createTable(SESSIONS_TABLE)
-    .ifNotExists()
-    .addColumn("id", "text", (c) => c.primaryKey())
-    .addColumn("data", "text", (c) => c.notNull())
-    .addColumn("created_at", "bigint", (c) => c.notNull())
-    .addColumn("last_seen_at", "bigint", (c) => c.notNull())
-    .addColumn("expires_at", "bigint", (c) => c.notNull())
-    .execute();
-  await db.schema
-    .createIndex("kiln_sessions_expires_at")
-    .ifNotExists()
-    .on(SESSIONS_TABLE)
-    .column("expires_at")
-    .execute();
-}
+export const sessionsMigrations: readonly SystemMigration[] = [
+  {
+    name: "sessions/1-create",
+    up: async (dialect) => {
+      await adoptTable(dialect, "kiln_sessions", SESSIONS_TABLE);
+      await dialect.db.schema
+        .createTable(SESSIONS_TABLE)
+        .ifNotExists()
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("data", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("last_seen_at", "bigint", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .execute();
+      const index = `${SESSIONS_TABLE}_expires_at`;
+      await adoptIndex(dialect, "kiln_sessions_expires_at", index, async () => {
+        await dialect.db.schema
+          .createIndex(index)
+          .ifNotExists()
+          .on(SESSIONS_TABLE)
+          .column("expires_at")
+          .execute();
+      });
+    },
+  },
+];
 
 /** The session store on a Kysely database (the app's own, shared by every process). */
 export class KyselySessionStore implements SessionStore {

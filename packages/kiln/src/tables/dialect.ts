@@ -34,39 +34,32 @@ export interface Dialect {
     kind: ColumnKind | "id",
     values: unknown[],
   ): RawBuilder<SqlBool>;
+  /** The one parameter of inList holding these values (to rerun its compiled SQL with others). */
+  listParam(values: readonly unknown[]): unknown;
   /**
-   * A `links` column (a JSON list of row ids) of table `tableId` contains the row id, through
-   * the column's index (see ensureLinksIndex).
+   * Creates the join table of a `links` column (names.ts, linksTable): one row per link,
+   * `(row_id, target_id, position)`, primary key (row_id, target_id), indexed on (target_id,
+   * row_id) for "links contains X". Its rows go with the row that has the links and with the
+   * row they point to, whoever deletes it (foreign keys ON DELETE CASCADE on PostgreSQL,
+   * triggers on SQLite). `physical` and `target` are the data tables.
    */
-  linksContain(
-    column: RawBuilder<unknown>,
-    rowId: number,
-    where: { tableId: number; column: string },
-  ): RawBuilder<SqlBool>;
+  createLinksTable(links: string, physical: string, target: string): Promise<void>;
+  /** Drops a join table and what keeps it (on SQLite also the triggers of 0.1's pairs table). */
+  dropLinksTable(links: string): Promise<void>;
   /**
-   * Makes "links contains X" indexed where the dialect's index cannot do it by itself: on
-   * SQLite, a table of (row, linked row) pairs kept in step with the JSON list by triggers
-   * (so every write path, Kiln's or another tool's, keeps it right), filled from the existing
-   * rows when created. True when it was created now. No-op (false) on PostgreSQL (GIN).
+   * Copies a `links` column stored as 0.1 did (a JSON list of ids in the row) into its join
+   * table: each id once, at its first place; ids of rows deleted since are left out.
    */
-  ensureLinksIndex(physical: string, tableId: number, column: string): Promise<boolean>;
-  /** Removes what ensureLinksIndex made, before the column is dropped or retyped. */
-  dropLinksIndex(tableId: number, column: string): Promise<void>;
-  /** The `links` value with the row id appended (one statement: never loses a concurrent write). */
-  linksAppend(column: RawBuilder<unknown>, rowId: number): RawBuilder<unknown>;
-  /** The `links` value without the row id (every occurrence). */
-  linksWithout(column: RawBuilder<unknown>, rowId: number): RawBuilder<unknown>;
+  copyJsonLinks(physical: string, column: string, links: string, target: string): Promise<void>;
   /**
-   * How many ids of the `links` value of the row whose id is `rowId` are rows of `target`
-   * (deleted ones are not), as a scalar subquery.
+   * Link rows `[row_id, target_id, position]` as a derived table with those columns, in one
+   * parameter whatever their number (a list of 40,000 fans is one statement).
    */
-  linksCount(
-    column: RawBuilder<unknown>,
-    target: string,
-    where: { tableId: number; column: string; rowId: RawBuilder<unknown> },
-  ): RawBuilder<number>;
-  /** A `links` column is null or an empty list. */
-  linksEmpty(column: RawBuilder<unknown>): RawBuilder<SqlBool>;
+  linkRows(rows: readonly (readonly [number, number, number])[]): RawBuilder<unknown>;
+  /** Whether the table has the column (a 0.1 `links` column is still in its row). */
+  hasColumn(table: string, column: string): Promise<boolean>;
+  /** Drops a data table (on PostgreSQL with the foreign keys of join tables pointing to it). */
+  dropTable(name: string): Promise<void>;
   /** Worth retrying the transaction (SQLITE_BUSY, serialisation failure, deadlock). */
   isRetryable(error: unknown): boolean;
   /**
@@ -125,9 +118,9 @@ export interface Dialect {
    * migrating the same database, and holds it off until this transaction ends.
    */
   lockForMigration(): Promise<void>;
-  /** The index method for a `links` column (a JSON list), or null when it cannot be indexed. */
-  readonly linksIndexMethod: string | null;
   /** Whether the index exists (in the app's schema, on PostgreSQL), so migration can log what it adds. */
   hasIndex(name: string): Promise<boolean>;
+  /** Whether the table exists (in the app's schema, on PostgreSQL): system migrations adopt old ones. */
+  hasTable(name: string): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { type RawBuilder, type SqlBool, sql } from "kysely";
 import { badValue, describe, details, storedValue } from "./column-values.ts";
 import type { Dialect } from "./dialect.ts";
 import { TableError } from "./errors.ts";
+import { linksTable, physicalTable } from "./names.ts";
 import { isQuery, type Query } from "./query.ts";
 import { type RowImpl, VALUES } from "./row.ts";
 import { parseRowId, rowRef } from "./row-ref.ts";
@@ -76,6 +77,9 @@ export class SearchFilter {
       const params = names.map((name) => {
         const column = table.byName.get(name)!;
         const value = values[name];
+        // A links column's shape is "contains this row": its parameter is the row's id.
+        if (column.kind === "links")
+          return (storedValue(table.name, column, [value]) as number[])[0];
         const param = dialect.toDb(column.kind, storedValue(table.name, column, value));
         if (column.kind === "link" && (value as RowImpl)[VALUES]) {
           linkRows.set(name, value as RowImpl);
@@ -104,12 +108,30 @@ export class SearchFilter {
 }
 
 /**
- * `a = ? and b = ?` for the shape's columns, with the parameters' positions as values: the
- * condition compiled once per shape, whose parameters are replaced on each run.
+ * `a = ? and b = ?` for the shape's columns (for a links column, "contains ?"), with the
+ * parameters' positions as values: the condition compiled once per shape, whose parameters
+ * are replaced on each run.
  */
-export function shapeCondition(names: readonly string[]): Condition | null {
+export function shapeCondition(table: FilterTable, names: readonly string[]): Condition | null {
   if (!names.length) return null;
-  return and(names.map((name, i) => sql<SqlBool>`${sql.ref(name)} = ${i}`));
+  return and(
+    names.map((name, i) =>
+      table.byName.get(name)?.kind === "links"
+        ? containsRow(table, name, i)
+        : sql<SqlBool>`${sql.ref(name)} = ${i}`,
+    ),
+  );
+}
+
+/** The row links to the row of this id: through the join table's (target_id, row_id) index. */
+function containsRow(table: FilterTable, column: string, rowId: number): Condition {
+  const links = sql.table(linksTable(table.tableId, column));
+  return sql<SqlBool>`${rowIdRef(table)} in (select row_id from ${links} where target_id = ${rowId})`;
+}
+
+/** The searched row's id, named with its table: the join table's columns are in scope too. */
+function rowIdRef(table: FilterTable) {
+  return sql.ref(`${physicalTable(table.name)}.id`);
 }
 
 /** The column names of filters that are all equalities on plain columns, else null. */
@@ -122,8 +144,9 @@ function equalityColumns(table: FilterTable, filters: unknown): string[] | null 
   for (const name of names) {
     const column = table.byName.get(name);
     const value = (filters as Record<string, unknown>)[name];
-    if (!column || column.kind === "links" || column.kind === "media") return null;
+    if (!column || column.kind === "media") return null;
     if (value === undefined || value === null || isQuery(value)) return null;
+    if (column.kind === "links" && !rowRef(value)) return null;
   }
   return names;
 }
@@ -257,7 +280,10 @@ class FilterCompiler {
       );
     }
     if (column.kind === "links") {
-      if (value === null) return this.dialect.linksEmpty(ref);
+      if (value === null) {
+        const links = sql.table(linksTable(this.table.tableId, column.name));
+        return sql<SqlBool>`not exists (select 1 from ${links} as l where l.row_id = ${rowIdRef(this.table)})`;
+      }
       const rows = Array.isArray(value) ? value : [value];
       return and(rows.map((row) => this.contains(column, row)));
     }
@@ -273,10 +299,7 @@ class FilterCompiler {
 
   contains(column: ColumnSchema, row: unknown): Condition {
     const [id] = storedValue(this.table.name, column, [row]) as number[];
-    return this.dialect.linksContain(sql.ref(column.name), id!, {
-      tableId: this.table.tableId,
-      column: column.name,
-    });
+    return containsRow(this.table, column.name, id!);
   }
 
   operator(column: ColumnSchema, query: Query): Condition {
@@ -337,8 +360,9 @@ class FilterCompiler {
    * Dialect.inList), so that any number of them works.
    */
   anyOf(column: ColumnSchema, args: readonly unknown[]): Condition {
+    if (column.kind === "links") return this.linksAnyOf(column, args);
     const values = args.filter((arg) => !isQuery(arg) && arg !== null);
-    if (values.length < 2 || column.kind === "links" || column.kind === "media") {
+    if (values.length < 2 || column.kind === "media") {
       return or(args.map((arg) => this.column(column, arg)));
     }
     const conditions = args
@@ -346,6 +370,25 @@ class FilterCompiler {
       .map((arg) => this.column(column, arg));
     const list = values.map((value) => this.param(column, value));
     conditions.push(this.dialect.inList(sql.ref(column.name), column.kind, list));
+    return or(conditions);
+  }
+
+  /**
+   * "Contains any of these rows": one lookup of the join table for the rows given one by one
+   * (one list parameter, whatever their number); lists, queries and null are ORed beside it.
+   */
+  linksAnyOf(column: ColumnSchema, args: readonly unknown[]): Condition {
+    const rows = args.filter((arg) => rowRef(arg) !== null);
+    if (rows.length < 2) return or(args.map((arg) => this.column(column, arg)));
+    const conditions = args
+      .filter((arg) => rowRef(arg) === null)
+      .map((arg) => this.column(column, arg));
+    const ids = storedValue(this.table.name, column, rows) as number[];
+    const links = sql.table(linksTable(this.table.tableId, column.name));
+    const targets = this.dialect.inList(sql.ref("target_id"), "id", ids);
+    conditions.push(
+      sql<SqlBool>`${rowIdRef(this.table)} in (select row_id from ${links} where ${targets})`,
+    );
     return or(conditions);
   }
 

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Dialect } from "./dialect.ts";
 import { COLUMNS_TABLE, TABLES_TABLE } from "./names.ts";
+import type { SystemMigration } from "./system-migrations.ts";
 
 /** What the database records about a data table: its id (part of every row id) and columns. */
 export interface StoredTable {
@@ -12,25 +13,32 @@ export interface StoredTable {
 /**
  * Kiln's own record of the data tables: `_kiln_tables` gives each table its id for good (row
  * ids start with it), `_kiln_columns` keeps each column's declared type, which the database's
- * types alone cannot tell apart (a `date` and a `text` are both text on SQLite).
+ * types alone cannot tell apart (a `date` and a `text` are both text on SQLite). Run by the
+ * data tables' migration, before it reads them.
  */
-export async function ensureMetadataTables(dialect: Dialect): Promise<void> {
-  await dialect.db.schema
-    .createTable(TABLES_TABLE)
-    .ifNotExists()
-    .addColumn("id", dialect.idColumnType)
-    .addColumn("name", "text", (c) => c.notNull().unique())
-    .execute();
-  await dialect.db.schema
-    .createTable(COLUMNS_TABLE)
-    .ifNotExists()
-    .addColumn("table_id", "integer", (c) => c.notNull())
-    .addColumn("name", "text", (c) => c.notNull())
-    .addColumn("type", "text", (c) => c.notNull())
-    .addColumn("position", "integer", (c) => c.notNull())
-    .addPrimaryKeyConstraint(`${COLUMNS_TABLE}_pk`, ["table_id", "name"])
-    .execute();
-}
+export const metadataMigrations: readonly SystemMigration[] = [
+  {
+    // Databases of Kiln 0.1 already have both tables (with these names): nothing to do there.
+    name: "tables/1-metadata",
+    up: async (dialect) => {
+      await dialect.db.schema
+        .createTable(TABLES_TABLE)
+        .ifNotExists()
+        .addColumn("id", dialect.idColumnType)
+        .addColumn("name", "text", (c) => c.notNull().unique())
+        .execute();
+      await dialect.db.schema
+        .createTable(COLUMNS_TABLE)
+        .ifNotExists()
+        .addColumn("table_id", "integer", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("type", "text", (c) => c.notNull())
+        .addColumn("position", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint(`${COLUMNS_TABLE}_pk`, ["table_id", "name"])
+        .execute();
+    },
+  },
+];
 
 export async function loadMetadata(dialect: Dialect): Promise<Map<string, StoredTable>> {
   const tables = await dialect.db

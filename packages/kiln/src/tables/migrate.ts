@@ -2,18 +2,19 @@ import { sql } from "kysely";
 import type { Dialect } from "./dialect.ts";
 import { TableError } from "./errors.ts";
 import {
-  ensureMetadataTables,
   forgetColumn,
   forgetTable,
   loadMetadata,
+  metadataMigrations,
   registerColumn,
   registerTable,
   type StoredTable,
   setColumnType,
 } from "./metadata.ts";
-import { indexName, physicalTable, uniqueIndexName } from "./names.ts";
+import { indexName, linksTable, physicalTable, uniqueIndexName } from "./names.ts";
 import { retypeColumn } from "./retype.ts";
 import { type ColumnSchema, parseColumn, type Schema, type TableSchema } from "./schema.ts";
+import { migrateSystemTables } from "./system-migrations.ts";
 
 /** A change to the database that could lose data, so is only made by `kiln tables migrate --apply`. */
 export interface PendingChange {
@@ -28,9 +29,17 @@ export interface PendingChange {
   readonly description: string;
 }
 
-/** A table, column or index the migration added (each is one info line in the app's log). */
+/**
+ * A table, column or index the migration added, or a `links` column it moved to its join table
+ * (each is one info line in the app's log).
+ */
 export interface SchemaChange {
-  readonly kind: "created-table" | "added-column" | "created-index" | "dropped-index";
+  readonly kind:
+    | "created-table"
+    | "added-column"
+    | "created-index"
+    | "dropped-index"
+    | "moved-links";
   readonly table: string;
   readonly column?: string;
   /** What changed, in words: `added column "due" (date)`, `created index on "owner"`. */
@@ -64,7 +73,7 @@ export async function migrate(
 ): Promise<MigrationResult> {
   const migration = async () => {
     await dialect.lockForMigration();
-    await ensureMetadataTables(dialect);
+    await migrateSystemTables(dialect, metadataMigrations);
     const stored = await loadMetadata(dialect);
     const done: string[] = [];
     const changes: SchemaChange[] = [];
@@ -74,8 +83,19 @@ export async function migrate(
       const id = existing ? existing.id : await createTable(dialect, table, done, changes);
       tableIds.set(table.name, id);
       if (existing) await addColumns(dialect, table, existing, done, changes);
+    }
+    // Once every table exists: a join table refers to the table its links point to.
+    for (const table of schema.values()) {
+      const existing = stored.get(table.name);
+      const types = existing?.columns ?? declaredColumns(table);
       // A new table's indexes are part of its "created" change.
-      await createIndexes(dialect, table, id, existing ? changes : null);
+      await createIndexes(
+        dialect,
+        table,
+        tableIds.get(table.name)!,
+        types,
+        existing ? changes : null,
+      );
     }
     const pending = pendingChanges(schema, stored);
     if (options.apply) {
@@ -108,7 +128,9 @@ async function createTable(
     .createTable(physicalTable(table.name))
     .addColumn("id", dialect.idColumnType);
   for (const [name, type] of columns) {
-    builder = builder.addColumn(name, dialect.columnType(kindOf(type)));
+    // A `links` column is a join table of its own (see ensureLinksTable).
+    if (kindOf(type) !== "links")
+      builder = builder.addColumn(name, dialect.columnType(kindOf(type)));
   }
   await builder.execute();
   const id = await registerTable(dialect, table.name);
@@ -132,10 +154,12 @@ async function addColumns(
 ): Promise<void> {
   for (const [name, type] of declaredColumns(table)) {
     if (stored.columns.has(name)) continue;
-    await dialect.db.schema
-      .alterTable(physicalTable(table.name))
-      .addColumn(name, dialect.columnType(kindOf(type)))
-      .execute();
+    if (kindOf(type) !== "links") {
+      await dialect.db.schema
+        .alterTable(physicalTable(table.name))
+        .addColumn(name, dialect.columnType(kindOf(type)))
+        .execute();
+    }
     await registerColumn(dialect, stored.id, name, type);
     stored.columns.set(name, type);
     done.push(`added column ${table.name}.${name} (${type})`);
@@ -150,14 +174,17 @@ async function addColumns(
 
 /**
  * Indexes: every `link` column (finding a user's tasks is the common query) and every column
- * declared with `index: true`; `links` columns only where the dialect can index a JSON list.
- * Indexes are created if missing and never dropped (an extra index costs only write time).
- * With `changes`, each index created is recorded there (null: the table is new, so all are).
+ * declared with `index: true`; a `links` column is a join table, indexed both ways (see
+ * ensureLinksTable). Indexes are created if missing and never dropped (an extra index costs
+ * only write time). `types` are the column types the database has (a retype not yet applied
+ * keeps the old one). With `changes`, each index created is recorded there (null: the table is
+ * new, so all are).
  */
 async function createIndexes(
   dialect: Dialect,
   table: TableSchema,
   tableId: number,
+  types: ReadonlyMap<string, string>,
   changes: SchemaChange[] | null,
 ) {
   const physical = physicalTable(table.name);
@@ -171,25 +198,20 @@ async function createIndexes(
     });
   };
   for (const column of table.columns) {
-    if (
-      column.kind === "links" &&
-      (await dialect.ensureLinksIndex(physical, tableId, column.name))
-    ) {
-      changes?.push({
-        kind: "created-index",
-        table: table.name,
-        column: column.name,
-        description: `created index on "${column.name}" (a table of its links, kept by triggers)`,
-      });
+    const stored = parseColumn(table.name, column.name, types.get(column.name) ?? column.type);
+    if (stored.kind === "links") {
+      await ensureLinksTable(dialect, table.name, tableId, stored, changes);
+      continue;
     }
-    if (!column.indexed || typeof column.kind !== "string") continue;
-    const method = column.kind === "links" ? dialect.linksIndexMethod : "btree";
-    if (!method) continue;
+    if (!column.indexed || column.kind === "links") continue;
     const name = indexName(tableId, column.name, false);
     await recordIfNew(name, column.name, false);
-    let index = dialect.db.schema.createIndex(name).ifNotExists().on(physical).column(column.name);
-    if (column.kind === "links") index = index.using(method);
-    await index.execute();
+    await dialect.db.schema
+      .createIndex(name)
+      .ifNotExists()
+      .on(physical)
+      .column(column.name)
+      .execute();
   }
   await createUniqueIndexes(dialect, table, tableId, changes);
   for (const internal of table.internals) {
@@ -203,6 +225,43 @@ async function createIndexes(
     if (internal.unique) index = index.unique();
     await index.execute();
   }
+}
+
+/**
+ * Makes the join table of a `links` column if it is missing. A column stored as 0.1 did (a
+ * JSON list of ids in the row, with a GIN index on PostgreSQL and a pairs table kept by
+ * triggers on SQLite) is moved into it, keeping each list's order, then dropped from the row:
+ * done once, in the migration's transaction.
+ */
+async function ensureLinksTable(
+  dialect: Dialect,
+  table: string,
+  tableId: number,
+  column: ColumnSchema,
+  changes: SchemaChange[] | null,
+): Promise<void> {
+  const links = linksTable(tableId, column.name);
+  const physical = physicalTable(table);
+  const inRow = await dialect.hasColumn(physical, column.name);
+  if (!inRow && (await dialect.hasColumn(links, "position"))) return;
+  const target = physicalTable(column.target!);
+  // Links to a table dropped since (a retype not applied yet) stay as they are.
+  if (!(await dialect.hasColumn(target, "id"))) return;
+  await dialect.dropLinksTable(links);
+  await dialect.createLinksTable(links, physical, target);
+  if (!inRow) return;
+  await dialect.copyJsonLinks(physical, column.name, links, target);
+  await dialect.db.schema
+    .dropIndex(indexName(tableId, column.name, false))
+    .ifExists()
+    .execute();
+  await dialect.db.schema.alterTable(physical).dropColumn(column.name).execute();
+  changes?.push({
+    kind: "moved-links",
+    table,
+    column: column.name,
+    description: `moved the links of "${column.name}" to a join table (${links}), indexed both ways`,
+  });
 }
 
 /**
@@ -337,9 +396,9 @@ async function applyChange(
   const physical = physicalTable(change.table);
   if (change.kind === "removed-table") {
     for (const [column, type] of table.columns) {
-      if (type.startsWith("links ")) await dialect.dropLinksIndex(table.id, column);
+      if (kindOf(type) === "links") await dialect.dropLinksTable(linksTable(table.id, column));
     }
-    await dialect.db.schema.dropTable(physical).ifExists().execute();
+    await dialect.dropTable(physical);
     await forgetTable(dialect, table.id);
   } else if (change.kind === "removed-column") {
     const column = change.column!;
@@ -347,16 +406,22 @@ async function applyChange(
       .dropIndex(indexName(table.id, column, false))
       .ifExists()
       .execute();
-    await dialect.dropLinksIndex(table.id, column);
-    await dialect.db.schema.alterTable(physical).dropColumn(column).execute();
+    if (kindOf(change.from!) === "links")
+      await dialect.dropLinksTable(linksTable(table.id, column));
+    // A `links` column is in the row only if it was never moved to its join table.
+    if (await dialect.hasColumn(physical, column)) {
+      await dialect.db.schema.alterTable(physical).dropColumn(column).execute();
+    }
     await forgetColumn(dialect, table.id, column);
   } else {
     const column = change.column!;
     const from = parseColumn(change.table, column, change.from);
-    const to = schema.get(change.table)!.byName.get(column)!;
-    const lost = await retypeColumn(dialect, table.id, change.table, from, to);
+    const declared = schema.get(change.table)!;
+    const to = declared.byName.get(column)!;
+    const lost = await retypeColumn(dialect, table.id, declared, from, to);
     await setColumnType(dialect, table.id, column, to.type);
-    await createIndexes(dialect, schema.get(change.table)!, table.id, changes);
+    table.columns.set(column, to.type);
+    await createIndexes(dialect, declared, table.id, table.columns, changes);
     if (lost)
       done.push(`${change.table}.${column}: ${lost} values did not convert and are now null`);
   }

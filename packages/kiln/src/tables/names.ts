@@ -22,7 +22,19 @@ export function uniqueIndexName(tableId: number, columns: readonly string[]): st
 
 /** An index name within PostgreSQL's 63-byte limit (longer names get a hash suffix). */
 export function indexName(tableId: number, column: string, unique: boolean): string {
-  const name = `${unique ? "uq" : "ix"}_${tableId}_${column}`;
+  return shortened(`${unique ? "uq" : "ix"}_${tableId}_${column}`);
+}
+
+/**
+ * The join table of a `links` column: one row per link, `(row_id, target_id, position)`.
+ * Named by table id, as indexes are, so that it is Kiln's (the `_kiln_` prefix) and short.
+ */
+export function linksTable(tableId: number, column: string): string {
+  return shortened(`_kiln_links_${tableId}_${column}`);
+}
+
+/** A name within PostgreSQL's 63-byte limit (longer ones get a hash suffix). */
+export function shortened(name: string): string {
   if (name.length <= 63) return name;
   const hash = createHash("sha256").update(name).digest("hex").slice(0, 8);
   return `${name.slice(0, 54)}_${hash}`;

@@ -2,64 +2,100 @@ import { sql } from "kysely";
 import { BlobMedia, isMedia } from "../http/media.ts";
 import { storedValue } from "./column-values.ts";
 import type { Dialect } from "./dialect.ts";
+import { groupLinkLists, insertLinksQuery, linkListsQuery, linkRowsOf } from "./links-store.ts";
 import { decodeMedia } from "./media-codec.ts";
-import { indexName, physicalTable } from "./names.ts";
+import { indexName, linksTable, physicalTable, uniqueIndexName } from "./names.ts";
 import { ROW_REF } from "./row-ref.ts";
-import type { ColumnSchema } from "./schema.ts";
+import type { ColumnSchema, TableSchema } from "./schema.ts";
 
 const PAGE = 500;
 
 /**
  * Changes a column's type, keeping every value that converts (see convertValue) and setting
  * the others to null: the new column is filled beside the old one, a page at a time, then
- * takes its place. Returns how many non-null values could not be converted.
+ * takes its place (a `links` column's values are its join table's rows). Unique indexes on the
+ * column are dropped first: the migration makes them again over the converted values,
+ * refusing duplicates. Returns how many non-null values could not be converted.
  */
 export async function retypeColumn(
   dialect: Dialect,
   tableId: number,
-  table: string,
+  table: TableSchema,
   from: ColumnSchema,
   to: ColumnSchema,
 ): Promise<number> {
   const db = dialect.db;
-  const physical = physicalTable(table);
+  const physical = physicalTable(table.name);
+  const links = linksTable(tableId, to.name);
+  for (const unique of table.uniques) {
+    if (!unique.columns.includes(to.name)) continue;
+    await db.schema.dropIndex(uniqueIndexName(tableId, unique.columns)).ifExists().execute();
+  }
+  if (from.kind === "links" && to.kind === "links") {
+    // Links to another table: none converts.
+    const { rows } = await sql<{
+      n: unknown;
+    }>`select count(distinct row_id) as n from ${sql.table(links)}`.execute(db);
+    await dialect.dropLinksTable(links);
+    await dialect.createLinksTable(links, physical, physicalTable(to.target!));
+    return Number(rows[0]?.n ?? 0);
+  }
   const temp = `_kiln_new_${to.name}`;
-  await db.schema.alterTable(physical).addColumn(temp, dialect.columnType(to.kind)).execute();
+  const target = to.kind === "links" ? physicalTable(to.target!) : "";
+  if (to.kind === "links") await dialect.createLinksTable(links, physical, target);
+  else await db.schema.alterTable(physical).addColumn(temp, dialect.columnType(to.kind)).execute();
   let lost = 0;
   let last = 0;
   for (;;) {
     const rows = await db
       .selectFrom(physical)
-      .select(["id", sql.ref(from.name).as("value")])
+      .select(from.kind === "links" ? ["id"] : ["id", sql.ref(from.name).as("value")])
       .where("id", ">", last)
       .orderBy("id")
       .limit(PAGE)
       .execute();
+    const ids = rows.map((row) => Number(row.id));
+    const lists =
+      from.kind === "links" && ids.length
+        ? groupLinkLists((await linkListsQuery(dialect, links, ids).execute(db)).rows)
+        : null;
+    const linkRows: [number, number, number][] = [];
     for (const row of rows) {
-      const old = decode(dialect, from, row.value);
+      const rowId = Number(row.id);
+      const old = lists ? (lists.get(rowId) ?? null) : decode(dialect, from, row.value);
       if (old === null) continue;
       const converted = convertValue(old, from, to);
       if (converted === null) {
         lost++;
         continue;
       }
-      const stored = dialect.toDb(to.kind, storedValue(table, to, converted));
+      const stored = storedValue(table.name, to, converted);
+      if (to.kind === "links") {
+        linkRows.push(...linkRowsOf(rowId, [...new Set(stored as number[])]));
+        continue;
+      }
       await db
         .updateTable(physical)
-        .set({ [temp]: stored })
-        .where("id", "=", row.id)
+        .set({ [temp]: dialect.toDb(to.kind, stored) })
+        .where("id", "=", rowId)
         .execute();
     }
+    if (linkRows.length) await insertLinksQuery(dialect, links, target, linkRows).execute(db);
     if (rows.length < PAGE) break;
-    last = Number(rows[rows.length - 1]!.id);
+    last = ids[ids.length - 1]!;
   }
-  await db.schema
-    .dropIndex(indexName(tableId, from.name, false))
-    .ifExists()
-    .execute();
-  await dialect.dropLinksIndex(tableId, from.name);
-  await db.schema.alterTable(physical).dropColumn(from.name).execute();
-  await db.schema.alterTable(physical).renameColumn(temp, to.name).execute();
+  if (from.kind === "links") {
+    await dialect.dropLinksTable(links);
+  } else {
+    await db.schema
+      .dropIndex(indexName(tableId, from.name, false))
+      .ifExists()
+      .execute();
+    await db.schema.alterTable(physical).dropColumn(from.name).execute();
+  }
+  if (to.kind !== "links") {
+    await db.schema.alterTable(physical).renameColumn(temp, to.name).execute();
+  }
   return lost;
 }
 

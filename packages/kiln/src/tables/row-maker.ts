@@ -1,6 +1,7 @@
 import type { Dialect } from "./dialect.ts";
 import { decodeMedia } from "./media-codec.ts";
 import { type RowImpl, type RowOwner, rowClass, VALUES } from "./row.ts";
+import { rowRef } from "./row-ref.ts";
 import type { ColumnSchema } from "./schema.ts";
 
 /** A table as far as making its rows goes. */
@@ -19,12 +20,17 @@ export class RowMaker {
   readonly #dialect: Dialect;
   readonly #tableNamed: (name: string) => RowMakerTable;
   readonly #Row: typeof RowImpl;
+  /** The columns in the table's row, in the order selected (`links` are join tables). */
+  readonly #inRow: readonly ColumnSchema[];
+  readonly #lists: readonly ColumnSchema[];
 
   constructor(table: RowMakerTable, dialect: Dialect, tableNamed: (name: string) => RowMakerTable) {
     this.#table = table;
     this.#dialect = dialect;
     this.#tableNamed = tableNamed;
     this.#Row = rowClass(table.name, table.columns);
+    this.#inRow = table.columns.filter((c) => c.kind !== "links");
+    this.#lists = table.columns.filter((c) => c.kind === "links");
   }
 
   #make(rowId: number, values: Record<string, unknown> | null): RowImpl {
@@ -32,21 +38,25 @@ export class RowMaker {
     return new this.#Row(table, { table: table.name, tableId: table.tableId, rowId }, values);
   }
 
-  /** A row from the values the database returned. */
+  /**
+   * A row from the values the database returned. Its `links` lists start empty: the table
+   * fills them from their join tables (row ids, then rows).
+   */
   fromDb(raw: Record<string, unknown>): RowImpl {
     const values: Record<string, unknown> = {};
-    for (const column of this.#table.columns)
-      values[column.name] = this.#value(column, raw[column.name]);
+    for (const column of this.#inRow) values[column.name] = this.#value(column, raw[column.name]);
+    for (const column of this.#lists) values[column.name] = [];
     return this.#make(Number(raw.id), values);
   }
 
-  /** A row from the database's values as an array: the id, then the columns in order. */
+  /** A row from the database's values as an array: the id, then the row's columns in order. */
   fromDbArray(raw: readonly unknown[]): RowImpl {
     const values: Record<string, unknown> = {};
-    const columns = this.#table.columns;
+    const columns = this.#inRow;
     for (let i = 0; i < columns.length; i++) {
       values[columns[i]!.name] = this.#value(columns[i]!, raw[i + 1]);
     }
+    for (const column of this.#lists) values[column.name] = [];
     return this.#make(Number(raw[0]), values);
   }
 
@@ -102,8 +112,19 @@ export function shownValue(column: ColumnSchema, stored: unknown, given: unknown
     case "media":
       return decodeMedia(stored as Buffer);
     case "links":
-      return [...(given as unknown[])];
+      return distinctRows(given as unknown[]);
     default:
       return column.kind === "link" ? given : stored;
   }
+}
+
+/** A list of rows with each row once, at its first place (a `links` list holds a row once). */
+export function distinctRows(rows: readonly unknown[]): unknown[] {
+  const seen = new Set<number>();
+  return rows.filter((row) => {
+    const rowId = rowRef(row)!.rowId;
+    if (seen.has(rowId)) return false;
+    seen.add(rowId);
+    return true;
+  });
 }

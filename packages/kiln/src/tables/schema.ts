@@ -168,8 +168,8 @@ function parseColumnType(table: string, name: string, spec: unknown): ColumnSche
   if ((kind === "link" || kind === "links") && words.length === 2) {
     const target = words[1]!;
     // Links are always indexed: following links back ("tasks of this user", "articles with
-    // this tag") is the common query. A `links` column (a JSON list of ids) gets a GIN index
-    // on PostgreSQL and a table of pairs kept by triggers on SQLite (see ensureLinksIndex).
+    // this tag") is the common query. A `links` column is a join table indexed both ways
+    // (see ensureLinksTable in migrate.ts).
     return {
       name,
       kind,

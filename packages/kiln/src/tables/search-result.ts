@@ -48,11 +48,11 @@ export class SearchResultImpl implements SearchResult {
   }
 
   count(): Promise<number> {
-    return this.#table.countRows(this.#filter.condition, this.#limit, this.#offset);
+    return this.#table.countRows(this.#filter, this.#limit, this.#offset);
   }
 
   total(): Promise<number> {
-    return this.#table.countRows(this.#filter.condition);
+    return this.#table.countRows(this.#filter);
   }
 
   async toPage(): Promise<{ rows: Row[]; total: number }> {

@@ -8,10 +8,12 @@ import { ensureDataDir, privateFile } from "../runtime/data-dir.ts";
 import type { CsvOptions } from "./csv.ts";
 import { exportCsv, importCsv } from "./csv-transfer.ts";
 import type { AnyDB, Dialect } from "./dialect.ts";
-import { sqliteDialect } from "./dialects/sqlite.ts";
+import type { PostgresSettings } from "./dialects/postgres.ts";
+import { type SqliteSettings, sqliteDialect } from "./dialects/sqlite.ts";
 import { TableError } from "./errors.ts";
 import { type MigrationResult, migrate, type PendingChange, type SchemaChange } from "./migrate.ts";
 import { parseSchema, type Schema } from "./schema.ts";
+import { migrateSystemTables, type SystemMigration } from "./system-migrations.ts";
 import { TableImpl, type TablesContext } from "./table.ts";
 import { runInTransaction } from "./transaction.ts";
 import type { Row, TablesAccessor } from "./types.ts";
@@ -27,6 +29,9 @@ export interface TablesOptions {
   log?: Pick<Logger, "warn" | "info"> | null;
   /** Apply destructive schema changes too (`kiln tables migrate --apply`). */
   apply?: boolean;
+  /** The deployment's SQLite and PostgreSQL settings (see app/resolve-config.ts); default Kiln's. */
+  sqlite?: SqliteSettings;
+  postgres?: PostgresSettings;
 }
 
 /**
@@ -36,9 +41,8 @@ export interface TablesOptions {
 export interface TablesService extends KilnService {
   readonly name: "tables";
   /**
-   * Kysely over the app's database, for services' internal tables (create them with
-   * `db.schema.createTable(...).ifNotExists()`). Inside `inTransaction`, its queries join the
-   * transaction.
+   * Kysely over the app's database, for services' internal tables (made by `migrateSystem`).
+   * Inside `inTransaction`, its queries join the transaction.
    */
   readonly db: Kysely<AnyDB>;
   /**
@@ -47,6 +51,11 @@ export interface TablesService extends KilnService {
    */
   readonly systemDb: Kysely<unknown>;
   readonly dialect: Dialect;
+  /**
+   * Brings a service's own tables up to date: applies those of `migrations` not yet recorded
+   * in `_kiln_migrations`, under the migration lock (see system-migrations.ts).
+   */
+  migrateSystem(migrations: readonly SystemMigration[]): Promise<string[]>;
   readonly dialectName: "sqlite" | "postgres";
   /** Every data table: `tables.tasks`, `tables.get("tasks")`. */
   readonly tables: TablesAccessor;
@@ -99,6 +108,8 @@ export interface TablesHost {
   readonly databaseUrl: string | null;
   readonly config: { readonly tables?: Record<string, unknown> | null };
   readonly log: Logger;
+  /** The resolved settings of the database drivers (app/resolve-config.ts). */
+  readonly settings: { readonly sqlite?: SqliteSettings; readonly postgres?: PostgresSettings };
 }
 
 /**
@@ -111,6 +122,8 @@ export const tablesService = (app: TablesHost): Promise<TablesService> =>
     databaseUrl: app.databaseUrl,
     tables: app.config.tables,
     log: app.log,
+    sqlite: app.settings.sqlite,
+    postgres: app.settings.postgres,
   });
 
 async function openDialect(options: TablesOptions): Promise<Dialect> {
@@ -119,14 +132,14 @@ async function openDialect(options: TablesOptions): Promise<Dialect> {
     if (/^postgres(ql)?:\/\//.test(url)) {
       // Loaded only when used, so SQLite apps never load pg.
       const { postgresDialect } = await import("./dialects/postgres.ts");
-      return postgresDialect(url);
+      return postgresDialect(url, options.postgres);
     }
     throw new KilnError(
       "KILN_BAD_CONFIG",
       `DATABASE_URL must be a postgres:// URL (or unset for SQLite in the data folder), got "${url.split(":")[0]}:..."`,
     );
   }
-  if (options.dataDir === null) return sqliteDialect(":memory:");
+  if (options.dataDir === null) return sqliteDialect(":memory:", options.sqlite);
   ensureDataDir(options.dataDir);
   const file = join(options.dataDir, "app.db");
   // 0600 before SQLite opens it, whatever the umask: SQLite creates its -wal and -shm files
@@ -134,7 +147,7 @@ async function openDialect(options: TablesOptions): Promise<Dialect> {
   privateFile(file, true);
   privateFile(`${file}-wal`, false);
   privateFile(`${file}-shm`, false);
-  return sqliteDialect(file);
+  return sqliteDialect(file, options.sqlite);
 }
 
 function logChange(log: TablesOptions["log"], change: SchemaChange): void {
@@ -181,6 +194,10 @@ class Tables implements TablesService, TablesContext {
     // One database, two views of its types: Kysely's type parameter is invariant, and Kiln's
     // own tables are not in AnyDB's shape of data tables.
     return this.dialect.db as unknown as Kysely<unknown>;
+  }
+
+  migrateSystem(migrations: readonly SystemMigration[]): Promise<string[]> {
+    return migrateSystemTables(this.dialect, migrations);
   }
 
   get dialectName(): "sqlite" | "postgres" {

@@ -1,4 +1,4 @@
-import { type CompiledQuery, type QueryResult, type RawBuilder, type SqlBool, sql } from "kysely";
+import { type CompiledQuery, type QueryResult, type RawBuilder, sql } from "kysely";
 import type { Media } from "../http/media.ts";
 import { describe, details, storedValue } from "./column-values.ts";
 import type { CsvOptions } from "./csv.ts";
@@ -6,7 +6,8 @@ import type { Dialect } from "./dialect.ts";
 import { TableError } from "./errors.ts";
 import { SearchFilter, shapeCondition } from "./filters.ts";
 import { resolveLinks } from "./links.ts";
-import { indexName, physicalTable, uniqueIndexName } from "./names.ts";
+import { groupLinkLists, insertLinksQuery, linkListsQuery, linkRowsOf } from "./links-store.ts";
+import { indexName, linksTable, physicalTable, uniqueIndexName } from "./names.ts";
 import { afterClause, orderByClause, type SortKey, sortKeys, sortKeysKey } from "./order-by.ts";
 import { isQuery } from "./query.ts";
 import { type RowImpl, VALUES } from "./row.ts";
@@ -29,6 +30,8 @@ export interface TablesContext {
 /** Rows per multi-row INSERT of addRows, and parameters per statement (under both backends' limits). */
 const ROWS_PER_INSERT = 100;
 const PARAMS_PER_INSERT = 10_000;
+/** Link rows per INSERT into a join table (one parameter holds them all). */
+const LINKS_PER_INSERT = 10_000;
 /** Rows fetched per `id IN (...)` query when following links. */
 const IDS_PER_QUERY = 500;
 /** Past the end of any table: OFFSET without LIMIT is not valid SQLite. */
@@ -49,12 +52,21 @@ export class TableImpl implements Table {
   readonly columns: readonly ColumnSchema[];
   readonly byName: ReadonlyMap<string, ColumnSchema>;
   readonly linkColumns: readonly ColumnSchema[];
+  /**
+   * The columns stored in the table's own row, in order: every column but `links` ones (join
+   * tables). What SQL of other services may select from it (see loadRows).
+   */
+  readonly rowColumns: readonly string[];
   readonly #internals: readonly InternalColumn[];
   /** Unique index name → the (visible) columns it keeps unique; internal columns included. */
   readonly #uniqueIndexes: ReadonlyMap<string, readonly string[]>;
   readonly #physical: string;
   /** Columns with a `default` or `onUpdate: now`. */
   readonly #automatic: readonly ColumnSchema[];
+  /** `links` columns: each is a join table, not a column of the row. */
+  readonly #lists: readonly ColumnSchema[];
+  /** Whether a change of a links list alone (addLink) sets `onUpdate: now` columns. */
+  readonly #touches: boolean;
   readonly #context: TablesContext;
   readonly #maker: RowMaker;
   readonly #selected: readonly string[];
@@ -78,6 +90,8 @@ export class TableImpl implements Table {
     this.linkColumns = columns.filter((c) => c.kind === "link" || c.kind === "links");
     this.#internals = internals;
     this.#automatic = columns.filter((c) => c.default || c.onUpdateNow);
+    this.#lists = columns.filter((c) => c.kind === "links");
+    this.#touches = columns.some((c) => c.onUpdateNow);
     const indexes = new Map<string, readonly string[]>();
     for (const unique of uniques)
       indexes.set(uniqueIndexName(tableId, unique.columns), unique.columns);
@@ -87,7 +101,8 @@ export class TableImpl implements Table {
     this.#uniqueIndexes = indexes;
     this.#physical = physicalTable(name);
     this.#maker = new RowMaker(this, context.dialect, (table: string) => context.table(table));
-    this.#selected = ["id", ...columns.map((c) => c.name)];
+    this.rowColumns = columns.filter((c) => c.kind !== "links").map((c) => c.name);
+    this.#selected = ["id", ...this.rowColumns];
   }
 
   get #db() {
@@ -96,6 +111,8 @@ export class TableImpl implements Table {
 
   async addRow(values: RowValues = {}): Promise<Row> {
     const write = this.#prepareWrite(values, "insert");
+    // Links go in their join tables: the row and its links are written together.
+    if (write.lists.length) return (await this.#addAll([write]))[0]!;
     const insert = this.#insert(write.names, 1);
     const run = this.#guarded()
       ? this.#savepoint(() => this.#run(insert, write.params))
@@ -120,10 +137,15 @@ export class TableImpl implements Table {
         { table: this.name },
       );
     }
-    const writes = list.map((values) => this.#prepareWrite(values, "insert"));
+    return this.#addAll(list.map((values) => this.#prepareWrite(values, "insert")));
+  }
+
+  /** Inserts checked rows, then their links, in one transaction (see addRows). */
+  #addAll(writes: readonly Write[]): Promise<Row[]> {
     return runInTransaction(this.#context.dialect, () =>
       this.#savepoint(async () => {
         const added: Row[] = [];
+        const links = new Map<ColumnSchema, [number, number, number][]>();
         for (let start = 0; start < writes.length; ) {
           const names = writes[start]!.names;
           const max = names.length
@@ -140,13 +162,34 @@ export class TableImpl implements Table {
           const ids = result.rows
             .map((r) => Number((r as { id: unknown }).id))
             .sort((a, b) => a - b);
-          for (let i = start; i < end; i++)
-            added.push(this.#maker.added(ids[i - start]!, writes[i]!.values) as unknown as Row);
+          for (let i = start; i < end; i++) {
+            const rowId = ids[i - start]!;
+            added.push(this.#maker.added(rowId, writes[i]!.values) as unknown as Row);
+            for (const [column, targets] of writes[i]!.lists) {
+              if (!targets?.length) continue;
+              const rows = links.get(column) ?? [];
+              links.set(column, rows);
+              for (const link of linkRowsOf(rowId, targets)) rows.push(link);
+            }
+          }
           start = end;
         }
+        for (const [column, rows] of links) await this.#insertLinks(column, rows);
         return added;
       }),
     );
+  }
+
+  /** Inserts link rows of a `links` column, LINKS_PER_INSERT at a time. */
+  async #insertLinks(column: ColumnSchema, rows: readonly (readonly [number, number, number])[]) {
+    const links = linksTable(this.tableId, column.name);
+    const target = physicalTable(column.target!);
+    for (let i = 0; i < rows.length; i += LINKS_PER_INSERT) {
+      const chunk = rows.slice(i, i + LINKS_PER_INSERT);
+      await this.#execute(
+        insertLinksQuery(this.#context.dialect, links, target, chunk).compile(this.#db),
+      );
+    }
   }
 
   /** Checks row values as addRow would (KILN_UNKNOWN_COLUMN, KILN_BAD_VALUE), writing nothing. */
@@ -272,18 +315,49 @@ export class TableImpl implements Table {
 
   async updateRow(row: RowImpl, values: RowValues): Promise<void> {
     const write = this.#prepareWrite(values, "update");
-    if (!write.names.length) return;
-    const compiled = this.#compile(`update:${write.names.join(",")}`, () =>
-      this.#db.updateTable(this.#physical).set(placeholders(write.names)).where("id", "=", -1),
-    );
-    const params = [...write.params, rowRef(row)!.rowId];
-    const run = this.#guarded()
-      ? this.#savepoint(() => this.#run(compiled, params))
-      : this.#run(compiled, params);
-    const result = run instanceof Promise ? await run : run;
-    if (result.numAffectedRows === 0n) throw this.#deleted(row);
+    if (write.lists.length) {
+      // A list is replaced whole: its old link rows go, the new ones come, with the row's
+      // other columns, all in one transaction.
+      await runInTransaction(this.#context.dialect, () =>
+        this.#savepoint(() => this.#update(row, write)),
+      );
+    } else if (write.names.length) {
+      // The hot path: one UPDATE compiled once per shape, run at once when it can be.
+      const compiled = this.#updateQuery(write.names);
+      const params = [...write.params, rowRef(row)!.rowId];
+      const run = this.#guarded()
+        ? this.#savepoint(() => this.#run(compiled, params))
+        : this.#run(compiled, params);
+      const result = run instanceof Promise ? await run : run;
+      if (result.numAffectedRows === 0n) throw this.#deleted(row);
+    } else {
+      return;
+    }
     const stored = row[VALUES];
     if (stored) Object.assign(stored, write.values);
+  }
+
+  #updateQuery(names: readonly string[]): CompiledQuery {
+    return this.#compile(`update:${names.join(",")}`, () =>
+      this.#db.updateTable(this.#physical).set(placeholders(names)).where("id", "=", -1),
+    );
+  }
+
+  /** The UPDATE of a write's columns, then its lists (see updateRow). */
+  async #update(row: RowImpl, write: Write): Promise<void> {
+    const rowId = rowRef(row)!.rowId;
+    if (write.names.length) {
+      const run = this.#run(this.#updateQuery(write.names), [...write.params, rowId]);
+      const result = run instanceof Promise ? await run : run;
+      if (result.numAffectedRows === 0n) throw this.#deleted(row);
+    } else {
+      await this.#checkExists(row);
+    }
+    for (const [column, targets] of write.lists) {
+      const links = sql.table(linksTable(this.tableId, column.name));
+      await this.#execute(sql`delete from ${links} where row_id = ${rowId}`.compile(this.#db));
+      if (targets?.length) await this.#insertLinks(column, linkRowsOf(rowId, targets));
+    }
   }
 
   /**
@@ -301,9 +375,11 @@ export class TableImpl implements Table {
   }
 
   /**
-   * One UPDATE that appends (or removes) the link only where the list lacks (or holds) it, then
-   * the same change on the row's loaded list. No row changed: the row may be gone
-   * (KILN_ROW_DELETED), or the list already was as asked.
+   * One statement inserts (or deletes) the link's row in the join table, so concurrent changes
+   * never undo each other; then `onUpdate: now` columns are set, if the list changed (both in
+   * one transaction, at read committed so that concurrent adds to one row wait for each other
+   * instead of failing), and the row's loaded list follows. Nothing changed: the row may be
+   * gone (KILN_ROW_DELETED), or the list already was as asked.
    */
   async #changeLink(
     method: "addLink" | "removeLink",
@@ -312,25 +388,23 @@ export class TableImpl implements Table {
     linked: unknown,
   ): Promise<void> {
     const { ref, links, linkedId } = this.#linkChange(method, row, column, linked);
-    const { dialect } = this.#context;
-    const name = sql.ref(links.name);
-    const contains = dialect.linksContain(name, linkedId, {
-      tableId: this.tableId,
-      column: links.name,
-    });
+    const dialect = this.#context.dialect;
     const adding = method === "addLink";
-    const result = await this.#execute(
-      this.#db
-        .updateTable(this.#physical)
-        .set(
-          links.name,
-          adding ? dialect.linksAppend(name, linkedId) : dialect.linksWithout(name, linkedId),
-        )
-        .where("id", "=", ref.rowId)
-        .where(adding ? sql<SqlBool>`(${contains}) is not true` : contains)
-        .compile(),
-    );
-    if (result.numAffectedRows === 0n) await this.#checkExists(row as RowImpl);
+    const change = async () => {
+      const compiled = adding ? this.#addLinkQuery(links) : this.#removeLinkQuery(links);
+      const params = adding
+        ? [ref.rowId, linkedId, ref.rowId, ref.rowId, linkedId]
+        : [ref.rowId, linkedId];
+      const run = this.#run(compiled, params);
+      const result = run instanceof Promise ? await run : run;
+      if (result.numAffectedRows === 0n) return this.#checkExists(row as RowImpl);
+      if (this.#touches) await this.#touch(row as RowImpl);
+    };
+    if (this.#touches && !dialect.inTransaction()) {
+      await dialect.transaction(change, { isolationLevel: "read committed" });
+    } else {
+      await change();
+    }
     const values = (row as RowImpl)[VALUES];
     const list = values?.[links.name] as RowImpl[] | undefined;
     if (!list) return;
@@ -339,26 +413,48 @@ export class TableImpl implements Table {
     else if (!list.some(isLinked)) list.push(linked as RowImpl);
   }
 
-  /** The number of rows a `links` column of the row links to, in one query (0 for a deleted row). */
+  /** Appends a link where both rows exist and it is not there yet. */
+  #addLinkQuery(links: ColumnSchema): CompiledQuery {
+    return this.#compile(`addLink:${links.name}`, () => {
+      const table = sql.table(linksTable(this.tableId, links.name));
+      const target = sql.table(physicalTable(links.target!));
+      const [rowId, linkedId, positionOf, rowAgain, linkedAgain] = [0, 1, 2, 3, 4];
+      return this.#raw(sql`insert into ${table} (row_id, target_id, position)
+        select cast(${rowId} as bigint), cast(${linkedId} as bigint), (select coalesce(max(position), 0) + 1 from ${table} where row_id = ${positionOf})
+        where exists (select 1 from ${sql.table(this.#physical)} where id = ${rowAgain})
+        and exists (select 1 from ${target} where id = ${linkedAgain})
+        on conflict do nothing`);
+    });
+  }
+
+  #removeLinkQuery(links: ColumnSchema): CompiledQuery {
+    return this.#compile(`removeLink:${links.name}`, () => {
+      const table = sql.table(linksTable(this.tableId, links.name));
+      return this.#raw(sql`delete from ${table} where row_id = ${0} and target_id = ${1}`);
+    });
+  }
+
+  /** Sets the `onUpdate: now` columns of a row (its links changed), in the database and in hand. */
+  async #touch(row: RowImpl): Promise<void> {
+    const write = this.#prepareWrite({}, "touch");
+    await this.#update(row, write);
+    const stored = row[VALUES];
+    if (stored) Object.assign(stored, write.values);
+  }
+
+  /**
+   * The number of rows a `links` column of the row links to, in one indexed query: the join
+   * table holds links between existing rows only (0 for a deleted row).
+   */
   async countLinks(row: unknown, column: string): Promise<number> {
     const { ref, links } = this.#linkChange("countLinks", row, column, undefined);
-    const target = physicalTable(links.target!);
-    const rows = await this.#rows(
-      this.#db
-        .selectFrom(this.#physical)
-        .select(
-          this.#context.dialect
-            .linksCount(sql.ref(links.name), target, {
-              tableId: this.tableId,
-              column: links.name,
-              rowId: sql.ref(`${this.#physical}.id`),
-            })
-            .as("n"),
-        )
-        .where("id", "=", ref.rowId)
-        .compile(),
-    );
-    return Number(rows[0]?.n ?? 0);
+    const compiled = this.#compile(`countLinks:${links.name}`, () => {
+      const table = sql.table(linksTable(this.tableId, links.name));
+      return this.#raw(sql`select count(*) as n from ${table} where row_id = ${0}`);
+    });
+    const run = this.#run(compiled, [ref.rowId]);
+    const result = run instanceof Promise ? await run : run;
+    return Number((result.rows[0] as { n: unknown } | undefined)?.n ?? 0);
   }
 
   /** Checks the arguments of addLink, removeLink and countLinks. */
@@ -418,7 +514,7 @@ export class TableImpl implements Table {
       const compiled = this.#compile(
         `page:${shape.key}:${sortKeysKey(keys)}:${offset ? "offset" : ""}`,
         () => {
-          const where = shapeCondition(shape.names);
+          const where = shapeCondition(this, shape.names);
           let query = this.#db.selectFrom(this.#physical).select(this.#selected);
           if (where) query = query.where(where);
           query = query.orderBy(orderByClause(keys)).limit(-1);
@@ -450,7 +546,23 @@ export class TableImpl implements Table {
     return run instanceof Promise ? run.then(page) : page(run);
   }
 
-  async countRows(where: RawBuilder<SqlBool> | null, limit?: number, offset = 0): Promise<number> {
+  /**
+   * The number of rows the filter matches (within limit and offset, if given). A count by
+   * equalities without paging runs SQL compiled once per shape, as selectPage does.
+   */
+  async countRows(filter: SearchFilter, limit?: number, offset = 0): Promise<number> {
+    const shape = filter.shape;
+    if (shape && limit === undefined && !offset) {
+      const compiled = this.#compile(`count:${shape.key}`, () => {
+        const where = shapeCondition(this, shape.names);
+        const query = this.#db.selectFrom(this.#physical).select(sql<number>`count(*)`.as("n"));
+        return where ? query.where(where) : query;
+      });
+      const run = this.#run(compiled, shape.params);
+      const result = run instanceof Promise ? await run : run;
+      return Number((result.rows[0] as { n: unknown } | undefined)?.n ?? 0);
+    }
+    const where = filter.condition;
     let inner = this.#db.selectFrom(this.#physical).select("id");
     if (where) inner = inner.where(where);
     const query =
@@ -469,22 +581,21 @@ export class TableImpl implements Table {
   /** Rows of this table by id; their own links are left as unloaded rows. */
   async rowsByIds(ids: readonly number[]): Promise<Map<number, RowImpl>> {
     const found = new Map<number, RowImpl>();
+    const dialect = this.#context.dialect;
     for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
       const chunk = ids.slice(i, i + IDS_PER_QUERY);
-      const compiled = this.#compile(`byIds:${chunk.length}`, () =>
+      // The ids are one parameter (Dialect.listParam): one statement for any number of them.
+      const compiled = this.#compile("byIds", () =>
         this.#db
           .selectFrom(this.#physical)
           .select(this.#selected)
-          .where(
-            "id",
-            "in",
-            chunk.map(() => 0),
-          ),
+          .where(dialect.inList(sql.ref("id"), "id", [])),
       );
-      const run = this.#run(compiled, chunk);
+      const run = this.#run(compiled, [dialect.listParam(chunk)]);
       const result = run instanceof Promise ? await run : run;
-      for (const raw of result.rows as Record<string, unknown>[]) {
-        const row = this.#maker.fromDb(raw);
+      const rows = (result.rows as Record<string, unknown>[]).map((raw) => this.#maker.fromDb(raw));
+      if (this.#lists.length && rows.length) await this.#loadLists(rows);
+      for (const row of rows) {
         this.#maker.stubLinks(row);
         found.set(rowRef(row)!.rowId, row);
       }
@@ -545,7 +656,78 @@ export class TableImpl implements Table {
     let columns = this.linkColumns;
     if (linkRows.size) columns = columns.filter((c) => !this.#useLinkRow(c, linkRows, rows));
     if (!columns.length) return rows;
-    return resolveLinks(columns, rows, (name) => this.#context.table(name)).then(() => rows);
+    const links = columns.filter((c) => c.kind === "link");
+    const lists = this.#lists.length && rows.length ? this.#loadLinkedLists(rows) : null;
+    if (!links.length) return lists ? lists.then(() => rows) : rows;
+    const resolve = () =>
+      resolveLinks(links, rows, (name) => this.#context.table(name)).then(() => rows);
+    return lists ? lists.then(resolve) : resolve();
+  }
+
+  /**
+   * Fills the rows' `links` lists with the linked rows: one query per column, joining the join
+   * table to the linked table (the ids are one parameter, Dialect.listParam, so the SQL is the
+   * same for every page).
+   */
+  async #loadLinkedLists(rows: readonly RowImpl[]): Promise<void> {
+    const ids = rows.map((row) => rowRef(row)!.rowId);
+    const dialect = this.#context.dialect;
+    for (const column of this.#lists) {
+      const target = this.#context.table(column.target!);
+      const compiled = this.#compile(`linked:${column.name}`, () => {
+        const links = sql.table(linksTable(this.tableId, column.name));
+        const selected = target.selectedColumns.map((name) => sql.ref(`t.${name}`));
+        const owners = dialect.inList(sql.ref("l.row_id"), "id", []);
+        // `_kiln_row`: no column of the app's can start with an underscore.
+        return this.#raw(
+          sql`select l.row_id as _kiln_row, ${sql.join(selected)} from ${links} as l join ${sql.table(physicalTable(target.name))} as t on t.id = l.target_id where ${owners} order by l.row_id, l.position, l.target_id`,
+        );
+      });
+      const run = this.#run(compiled, [dialect.listParam(ids)]);
+      const result = run instanceof Promise ? await run : run;
+      const raws = result.rows as Record<string, unknown>[];
+      const linked = await target.linkedRowsFromDb(raws);
+      const lists = new Map<number, RowImpl[]>();
+      for (let i = 0; i < raws.length; i++) {
+        const owner = Number(raws[i]!._kiln_row);
+        const list = lists.get(owner);
+        if (list) list.push(linked[i]!);
+        else lists.set(owner, [linked[i]!]);
+      }
+      for (const row of rows) row[VALUES]![column.name] = lists.get(rowRef(row)!.rowId) ?? [];
+    }
+  }
+
+  /** The columns a query of this table selects, id first (for other tables' joins). */
+  get selectedColumns(): readonly string[] {
+    return this.#selected;
+  }
+
+  /**
+   * Rows of this table from database values another table's join read (see
+   * #loadLinkedLists); their own links are left as unloaded rows, as rowsByIds does.
+   */
+  async linkedRowsFromDb(raws: readonly Record<string, unknown>[]): Promise<RowImpl[]> {
+    const rows = raws.map((raw) => this.#maker.fromDb(raw));
+    if (this.#lists.length && rows.length) await this.#loadLists(rows);
+    for (const row of rows) this.#maker.stubLinks(row);
+    return rows;
+  }
+
+  /** Fills the rows' `links` lists with target ids, from the join tables: a query per column. */
+  async #loadLists(rows: readonly RowImpl[]): Promise<void> {
+    const ids = rows.map((row) => rowRef(row)!.rowId);
+    const dialect = this.#context.dialect;
+    for (const column of this.#lists) {
+      // The ids are one parameter (Dialect.listParam): the SQL is the same for every page.
+      const compiled = this.#compile(`lists:${column.name}`, () =>
+        this.#raw(linkListsQuery(dialect, linksTable(this.tableId, column.name), [])),
+      );
+      const run = this.#run(compiled, [dialect.listParam(ids)]);
+      const result = run instanceof Promise ? await run : run;
+      const lists = groupLinkLists(result.rows as { row_id: unknown; target_id: unknown }[]);
+      for (const row of rows) row[VALUES]![column.name] = lists.get(rowRef(row)!.rowId) ?? [];
+    }
   }
 
   /** Sets a link column of every row to the row the filters fixed it to, if it is one. */
@@ -562,7 +744,7 @@ export class TableImpl implements Table {
    * Columns left out get their `default` on insert, and `onUpdate: now` columns the time of
    * the write on update (when the update writes anything).
    */
-  #prepareWrite(given: unknown, kind: "insert" | "update") {
+  #prepareWrite(given: unknown, kind: "insert" | "update" | "touch"): Write {
     if (typeof given !== "object" || given === null || Array.isArray(given) || rowRef(given)) {
       throw new TableError(
         "KILN_BAD_VALUE",
@@ -575,6 +757,7 @@ export class TableImpl implements Table {
     const names: string[] = [];
     const params: unknown[] = [];
     const shown: Record<string, unknown> = {};
+    const lists: Write["lists"] = [];
     for (const name of Object.keys(values)) {
       const value = (values as Record<string, unknown>)[name];
       if (value === undefined) continue;
@@ -592,20 +775,24 @@ export class TableImpl implements Table {
         }
         stored = normalised;
       }
+      shown[name] = shownValue(column, stored, value);
+      if (column.kind === "links") {
+        lists.push([column, stored === null ? null : [...new Set(stored as number[])]]);
+        continue;
+      }
       names.push(name);
       params.push(dialect.toDb(column.kind, stored));
-      shown[name] = shownValue(column, stored, value);
     }
     for (const internal of this.#internals) {
       if (!(internal.from in shown)) continue;
       names.push(internal.name);
       params.push(internal.derive(shown[internal.from]));
     }
-    return { names, params, values: shown };
+    return { names, params, values: shown, lists };
   }
 
   /** The values plus the columns that fill themselves (see #prepareWrite). */
-  #withAutomatic(given: object, kind: "insert" | "update"): Record<string, unknown> {
+  #withAutomatic(given: object, kind: "insert" | "update" | "touch"): Record<string, unknown> {
     const values: Record<string, unknown> = { ...given };
     if (kind === "update" && !Object.values(values).some((v) => v !== undefined)) return values;
     const now = new Date();
@@ -621,6 +808,11 @@ export class TableImpl implements Table {
           : now;
     }
     return values;
+  }
+
+  /** Raw SQL in the form #compile takes. */
+  #raw(query: RawBuilder<unknown>): { compile(): CompiledQuery } {
+    return { compile: () => query.compile(this.#db) };
   }
 
   #compile(key: string, build: () => { compile(): CompiledQuery }): CompiledQuery {
@@ -683,6 +875,17 @@ export class TableImpl implements Table {
       table: this.name,
     });
   }
+}
+
+/**
+ * A checked write: the row's columns and their parameters, the values the row will show, and
+ * the new lists of its `links` columns (target ids, each once; null clears).
+ */
+interface Write {
+  readonly names: string[];
+  readonly params: unknown[];
+  readonly values: Record<string, unknown>;
+  readonly lists: [ColumnSchema, number[] | null][];
 }
 
 /** A value now, or later: the hot paths skip a promise when the database answers at once. */

@@ -213,7 +213,8 @@ export interface Table<C extends ColumnTypes = UntypedColumns> {
    * Adds one row to a `links` column of a row, atomically: the database changes the list, so
    * concurrent adds (20 requests favouriting one article) are all kept, where
    * `row.update({ fans: [...row.fans, user] })` keeps only the last writer's list. Adding a
-   * link already there does nothing. KILN_ROW_DELETED if the row is gone.
+   * link already there does nothing; a new one goes at the end of the list. `onUpdate: now`
+   * columns are set when the list changes. KILN_ROW_DELETED if the row is gone.
    * @example await tables.articles.addLink(article, "fans", user);
    */
   addLink(row: Row<C>, column: LinksColumn<C>, linked: Row): Promise<void>;
@@ -223,8 +224,8 @@ export interface Table<C extends ColumnTypes = UntypedColumns> {
    */
   removeLink(row: Row<C>, column: LinksColumn<C>, linked: Row): Promise<void>;
   /**
-   * The number of rows a `links` column of a row links to, in one query, without loading
-   * them (linked rows since deleted are not counted, as reading the list leaves them out).
+   * The number of rows a `links` column of a row links to, in one indexed query, without
+   * loading them (deleting a row removes it from every list, so it is not counted).
    * @example const fans = await tables.articles.countLinks(article, "fans");
    */
   countLinks(row: Row<C>, column: LinksColumn<C>): Promise<number>;

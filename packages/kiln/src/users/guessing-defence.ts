@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import { isIP, isIPv6 } from "node:net";
 import { type Kysely, sql } from "kysely";
+import { adoptTable, type SystemMigration } from "../tables/system-migrations.ts";
 import type { GuessingSettings } from "./users-config.ts";
 
 /** Kiln's own table of login failures, shared by every process of the app. */
-export const FAILURES_TABLE = "kiln_login_failures";
+export const FAILURES_TABLE = "_kiln_login_failures";
 /**
  * The `address` of the row that counts an account's failures from everywhere; past the
  * ceiling its `next_attempt_at` is the end of the account's queue.
@@ -25,6 +26,28 @@ interface FailureRow {
   last_success_at: number;
 }
 type FailuresDb = Kysely<{ [FAILURES_TABLE]: FailureRow }>;
+
+/**
+ * The failures table (Kiln 0.1 named it `kiln_login_failures`: such a table is renamed, its
+ * counters kept). Part of the Users service's migrations (users-service.ts).
+ */
+export const failuresMigration: SystemMigration = {
+  name: "users/1-login-failures",
+  up: async (dialect) => {
+    await adoptTable(dialect, "kiln_login_failures", FAILURES_TABLE);
+    await dialect.db.schema
+      .createTable(FAILURES_TABLE)
+      .ifNotExists()
+      .addColumn("account", "text", (c) => c.notNull())
+      .addColumn("address", "text", (c) => c.notNull())
+      .addColumn("failures", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("last_failure_at", "bigint", (c) => c.notNull().defaultTo(0))
+      .addColumn("next_attempt_at", "bigint", (c) => c.notNull().defaultTo(0))
+      .addColumn("last_success_at", "bigint", (c) => c.notNull().defaultTo(0))
+      .addPrimaryKeyConstraint(`${FAILURES_TABLE}_pk`, ["account", "address"])
+      .execute();
+  },
+};
 
 /** What one guarded login attempt came to. */
 export type GuardOutcome =
@@ -65,36 +88,6 @@ export class GuessingDefence {
     this.#db = db as unknown as FailuresDb;
     this.#settings = settings;
     this.#now = now;
-  }
-
-  /** Creates the failures table when missing (Kysely's schema builder: SQLite and PostgreSQL). */
-  async ensureTable(): Promise<void> {
-    try {
-      await this.#db.schema
-        .createTable(FAILURES_TABLE)
-        .ifNotExists()
-        .addColumn("account", "text", (c) => c.notNull())
-        .addColumn("address", "text", (c) => c.notNull())
-        .addColumn("failures", "integer", (c) => c.notNull().defaultTo(0))
-        .addColumn("last_failure_at", "bigint", (c) => c.notNull().defaultTo(0))
-        .addColumn("next_attempt_at", "bigint", (c) => c.notNull().defaultTo(0))
-        .addColumn("last_success_at", "bigint", (c) => c.notNull().defaultTo(0))
-        .addPrimaryKeyConstraint(`${FAILURES_TABLE}_pk`, ["account", "address"])
-        .execute();
-    } catch (error) {
-      // Two processes starting at once on PostgreSQL can race on IF NOT EXISTS; the loser's
-      // error is harmless if the table is there now.
-      const exists = await this.#db
-        .selectFrom(FAILURES_TABLE)
-        .select("account")
-        .limit(1)
-        .execute()
-        .then(
-          () => true,
-          () => false,
-        );
-      if (!exists) throw error;
-    }
   }
 
   /**

@@ -16,7 +16,8 @@ export interface FoundToken {
 
 /** The users data table, as far as the lookup needs it (tables/table.ts). */
 export interface UsersTableLike {
-  readonly columns: readonly { name: string }[];
+  /** The columns in its own row (a `links` column is a join table of its own). */
+  readonly rowColumns: readonly string[];
   loadRows(raws: readonly Record<string, unknown>[]): Row[] | Promise<Row[]>;
 }
 
@@ -58,10 +59,7 @@ export function tokenLookup(
     };
   };
   return async (token) => {
-    compiled ??= tokens.compileLookup(
-      physicalTable("users"),
-      users.columns.map((c) => c.name),
-    );
+    compiled ??= tokens.compileLookup(physicalTable("users"), users.rowColumns);
     const query = { ...compiled, parameters: [tokenHash(token)] };
     try {
       const now = tables.dialect.executeNow(query);

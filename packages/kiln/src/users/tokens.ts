@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { type CompiledQuery, type Kysely, sql } from "kysely";
 import { KilnError } from "../errors.ts";
+import { adoptIndex, adoptTable, type SystemMigration } from "../tables/system-migrations.ts";
 
 /** Kiln's own table of API tokens, shared by every process of the app. */
-export const TOKENS_TABLE = "kiln_api_tokens";
+export const TOKENS_TABLE = "_kiln_api_tokens";
 
 /** Every token starts with this, so that secret scanners and people recognise one. */
 export const TOKEN_PREFIX = "kiln_";
@@ -75,12 +76,45 @@ export function expiresInMs(value: unknown): number | null {
 }
 
 /**
+ * The tokens table (Kiln 0.1 named it `kiln_api_tokens`: such a table is renamed, its tokens
+ * kept). Part of the Users service's migrations (users-service.ts).
+ */
+export const tokensMigration: SystemMigration = {
+  name: "users/2-api-tokens",
+  up: async (dialect) => {
+    await adoptTable(dialect, "kiln_api_tokens", TOKENS_TABLE);
+    await dialect.db.schema
+      .createTable(TOKENS_TABLE)
+      .ifNotExists()
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("hash", "text", (c) => c.notNull().unique())
+      .addColumn("user_row", "bigint", (c) => c.notNull())
+      .addColumn("name", "text", (c) => c.notNull())
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addColumn("expires_at", "bigint", (c) => c.notNull().defaultTo(0))
+      .addColumn("last_used_at", "bigint", (c) => c.notNull().defaultTo(0))
+      .execute();
+    const index = `${TOKENS_TABLE}_user_row`;
+    await adoptIndex(dialect, "kiln_api_tokens_user_row", index, async () => {
+      await dialect.db.schema
+        .createIndex(index)
+        .ifNotExists()
+        .on(TOKENS_TABLE)
+        .column("user_row")
+        .execute();
+    });
+  },
+};
+
+/**
  * The API tokens of the Users service, in a Kiln table of the app's database:
  *
- *   kiln_api_tokens(id text primary key     -- public id, to list and revoke by
- *                   hash text unique         -- SHA-256 of the secret, hex
- *                   user_row bigint          -- the users row's number
- *                   name text, created_at, expires_at (0: never), last_used_at bigint)
+ *   _kiln_api_tokens(id text primary key     -- public id, to list and revoke by
+ *                    hash text unique         -- SHA-256 of the secret, hex
+ *                    user_row bigint          -- the users row's number
+ *                    name text, created_at, expires_at (0: never), last_used_at bigint)
+ *
+ * (made by `tokensMigration`).
  *
  * The secret has 256 random bits, so an unsalted SHA-256 is enough: no dictionary or rainbow
  * table covers it, and a leaked table (or backup) gives nobody a working token. Every request
@@ -94,35 +128,6 @@ export class TokenStore {
 
   constructor(db: Kysely<unknown>) {
     this.#db = db as unknown as TokensDb;
-  }
-
-  /** Creates the table when missing (processes starting together may race: retried). */
-  async ensureTable(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#db.schema
-          .createTable(TOKENS_TABLE)
-          .ifNotExists()
-          .addColumn("id", "text", (c) => c.primaryKey())
-          .addColumn("hash", "text", (c) => c.notNull().unique())
-          .addColumn("user_row", "bigint", (c) => c.notNull())
-          .addColumn("name", "text", (c) => c.notNull())
-          .addColumn("created_at", "bigint", (c) => c.notNull())
-          .addColumn("expires_at", "bigint", (c) => c.notNull().defaultTo(0))
-          .addColumn("last_used_at", "bigint", (c) => c.notNull().defaultTo(0))
-          .execute();
-        await this.#db.schema
-          .createIndex(`${TOKENS_TABLE}_user_row`)
-          .ifNotExists()
-          .on(TOKENS_TABLE)
-          .column("user_row")
-          .execute();
-        return;
-      } catch (error) {
-        if (attempt === 3) throw error;
-        await new Promise((wait) => setTimeout(wait, 20 * attempt));
-      }
-    }
   }
 
   /** Stores a new token for the users row number `userRow`; returns it with its secret. */

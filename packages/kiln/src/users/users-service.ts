@@ -4,12 +4,13 @@ import { isKilnError, KilnError } from "../errors.ts";
 import type { KilnService } from "../http/service.ts";
 import { rowRef } from "../tables/row-ref.ts";
 import type { TablesService } from "../tables/service.ts";
+import type { SystemMigration } from "../tables/system-migrations.ts";
 import { normaliseEmail } from "../tables/system-tables.ts";
 import type { Row } from "../tables/types.ts";
 import { authenticateFeature } from "./authenticate.ts";
 import { CredentialMemory } from "./credential-memory.ts";
 import { InvalidCredentials, UserExists } from "./errors.ts";
-import { accountKey, accountOf, GuessingDefence } from "./guessing-defence.ts";
+import { accountKey, accountOf, failuresMigration, GuessingDefence } from "./guessing-defence.ts";
 import { endSessionsOf } from "./login-state.ts";
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
 import { sessionUserFeature } from "./session-user.ts";
@@ -20,6 +21,7 @@ import {
   type NewToken,
   type TokenInfo,
   TokenStore,
+  tokensMigration,
 } from "./tokens.ts";
 import { readUsersSettings, type UsersSettings } from "./users-config.ts";
 
@@ -91,8 +93,6 @@ export class UsersService implements KilnService {
     // Made in the background: start-up does not wait for it, and it is ready long before a
     // first unknown email needs it (so that first answer takes no longer than the others).
     service.#dummy = dummyHash(settings.scrypt);
-    await service.#defence.ensureTable();
-    await store.tokens.ensureTable();
     service.#forgetOld();
     return service;
   }
@@ -376,6 +376,9 @@ export interface UsersHost {
   readonly services: { readonly tables?: TablesService };
 }
 
+/** The Users service's own tables, in order (see tables/system-migrations.ts). */
+export const usersMigrations: readonly SystemMigration[] = [failuresMigration, tokensMigration];
+
 /**
  * Starts the Users service of an app: its accounts are the `users` data table, its counters
  * a Kiln table in the same database (so every process of the app shares both).
@@ -383,6 +386,7 @@ export interface UsersHost {
 export const usersService = async (app: UsersHost): Promise<UsersService | null> => {
   const tables = app.services.tables;
   if (!tables) return null;
+  await tables.migrateSystem(usersMigrations);
   // The table's rows are RowImpl, the runtime class behind the public Row type (tables/row.ts).
   const users = tables.table("users") as unknown as UsersTable;
   const tokens = new TokenStore(tables.systemDb);

@@ -2,14 +2,18 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import type { Kysely } from "kysely";
 import pg from "pg";
+import type { AnyDB, Dialect } from "../../src/tables/dialect.ts";
+import { postgresDialect } from "../../src/tables/dialects/postgres.ts";
+import { sqliteDialect } from "../../src/tables/dialects/sqlite.ts";
 import { PG_URL, pgTestsEnabled } from "../support/pg.ts";
 
 /** A database for one test: Kysely on it, a URL an app can use, and how to throw it away. */
 export interface ScratchDatabase {
   db: Kysely<unknown>;
+  /** Kiln's dialect on it, for its system migrations. */
+  dialect: Dialect;
   /** For `createApp({ databaseUrl })` (PostgreSQL only; SQLite apps use their data folder). */
   url: string | null;
   drop(): Promise<void>;
@@ -29,14 +33,13 @@ export async function sessionDatabases(): Promise<
 
 async function openSqlite(): Promise<ScratchDatabase> {
   const dir = mkdtempSync(join(tmpdir(), "kiln-sessions-"));
-  const database = new Database(join(dir, "db.sqlite"));
-  database.pragma("journal_mode = WAL");
-  const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database }) });
+  const dialect = sqliteDialect(join(dir, "db.sqlite"));
   return {
-    db,
+    db: untyped(dialect.db),
+    dialect,
     url: null,
     async drop() {
-      await db.destroy();
+      await dialect.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -45,14 +48,14 @@ async function openSqlite(): Promise<ScratchDatabase> {
 async function openPostgres(): Promise<ScratchDatabase> {
   const schema = `kiln_sessions_${randomBytes(6).toString("hex")}`;
   await adminQuery(`CREATE SCHEMA ${schema}`);
-  const options = `-c search_path=${schema}`;
-  const pool = new pg.Pool({ connectionString: PG_URL, options, max: 2 });
-  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+  const url = `${PG_URL}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+  const dialect = postgresDialect(url);
   return {
-    db,
-    url: `${PG_URL}?options=${encodeURIComponent(options)}`,
+    db: untyped(dialect.db),
+    dialect,
+    url,
     async drop() {
-      await db.destroy();
+      await dialect.close();
       await adminQuery(`DROP SCHEMA ${schema} CASCADE`);
     },
   };
@@ -66,4 +69,9 @@ async function adminQuery(text: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** The dialect's Kysely as the stores take it (they name their own tables). */
+function untyped(db: Kysely<AnyDB>): Kysely<unknown> {
+  return db as unknown as Kysely<unknown>;
 }

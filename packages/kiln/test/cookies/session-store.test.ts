@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  ensureSessionsTable,
   KyselySessionStore,
+  sessionsMigrations,
   tokenHash,
 } from "../../src/cookies/session-store.ts";
 import { session } from "../../src/index.ts";
+import { migrateSystemTables } from "../../src/tables/system-migrations.ts";
 import { cookieApp, type TestApp, TestJar } from "./cookie-test-app.ts";
 import { type ScratchDatabase, sessionDatabases } from "./session-databases.ts";
 
@@ -28,8 +29,9 @@ for (const backend of await sessionDatabases()) {
 
     async function store(): Promise<KyselySessionStore> {
       scratch = await backend.open();
-      await ensureSessionsTable(scratch.db);
-      await ensureSessionsTable(scratch.db); // idempotent: every process runs it on start
+      await migrateSystemTables(scratch.dialect, sessionsMigrations);
+      // Every process runs it on start: the second time finds it recorded.
+      expect(await migrateSystemTables(scratch.dialect, sessionsMigrations)).toEqual([]);
       return new KyselySessionStore(scratch.db);
     }
 

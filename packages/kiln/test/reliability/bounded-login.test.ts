@@ -100,13 +100,13 @@ describe("an unauthenticated login's cost in storage", () => {
     const db = new Database(join(app.dataDir!, "app.db"), { readonly: true });
     try {
       const rows = db
-        .prepare("select length(account) + length(address) as key_bytes from kiln_login_failures")
+        .prepare("select length(account) + length(address) as key_bytes from _kiln_login_failures")
         .all() as { key_bytes: number }[];
       // Each failure writes the (account, address) row and the account's "everywhere" row.
       expect(rows.length).toBe(2 * requests);
       for (const row of rows) expect(row.key_bytes).toBeLessThanOrEqual(64);
       const stored = db
-        .prepare("select group_concat(account, ' ') as accounts from kiln_login_failures")
+        .prepare("select group_concat(account, ' ') as accounts from _kiln_login_failures")
         .get() as { accounts: string };
       expect(stored.accounts).not.toContain("example.com");
     } finally {
@@ -125,7 +125,7 @@ describe("an unauthenticated login's cost in storage", () => {
     expect(res.status).toBe(401);
     const db = new Database(join(app.dataDir!, "app.db"), { readonly: true });
     try {
-      const rows = db.prepare("select address from kiln_login_failures").all() as {
+      const rows = db.prepare("select address from _kiln_login_failures").all() as {
         address: string;
       }[];
       expect(rows.length).toBe(2);

@@ -155,18 +155,22 @@ describe.skipIf(!runPg)("postgres: the database goes away and comes back", () =>
     process.env.KILN_PG_CONNECT_TIMEOUT_MS = "soon";
     const dataDir = mkdtempSync(join(tmpdir(), "kiln-outage-"));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const app = createApp({
-      name: "bad-timeout",
-      tables: { notes: { text: "text" } },
-      dataDir,
-      databaseUrl: url,
-      logger: false,
-    });
-    await expect(app.ready()).rejects.toMatchObject({
-      code: "KILN_BAD_CONFIG",
-      message: expect.stringContaining(
-        'KILN_PG_CONNECT_TIMEOUT_MS must be a whole number of milliseconds from 1 up, got "soon"',
-      ),
-    });
+    // Refused as the app is created, before anything connects.
+    expect(() =>
+      createApp({
+        name: "bad-timeout",
+        tables: { notes: { text: "text" } },
+        dataDir,
+        databaseUrl: url,
+        logger: false,
+      }),
+    ).toThrow(
+      expect.objectContaining({
+        code: "KILN_BAD_CONFIG",
+        message: expect.stringContaining(
+          'KILN_PG_CONNECT_TIMEOUT_MS must be a whole number of milliseconds from 1 up, got "soon"',
+        ),
+      }),
+    );
   });
 });

@@ -84,6 +84,14 @@ describe.skipIf(!runPg)("postgres: several processes starting at once", () => {
     // its process).
     expect(await writers("_kiln_tables")).toBe(1);
     expect(await writers("_kiln_columns")).toBe(1);
+    // Kiln's own tables too: each system migration recorded once, by whichever came first.
+    const migrations = await db.query("select name from _kiln_migrations order by name");
+    expect(migrations.rows.map((r) => r.name)).toEqual([
+      "sessions/1-create",
+      "tables/1-metadata",
+      "users/1-login-failures",
+      "users/2-api-tokens",
+    ]);
 
     // Rows written through every process.
     const [first, ...others] = servers;

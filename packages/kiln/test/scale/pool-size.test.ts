@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { sql } from "kysely";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
+import { resolveConfig } from "../../src/app/resolve-config.ts";
 import { openTables } from "../../src/tables/index.ts";
 import { createPgSchema, PG_URL, pgTestsEnabled } from "../support/pg.ts";
 
@@ -13,7 +14,6 @@ import { createPgSchema, PG_URL, pgTestsEnabled } from "../support/pg.ts";
 const runPg = await pgTestsEnabled();
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  delete process.env.KILN_PG_POOL_SIZE;
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
@@ -37,10 +37,10 @@ describe.skipIf(!runPg)("postgres: connections per process", () => {
     const { url, drop } = await createPgSchema();
     cleanups.push(drop);
     const name = `kiln_pool_${randomBytes(4).toString("hex")}`;
-    process.env.KILN_PG_POOL_SIZE = "3";
     const tables = await openTables({
       dataDir: null,
       databaseUrl: `${url}&application_name=${name}`,
+      postgres: resolveConfig({ env: { KILN_PG_POOL_SIZE: "3" } }).postgres,
     });
     cleanups.push(() => tables.close());
 
@@ -52,15 +52,13 @@ describe.skipIf(!runPg)("postgres: connections per process", () => {
     await busy;
   });
 
-  it("a KILN_PG_POOL_SIZE that is not a whole number is a clear start-up error", async () => {
-    const { url, drop } = await createPgSchema();
-    cleanups.push(drop);
-    process.env.KILN_PG_POOL_SIZE = "ten";
-    await expect(openTables({ dataDir: null, databaseUrl: url })).rejects.toMatchObject({
-      code: "KILN_BAD_CONFIG",
-      message: expect.stringContaining(
-        'KILN_PG_POOL_SIZE must be a whole number of connections from 1 up, got "ten"',
-      ),
-    });
+  it("a KILN_PG_POOL_SIZE that is not a whole number is a clear start-up error", () => {
+    expect(() => resolveConfig({ env: { KILN_PG_POOL_SIZE: "ten" } })).toThrow(
+      expect.objectContaining({
+        code: "KILN_BAD_CONFIG",
+        message:
+          'KILN_PG_POOL_SIZE must be a whole number of connections from 1 to 10000, got "ten"',
+      }),
+    );
   });
 });

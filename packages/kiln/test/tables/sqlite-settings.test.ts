@@ -20,12 +20,13 @@ afterEach(async () => {
     await app.close();
     rmSync(app.dir, { recursive: true, force: true });
   }
-  delete process.env.KILN_SQLITE_SYNCHRONOUS;
 });
 
-async function kilnConnection(): Promise<{ db: Kysely<unknown>; dir: string }> {
+async function kilnConnection(
+  env: Record<string, string> = {},
+): Promise<{ db: Kysely<unknown>; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "kiln-sqlite-settings-"));
-  const app = createApp({ name: "settings", dataDir: dir, logger: false });
+  const app = createApp({ name: "settings", dataDir: dir, logger: false, env });
   opened.push({ close: () => app.close(), dir });
   await app.ready();
   return { db: app.services.tables!.systemDb, dir };
@@ -48,10 +49,15 @@ describe("SQLite as Kiln opens it", () => {
     other.close();
   });
 
-  it("KILN_SQLITE_SYNCHRONOUS=normal is the one way to NORMAL; anything else stays FULL", async () => {
-    process.env.KILN_SQLITE_SYNCHRONOUS = "normal";
-    expect(await pragma((await kilnConnection()).db, "synchronous")).toBe(1);
-    process.env.KILN_SQLITE_SYNCHRONOUS = "off";
-    expect(await pragma((await kilnConnection()).db, "synchronous")).toBe(2);
+  it("KILN_SQLITE_SYNCHRONOUS=normal is the one way to NORMAL; anything but full is refused", async () => {
+    const normal = await kilnConnection({ KILN_SQLITE_SYNCHRONOUS: "normal" });
+    expect(await pragma(normal.db, "synchronous")).toBe(1);
+    const full = await kilnConnection({ KILN_SQLITE_SYNCHRONOUS: "FULL" });
+    expect(await pragma(full.db, "synchronous")).toBe(2);
+    // Never a silent default for what a write promises: "off" is not quietly made FULL.
+    await expect(kilnConnection({ KILN_SQLITE_SYNCHRONOUS: "off" })).rejects.toMatchObject({
+      code: "KILN_BAD_CONFIG",
+      message: expect.stringContaining("KILN_SQLITE_SYNCHRONOUS"),
+    });
   });
 });

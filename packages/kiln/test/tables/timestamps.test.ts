@@ -55,6 +55,32 @@ for (const dialect of await testDialects()) {
       expect((await tables.articles.getById(row.id))!.updated).toEqual(given);
     });
 
+    it("addLink and removeLink set onUpdate: now when the list changes, inside transactions too", async () => {
+      const { tables, inTransaction } = await tablesApp(dialect, {
+        articles: { ...SCHEMA.articles, fans: "links users" },
+      });
+      const fan = await tables.users.addRow({ email: "fan@example.com" });
+      const row = await tables.articles.addRow({ title: "a" });
+      const stored = async () => time((await tables.articles.getById(row.id))!.updated);
+      let last = time(row.updated);
+      const changed = async (change: () => Promise<void>) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const before = Date.now();
+        await change();
+        const now = await stored();
+        expect(now).toBeGreaterThanOrEqual(before);
+        expect(time(row.updated)).toBe(now);
+        last = now;
+      };
+      await changed(() => tables.articles.addLink(row, "fans", fan));
+      await changed(() => tables.articles.removeLink(row, "fans", fan));
+      await changed(() => inTransaction(() => tables.articles.addLink(row, "fans", fan)));
+      // Adding a link already there changes nothing, so neither does the time.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await tables.articles.addLink(row, "fans", fan);
+      expect(await stored()).toBe(last);
+    });
+
     it("kiln.yaml mistakes in default and onUpdate are clear config errors", async () => {
       for (const [spec, message] of [
         [{ type: "text", default: "now" }, "default: now is for date and datetime columns"],

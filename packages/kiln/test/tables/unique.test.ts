@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { KilnError } from "../../src/index.ts";
+import { openTables } from "../../src/tables/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
 
@@ -123,6 +124,46 @@ for (const dialect of await testDialects()) {
       const { tables } = await unique.reopen({ posts: { slug: "text" } });
       await tables.posts.addRow({ slug: "kept" });
       expect(await tables.posts.search({ slug: "kept" }).count()).toBe(2);
+    });
+
+    it("migrate --apply retyping a unique column keeps it unique, refusing duplicates the conversion makes", async () => {
+      const before = {
+        items: { code: { type: "text", unique: true }, n: "number", unique: [["code", "n"]] },
+      };
+      const first = await tablesApp(dialect, before);
+      const [one, , two] = await first.tables.items.addRows([
+        { code: "1", n: 1 },
+        { code: "01", n: 1 },
+        { code: "2", n: 2 },
+      ]);
+      await first.app.close();
+      const options = {
+        dataDir: first.database.dataDir,
+        databaseUrl: first.database.databaseUrl,
+        tables: {
+          items: { code: { type: "number", unique: true }, n: "number", unique: [["code", "n"]] },
+        },
+        apply: true,
+      };
+      // "1" and "01" both become 1: the migration is refused and changes nothing.
+      const error = await refusal(() => openTables(options));
+      expect(error).toMatchObject({ code: "KILN_DUPLICATE_VALUE", table: "items", column: "code" });
+      expect(error.message).toContain("1 (2 rows)");
+      const old = await openTables({ ...options, tables: before, apply: false });
+      await (await old.tables.items.get({ code: "01" }))!.delete();
+      await old.close();
+      const applied = await openTables(options);
+      expect(applied.migration.pending).toEqual([]);
+      const rows = await applied.tables.items.search().toArray();
+      expect(rows.map((r) => [r.id, r.code])).toEqual([
+        [one!.id, 1],
+        [two!.id, 2],
+      ]);
+      for (const values of [{ code: 2 }, { code: 1, n: 1 }]) {
+        const refused = await refusal(() => applied.tables.items.addRow(values));
+        expect(refused).toMatchObject({ code: "KILN_DUPLICATE_VALUE", table: "items" });
+      }
+      await applied.close();
     });
 
     it("kiln.yaml mistakes in uniqueness are clear config errors", async () => {

@@ -52,7 +52,7 @@ for (const dialect of await testDialects()) {
 
     async function counters(): Promise<unknown[]> {
       const { systemDb: db } = app.services.tables!;
-      const { rows } = await sql`SELECT account, address FROM kiln_login_failures`.execute(db);
+      const { rows } = await sql`SELECT account, address FROM _kiln_login_failures`.execute(db);
       return rows;
     }
 

@@ -1,14 +1,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
-import pg from "pg";
+import type { Kysely } from "kysely";
+import type { AnyDB, Dialect } from "../../src/tables/dialect.ts";
+import { postgresDialect } from "../../src/tables/dialects/postgres.ts";
+import { sqliteDialect } from "../../src/tables/dialects/sqlite.ts";
 import { createPgSchema, pgTestsEnabled } from "../support/pg.ts";
 
 /** A Kysely database of its own for one test, and how to throw it away. */
 export interface ScratchDb {
   db: Kysely<unknown>;
+  /** Kiln's dialect on it, for its system migrations. */
+  dialect: Dialect;
   /** A second connection to the same database: another process, as far as Kiln can tell. */
   another(): Kysely<unknown>;
   drop(): Promise<void>;
@@ -29,22 +32,17 @@ export async function scratchDatabases(): Promise<
 async function openSqlite(): Promise<ScratchDb> {
   const dir = mkdtempSync(join(tmpdir(), "kiln-users-"));
   const file = join(dir, "db.sqlite");
-  const connect = () => {
-    const database = new Database(file);
-    database.pragma("journal_mode = WAL");
-    database.pragma("busy_timeout = 5000");
-    return new Kysely<unknown>({ dialect: new SqliteDialect({ database }) });
-  };
-  const opened: Kysely<unknown>[] = [connect()];
+  const opened: Dialect[] = [sqliteDialect(file)];
   return {
-    db: opened[0]!,
+    db: untyped(opened[0]!.db),
+    dialect: opened[0]!,
     another: () => {
-      const db = connect();
-      opened.push(db);
-      return db;
+      const dialect = sqliteDialect(file);
+      opened.push(dialect);
+      return untyped(dialect.db);
     },
     async drop() {
-      for (const db of opened) await db.destroy();
+      for (const dialect of opened) await dialect.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -52,21 +50,23 @@ async function openSqlite(): Promise<ScratchDb> {
 
 async function openPostgres(): Promise<ScratchDb> {
   const { url, drop } = await createPgSchema();
-  const connect = () =>
-    new Kysely<unknown>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 4 }) }),
-    });
-  const opened: Kysely<unknown>[] = [connect()];
+  const opened: Dialect[] = [postgresDialect(url)];
   return {
-    db: opened[0]!,
+    db: untyped(opened[0]!.db),
+    dialect: opened[0]!,
     another: () => {
-      const db = connect();
-      opened.push(db);
-      return db;
+      const dialect = postgresDialect(url);
+      opened.push(dialect);
+      return untyped(dialect.db);
     },
     async drop() {
-      for (const db of opened) await db.destroy();
+      for (const dialect of opened) await dialect.close();
       await drop();
     },
   };
+}
+
+/** The dialect's Kysely as the stores take it (they name their own tables). */
+function untyped(db: Kysely<AnyDB>): Kysely<unknown> {
+  return db as unknown as Kysely<unknown>;
 }

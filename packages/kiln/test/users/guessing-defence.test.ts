@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { addressKey, GuessingDefence, networkOf } from "../../src/users/guessing-defence.ts";
+import { migrateSystemTables } from "../../src/tables/system-migrations.ts";
+import {
+  addressKey,
+  failuresMigration,
+  GuessingDefence,
+  networkOf,
+} from "../../src/users/guessing-defence.ts";
 import { DEFAULT_GUESSING, type GuessingSettings } from "../../src/users/users-config.ts";
 import { type ScratchDb, scratchDatabases } from "./guessing-databases.ts";
 
@@ -29,7 +35,7 @@ for (const { name, open } of await scratchDatabases()) {
       scratch = await open();
       now = 1_700_000_000_000;
       defence = new GuessingDefence(scratch.db, SETTINGS, clock);
-      await defence.ensureTable();
+      await migrateSystemTables(scratch.dialect, [failuresMigration]);
     });
     afterEach(() => scratch.drop());
 
@@ -242,7 +248,7 @@ for (const { name, open } of await scratchDatabases()) {
       await fail(1, "c@x.io");
       await defence.forgetOld();
       const rows = await scratch.db
-        .selectFrom("kiln_login_failures" as never)
+        .selectFrom("_kiln_login_failures" as never)
         .select("account" as never)
         .execute();
       expect(new Set(rows.map((r) => (r as { account: string }).account))).toEqual(

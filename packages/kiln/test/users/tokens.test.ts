@@ -82,9 +82,9 @@ for (const dialect of await testDialects()) {
       expect(made.token).toMatch(/^kiln_[A-Za-z0-9_-]{43}$/);
       expect(made).toMatchObject({ name: "laptop", expiresAt: null, lastUsedAt: null });
       const { db } = app.services.tables as unknown as {
-        db: Kysely<{ kiln_api_tokens: Record<string, string> }>;
+        db: Kysely<{ _kiln_api_tokens: Record<string, string> }>;
       };
-      const rows = await db.selectFrom("kiln_api_tokens").selectAll().execute();
+      const rows = await db.selectFrom("_kiln_api_tokens").selectAll().execute();
       expect(rows).toHaveLength(1);
       expect(rows[0]!.hash).toBe(createHash("sha256").update(made.token).digest("hex"));
       expect(JSON.stringify(rows)).not.toContain(made.token.slice(5));
@@ -93,6 +93,18 @@ for (const dialect of await testDialects()) {
       expect(res).toMatchObject({ status: 200, body: { email: ADA, same: true, token: "laptop" } });
       // No session is started for a token: nothing to attach to cross-site requests.
       expect(res.headers.get("set-cookie")).toBeNull();
+    });
+
+    it("lets the user in when the users table has links of its own (a join table, not a column)", async () => {
+      const { url } = await serve(
+        await usersAppOn(dialect, { tables: { users: { follows: "links users" } } }),
+      );
+      const user = await users.addUser(ADA, PW);
+      const bob = await users.addUser(BOB, PW);
+      await user.update({ follows: [bob] } as never);
+      const made = await users.createToken(user, { name: "laptop" });
+      const res = await get(`${url}/me`, bearer(made.token));
+      expect(res).toMatchObject({ status: 200, body: { email: ADA, token: "laptop" } });
     });
 
     it("refuses an unknown, malformed or empty token with 401 and a challenge naming Basic and Bearer", async () => {

@@ -8,8 +8,12 @@ import { KilnError } from "../../errors.ts";
  * @example connectFailure(error, "postgres://me@db:5432/app")
  * // KILN_DATABASE_CONNECT_FAILED: Cannot connect to PostgreSQL at db:5432: connection refused...
  */
-export function connectFailure(error: unknown, url: string): KilnError | null {
-  const target = describeUrl(url);
+export function connectFailure(
+  error: unknown,
+  url: string,
+  defaultUser = "postgres",
+): KilnError | null {
+  const target = describeUrl(url, defaultUser);
   const code = (error as { code?: unknown } | null)?.code;
   const message = (error as Error | null)?.message ?? String(error);
   const reason = explain(typeof code === "string" ? code : "", message, target);
@@ -63,13 +67,13 @@ function explain(code: string, message: string, t: Target): string | null {
   return null;
 }
 
-function describeUrl(url: string): Target {
+function describeUrl(url: string, defaultUser: string): Target {
   try {
     const parsed = new URL(url);
     const host =
       decodeURIComponent(parsed.hostname) || parsed.searchParams.get("host") || "localhost";
     const port = parsed.port || "5432";
-    const user = decodeURIComponent(parsed.username) || process.env.USER || "postgres";
+    const user = decodeURIComponent(parsed.username) || defaultUser;
     const database = decodeURIComponent(parsed.pathname.slice(1)) || user;
     return { where: `${host}:${port}/${database} as ${user}`, host, port, user, database };
   } catch {

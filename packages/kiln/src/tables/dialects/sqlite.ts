@@ -9,6 +9,7 @@ import {
   sql,
 } from "kysely";
 import type { AnyDB, Dialect } from "../dialect.ts";
+import { shortened } from "../names.ts";
 import type { ColumnKind } from "../schema.ts";
 import { TransactionDriver } from "../transaction-driver.ts";
 import { SqliteDriver } from "./sqlite-driver.ts";
@@ -22,7 +23,7 @@ const TYPES: Record<ColumnKind, string> = {
   object: "text", // JSON with sorted keys, so equal objects are equal strings
   media: "blob",
   link: "integer", // the linked row's id
-  links: "text", // a JSON list of row ids
+  links: "text", // never a column: a join table (see createLinksTable)
 };
 const COLUMN_TYPES = Object.fromEntries(
   Object.entries(TYPES).map(([kind, type]) => [kind, sql.raw(type)]),
@@ -31,27 +32,33 @@ const COLUMN_TYPES = Object.fromEntries(
 /** How long a write waits for another process's lock before failing with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
 
-/**
- * `synchronous` decides what a returned write promises. FULL (Kiln's default): the commit is
- * flushed to disk before it returns, so it survives a process crash and a power cut. NORMAL
- * (`KILN_SQLITE_SYNCHRONOUS=normal`): it survives a process crash (it is in the WAL file in the
- * OS's cache) but the last commits may be lost if the machine itself stops; writes are about
- * ten times faster on a disk with slow fsync.
- */
-export function synchronousSetting(): "FULL" | "NORMAL" {
-  return process.env.KILN_SQLITE_SYNCHRONOUS?.toUpperCase() === "NORMAL" ? "NORMAL" : "FULL";
+/** What the deployment decides about SQLite (app/resolve-config.ts reads it from the environment). */
+export interface SqliteSettings {
+  /**
+   * What a returned write promises. FULL (Kiln's default): the commit is flushed to disk
+   * before it returns, so it survives a process crash and a power cut. NORMAL
+   * (`KILN_SQLITE_SYNCHRONOUS=normal`): it survives a process crash (it is in the WAL file in
+   * the OS's cache) but the last commits may be lost if the machine itself stops; writes are
+   * about ten times faster on a disk with slow fsync.
+   */
+  readonly synchronous: "FULL" | "NORMAL";
 }
+
+export const DEFAULT_SQLITE_SETTINGS: SqliteSettings = { synchronous: "FULL" };
 
 /**
  * Opens a SQLite file (or `:memory:`) with Kiln's settings. Order matters: busy_timeout first,
  * so that switching to WAL waits for another process that holds the file instead of failing.
  */
-export function openSqliteFile(file: string): BetterSqlite3.Database {
+export function openSqliteFile(
+  file: string,
+  settings: SqliteSettings = DEFAULT_SQLITE_SETTINGS,
+): BetterSqlite3.Database {
   const db = new BetterSqlite3(file);
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   // WAL: readers never block the writer nor the writer readers, across processes too.
   db.pragma("journal_mode = WAL");
-  db.pragma(`synchronous = ${synchronousSetting()}`);
+  db.pragma(`synchronous = ${settings.synchronous}`);
   // q.like is case-sensitive on every backend, as PostgreSQL's LIKE is; SQLite's LIKE folds
   // ASCII case unless told otherwise.
   db.pragma("case_sensitive_like = ON");
@@ -64,8 +71,11 @@ export function openSqliteFile(file: string): BetterSqlite3.Database {
 }
 
 /** The SQLite dialect: better-sqlite3 under Kysely, one connection, WAL. */
-export function sqliteDialect(file: string): Dialect {
-  const raw = openSqliteFile(file);
+export function sqliteDialect(
+  file: string,
+  settings: SqliteSettings = DEFAULT_SQLITE_SETTINGS,
+): Dialect {
+  const raw = openSqliteFile(file, settings);
   const driver = new TransactionDriver(new SqliteDriver(raw));
   const db = new Kysely<AnyDB>({
     dialect: {
@@ -87,8 +97,6 @@ export function sqliteDialect(file: string): Dialect {
           return value ? 1 : 0;
         case "datetime":
           return (value as Date).getTime();
-        case "links":
-          return JSON.stringify(value);
         default:
           return value;
       }
@@ -101,7 +109,6 @@ export function sqliteDialect(file: string): Dialect {
         case "datetime":
           return new Date(value as number);
         case "object":
-        case "links":
           return JSON.parse(value as string);
         default:
           return value;
@@ -115,58 +122,52 @@ export function sqliteDialect(file: string): Dialect {
     inList(column, _kind, values) {
       return sql<SqlBool>`${column} in (select value from json_each(${JSON.stringify(values)}))`;
     },
-    linksContain(_column, rowId, where) {
-      const pairs = sql.table(linksPairsTable(where.tableId, where.column));
-      return sql<SqlBool>`${sql.ref("id")} in (select row_id from ${pairs} where target_id = ${rowId})`;
+    listParam: (values) => JSON.stringify(values),
+    async createLinksTable(links, physical, target) {
+      const [table, data, targets] = [sql.table(links), sql.table(physical), sql.table(target)];
+      // Without rowid: the rows are stored in primary-key order, so a row's links are one
+      // range of the table itself.
+      await sql`create table ${table} (row_id integer not null, target_id integer not null, position integer not null, primary key (row_id, target_id)) without rowid`.execute(
+        db,
+      );
+      await sql`create index ${sql.id(shortened(`${links}_by_target`))} on ${table} (target_id, row_id)`.execute(
+        db,
+      );
+      const [rowGone, targetGone] = linksTriggers(links);
+      await sql`create trigger ${sql.id(rowGone)} after delete on ${data} begin
+        delete from ${table} where row_id = old.id;
+      end`.execute(db);
+      await sql`create trigger ${sql.id(targetGone)} after delete on ${targets} begin
+        delete from ${table} where target_id = old.id;
+      end`.execute(db);
     },
-    async ensureLinksIndex(physical, tableId, column) {
-      const name = linksPairsTable(tableId, column);
-      const { rows } =
-        await sql`select 1 from sqlite_master where type = 'table' and name = ${name}`.execute(db);
-      if (rows.length) return false;
-      const [pairs, data, col] = [sql.table(name), sql.table(physical), sql.id(column)];
-      await sql`create table ${pairs} (row_id integer not null, target_id integer not null)`.execute(
-        db,
-      );
-      await sql`create index ${sql.id(`${name}_target`)} on ${pairs} (target_id, row_id)`.execute(
-        db,
-      );
-      await sql`create index ${sql.id(`${name}_row`)} on ${pairs} (row_id)`.execute(db);
-      await sql`create trigger ${sql.id(`${name}_insert`)} after insert on ${data} when new.${col} is not null begin
-        insert into ${pairs} (row_id, target_id) select new.id, value from json_each(new.${col});
-      end`.execute(db);
-      await sql`create trigger ${sql.id(`${name}_update`)} after update of ${col} on ${data} begin
-        delete from ${pairs} where row_id = old.id;
-        insert into ${pairs} (row_id, target_id) select new.id, value from json_each(coalesce(new.${col}, '[]'));
-      end`.execute(db);
-      await sql`create trigger ${sql.id(`${name}_delete`)} after delete on ${data} begin
-        delete from ${pairs} where row_id = old.id;
-      end`.execute(db);
-      await sql`insert into ${pairs} (row_id, target_id) select t.id, e.value from ${data} as t, json_each(t.${col}) as e`.execute(
-        db,
-      );
-      return true;
-    },
-    async dropLinksIndex(tableId, column) {
-      const name = linksPairsTable(tableId, column);
-      for (const suffix of ["insert", "update", "delete"]) {
-        await sql`drop trigger if exists ${sql.id(`${name}_${suffix}`)}`.execute(db);
+    async dropLinksTable(links) {
+      // 0.1's triggers kept a pairs table of the same name in step with the JSON list.
+      const old = ["insert", "update", "delete"].map((suffix) => `${links}_${suffix}`);
+      for (const name of [...linksTriggers(links), ...old]) {
+        await sql`drop trigger if exists ${sql.id(name)}`.execute(db);
       }
+      await sql`drop table if exists ${sql.table(links)}`.execute(db);
+    },
+    async copyJsonLinks(physical, column, links, target) {
+      // 0.1 could store an id as a real (json_insert of a bound number): 3.0 is row 3.
+      const id = sql`cast(e.value as integer)`;
+      await sql`insert into ${sql.table(links)} (row_id, target_id, position)
+        select t.id, ${id}, min(e.key) + 1
+        from ${sql.table(physical)} as t, json_each(case when json_valid(t.${sql.id(column)}) then t.${sql.id(column)} else '[]' end) as e
+        where exists (select 1 from ${sql.table(target)} as x where x.id = ${id})
+        group by t.id, ${id}`.execute(db);
+    },
+    linkRows(rows) {
+      return sql`(select json_extract(value, '$[0]') as row_id, json_extract(value, '$[1]') as target_id, json_extract(value, '$[2]') as position from json_each(${JSON.stringify(rows)}))`;
+    },
+    async hasColumn(table, column) {
+      const { rows } =
+        await sql`select 1 from pragma_table_info(${table}) where name = ${column}`.execute(db);
+      return rows.length > 0;
+    },
+    async dropTable(name) {
       await sql`drop table if exists ${sql.table(name)}`.execute(db);
-    },
-    linksAppend(column, rowId) {
-      return sql`json_insert(coalesce(${column}, '[]'), '$[#]', ${rowId})`;
-    },
-    linksWithout(column, rowId) {
-      return sql`(select json_group_array(value) from json_each(${column}) where value <> ${rowId})`;
-    },
-    linksCount(_column, target, where) {
-      // Through the pairs (see ensureLinksIndex): an index range, not parsing the JSON list.
-      const pairs = sql.table(linksPairsTable(where.tableId, where.column));
-      return sql<number>`(select count(*) from ${pairs} as p join ${sql.table(target)} as t on t.id = p.target_id where p.row_id = ${where.rowId})`;
-    },
-    linksEmpty(column) {
-      return sql<SqlBool>`coalesce(json_array_length(${column}), 0) = 0`;
     },
     isRetryable: (error) => sqliteCode(error).startsWith("SQLITE_BUSY"),
     uniqueViolation(error) {
@@ -196,10 +197,14 @@ export function sqliteDialect(file: string): Dialect {
     inTransaction: () => driver.inTransaction(),
     // The migration's BEGIN IMMEDIATE already makes a second process wait for the first.
     lockForMigration: async () => {},
-    linksIndexMethod: null,
     hasIndex: async (name) => {
       const { rows } =
         await sql`select 1 from sqlite_master where type = 'index' and name = ${name}`.execute(db);
+      return rows.length > 0;
+    },
+    hasTable: async (name) => {
+      const { rows } =
+        await sql`select 1 from sqlite_master where type = 'table' and name = ${name}`.execute(db);
       return rows.length > 0;
     },
     close: () => db.destroy(),
@@ -210,9 +215,9 @@ export function sqliteDialect(file: string): Dialect {
 const TOO_LARGE_MESSAGES =
   /^(too many SQL variables|Expression tree is too large|LIKE or GLOB pattern too complex|parser stack overflow|too many arguments on function|too many terms in compound SELECT)/;
 
-/** The (row, linked row) pairs of a `links` column on SQLite (see Dialect.ensureLinksIndex). */
-function linksPairsTable(tableId: number, column: string): string {
-  return `_kiln_links_${tableId}_${column}`;
+/** The triggers that delete a join table's rows with the row having them, and the row they point to. */
+function linksTriggers(links: string): [string, string] {
+  return [shortened(`${links}_row_gone`), shortened(`${links}_target_gone`)];
 }
 
 function sqliteCode(error: unknown): string {

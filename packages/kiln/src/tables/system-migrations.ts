@@ -1,0 +1,152 @@
+import { sql } from "kysely";
+import { KilnError } from "../errors.ts";
+import type { Dialect } from "./dialect.ts";
+
+/**
+ * One step in the life of Kiln's own tables (sessions, login counters, tokens, tables
+ * metadata; the task queue later). Every system table is named `_kiln_<name>`. A capability
+ * declares its steps in order, never edits or removes a released one, and adds a new step for
+ * each change (Kysely's migrator is the model).
+ * @example
+ * export const sessionsMigrations: SystemMigration[] = [
+ *   { name: "sessions/1-create", up: async (dialect) => { await dialect.db.schema.createTable(...)... } },
+ * ];
+ */
+export interface SystemMigration {
+  /** Unique across Kiln, `<capability>/<n>-<what>`: recorded in `_kiln_migrations` once applied. */
+  readonly name: string;
+  /** Makes the change, on either database (`dialect.name` tells them apart where they differ). */
+  up(dialect: Dialect): Promise<void>;
+}
+
+/** The table recording which system migrations ran: `name` and when (Unix ms). */
+export const MIGRATIONS_TABLE = "_kiln_migrations";
+
+type MigrationsDb = {
+  [MIGRATIONS_TABLE]: { name: string; applied_at: number | string };
+};
+
+/**
+ * Applies the migrations not yet recorded, in order, each recorded in the same transaction as
+ * its change. Runs under the dialect's migration lock (PostgreSQL: an advisory lock; SQLite:
+ * BEGIN IMMEDIATE), so processes starting together on one database apply each step once and
+ * the others wait, then find it recorded. Joins the current transaction when called inside one
+ * (the data tables' migration). Returns the names applied now.
+ */
+export function migrateSystemTables(
+  dialect: Dialect,
+  migrations: readonly SystemMigration[],
+): Promise<string[]> {
+  checkNames(migrations);
+  const locked = async () => {
+    // Taken again inside the data tables' migration, which holds it already: a no-op there.
+    await dialect.lockForMigration();
+    return applyPending(dialect, migrations);
+  };
+  if (dialect.inTransaction()) return locked();
+  // After waiting for the lock, it must see what the process before it committed.
+  return dialect.transaction(locked, { isolationLevel: "read committed" });
+}
+
+async function applyPending(
+  dialect: Dialect,
+  migrations: readonly SystemMigration[],
+): Promise<string[]> {
+  const db = dialect.db.withTables<MigrationsDb>();
+  await db.schema
+    .createTable(MIGRATIONS_TABLE)
+    .ifNotExists()
+    .addColumn("name", "text", (c) => c.primaryKey())
+    .addColumn("applied_at", "bigint", (c) => c.notNull())
+    .execute();
+  const rows = await db
+    .selectFrom(MIGRATIONS_TABLE)
+    .select("name")
+    .where(
+      "name",
+      "in",
+      migrations.map((m) => m.name),
+    )
+    .execute();
+  const applied = new Set(rows.map((row) => row.name));
+  const now: string[] = [];
+  for (const migration of migrations) {
+    if (applied.has(migration.name)) continue;
+    try {
+      await migration.up(dialect);
+    } catch (error) {
+      throw new KilnError(
+        "KILN_MIGRATION_FAILED",
+        `Kiln's system migration "${migration.name}" failed (nothing of it was kept): ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    await db
+      .insertInto(MIGRATIONS_TABLE)
+      .values({ name: migration.name, applied_at: Date.now() })
+      .execute();
+    now.push(migration.name);
+  }
+  return now;
+}
+
+function checkNames(migrations: readonly SystemMigration[]): void {
+  const seen = new Set<string>();
+  for (const { name } of migrations) {
+    if (seen.has(name)) throw new Error(`Two system migrations are named "${name}"`);
+    seen.add(name);
+  }
+}
+
+/**
+ * For a system table that an earlier Kiln made under another name (`kiln_sessions` before
+ * `_kiln_sessions`): renames it, rows and all, when the old one exists and the new one does
+ * not. Then the migration's usual `create table if not exists` finds it there.
+ */
+export async function adoptTable(
+  dialect: Dialect,
+  oldName: string,
+  newName: string,
+): Promise<void> {
+  if (!(await dialect.hasTable(oldName)) || (await dialect.hasTable(newName))) return;
+  await dialect.db.schema.alterTable(oldName).renameTo(newName).execute();
+  if (dialect.name === "postgres") await renameConstraints(dialect, oldName, newName);
+}
+
+/**
+ * PostgreSQL keeps a renamed table's constraints (and their indexes) under the old table's
+ * name (`kiln_sessions_pkey`); they are renamed as a fresh database names them, so that an
+ * upgraded database and a new one look the same.
+ */
+async function renameConstraints(dialect: Dialect, oldName: string, newName: string) {
+  const { rows } = await sql<{ name: string }>`select conname as name from pg_constraint
+    where conrelid = to_regclass(${newName}) and starts_with(conname, ${`${oldName}_`})`.execute(
+    dialect.db,
+  );
+  for (const { name } of rows) {
+    const renamed = newName + name.slice(oldName.length);
+    await sql`alter table ${sql.table(newName)} rename constraint ${sql.id(name)} to ${sql.id(renamed)}`.execute(
+      dialect.db,
+    );
+  }
+}
+
+/**
+ * Gives an index made by an earlier Kiln its new name, if it exists (PostgreSQL renames it;
+ * SQLite cannot, so drops it and `create`, an `if not exists`, makes it anew). Then `create`.
+ */
+export async function adoptIndex(
+  dialect: Dialect,
+  oldName: string,
+  newName: string,
+  create: () => Promise<void>,
+): Promise<void> {
+  if (await dialect.hasIndex(oldName)) {
+    if (dialect.name === "postgres") {
+      await sql`alter index ${sql.id(oldName)} rename to ${sql.id(newName)}`.execute(dialect.db);
+    } else {
+      await sql`drop index ${sql.id(oldName)}`.execute(dialect.db);
+    }
+  }
+  await create();
+}
