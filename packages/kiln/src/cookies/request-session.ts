@@ -15,7 +15,10 @@ import type { SessionRecord } from "./session-store.ts";
  *   request's own changes are applied to what is stored now, so a concurrent logout stays a
  *   logout and a key another request deleted stays deleted;
  * - `regenerate()` (login) moves the data to a brand-new token and deletes the old row, so a
- *   token planted before login is worthless after it (no session fixation);
+ *   token planted before login is worthless after it (no session fixation). Like a save, it
+ *   moves the version it loaded or applies its own changes to the one stored now; if the
+ *   session was logged out or moved meanwhile, only the keys this request set go to the new
+ *   token (a stale request cannot bring the logged-out session back);
  * - a session whose data becomes empty (`clear()`, logout) is deleted and its cookie expired.
  *
  * An isolated session (a cross-site request) starts empty and is never saved.
@@ -28,6 +31,8 @@ export class RequestSession {
   #record: SessionRecord | null = null;
   #data: Record<string, unknown> = {};
   #original = "{}";
+  /** Keys this request set or deleted: its own changes, whatever the values it loaded. */
+  readonly #written = new Set<string>();
   #regenerate = false;
   /** The request carried a session cookie that matched no live session. */
   #staleCookie = false;
@@ -92,15 +97,18 @@ export class RequestSession {
       );
     }
     this.#data = { ...this.#data, [key]: JSON.parse(json) };
+    this.#written.add(key);
   }
 
   delete(key: string): void {
+    this.#written.add(key);
     if (!this.has(key)) return;
     const { [key]: _removed, ...rest } = this.#data;
     this.#data = rest;
   }
 
   clear(): void {
+    for (const key of Object.keys(this.#data)) this.#written.add(key);
     this.#data = {};
   }
 
@@ -120,9 +128,9 @@ export class RequestSession {
     const now = this.#runtime.now();
     const empty = Object.keys(this.#data).length === 0;
     const changed = JSON.stringify(this.#data) !== this.#original;
+    if (this.#regenerate && this.#token !== null) return this.#move(now);
     if (this.#regenerate || (changed && this.#token === null)) {
-      if (this.#token !== null) await store.delete(this.#token);
-      if (empty) return this.#token !== null || this.#staleCookie ? this.#expire() : null;
+      if (empty) return this.#staleCookie ? this.#expire() : null;
       return this.#create(now);
     }
     if (this.#token === null || this.#record === null) {
@@ -150,22 +158,72 @@ export class RequestSession {
   async #save(loaded: SessionRecord, now: number): Promise<string | null> {
     const { store } = this.#runtime;
     const token = this.#token!;
+    let emptied = false;
+    await this.#overLatest(now, async (data, expected) => {
+      if (Object.keys(data).length > 0) {
+        return store.update(
+          token,
+          { ...loaded, data, ...this.#times(loaded.createdAt, now) },
+          expected,
+        );
+      }
+      await store.delete(token);
+      emptied = true;
+      return true;
+    });
+    // Gone meanwhile (logged out, expired), or saved over and over by others: theirs stands.
+    return emptied ? this.#expire() : null;
+  }
+
+  /**
+   * `regenerate()` of a loaded session: deletes the old row, if it still holds the version this
+   * request loaded, and creates a new one with this request's data. If another request saved
+   * the session meanwhile, this request's own changes go over the data stored now; if the
+   * session is gone (logged out and moved, cleared, expired), only the keys this request
+   * wrote go to the new one, so the logged-out data (the user) does not come back.
+   */
+  async #move(now: number): Promise<string | null> {
+    const { store } = this.#runtime;
+    const token = this.#token!;
+    const moved = await this.#overLatest(now, (_data, expected) => store.delete(token, expected));
+    if (moved) {
+      this.#data = moved;
+      return Object.keys(moved).length === 0 ? this.#expire() : this.#create(now);
+    }
+    // Gone meanwhile (or saved over and over by others): only what this request wrote itself.
+    // Nothing to write: no cookie, so the browser keeps whatever the other request gave it.
+    await store.delete(token); // the old token must die all the same (fixation)
+    let own: Record<string, unknown> = {};
+    for (const key of this.#written) {
+      if (Object.hasOwn(this.#data, key)) own = { ...own, [key]: this.#data[key] };
+    }
+    if (Object.keys(own).length === 0) return null;
+    this.#data = own;
+    return this.#create(now);
+  }
+
+  /**
+   * Runs `write(data, expected)`, a write that does nothing and returns false unless the
+   * stored data is `expected`: first with this request's data over the version it loaded,
+   * then, while another request saved meanwhile, with this request's own changes over what is
+   * stored now. Returns the data that went through, or null when the session is gone (or
+   * others kept saving it).
+   */
+  async #overLatest(
+    now: number,
+    write: (data: Record<string, unknown>, expected: Record<string, unknown>) => Promise<boolean>,
+  ): Promise<Record<string, unknown> | null> {
     const original = JSON.parse(this.#original) as Record<string, unknown>;
     let expected = original;
     let data = this.#data;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const times = this.#times(loaded.createdAt, now);
-      if (Object.keys(data).length === 0) {
-        await store.delete(token);
-        return this.#expire();
-      }
-      if (await store.update(token, { ...loaded, data, ...times }, expected)) return null;
-      const fresh = await store.load(token, now);
-      if (!fresh) return null; // logged out (or expired) meanwhile: that stands
+      if (await write(data, expected)) return data;
+      const fresh = await this.#runtime.store.load(this.#token!, now);
+      if (!fresh) return null;
       expected = fresh.data;
       data = this.#ownChangesOn(original, fresh.data);
     }
-    return null; // saved over and over by others meanwhile: theirs stands
+    return null;
   }
 
   /** `base` with the keys this request set or deleted (relative to `original`) applied. */

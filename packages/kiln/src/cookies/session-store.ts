@@ -31,7 +31,11 @@ export interface SessionStore {
   ): Promise<boolean>;
   /** Records activity without rewriting the data. */
   touch(token: string, lastSeenAt: number, expiresAt: number): Promise<void>;
-  delete(token: string): Promise<void>;
+  /**
+   * Deletes a session; true when there was one to delete. With `expected`, only if the stored
+   * data is still that (as for `update`).
+   */
+  delete(token: string, expected?: Record<string, unknown>): Promise<boolean>;
   /** Deletes every session expired at `now`; returns how many. */
   deleteExpired(now: number): Promise<number>;
   /** How many sessions are stored, expired ones included (for tests and the CLI). */
@@ -164,8 +168,11 @@ export class KyselySessionStore implements SessionStore {
       .execute();
   }
 
-  async delete(token: string): Promise<void> {
-    await this.#db.deleteFrom(SESSIONS_TABLE).where("id", "=", tokenHash(token)).execute();
+  async delete(token: string, expected?: Record<string, unknown>): Promise<boolean> {
+    let query = this.#db.deleteFrom(SESSIONS_TABLE).where("id", "=", tokenHash(token));
+    if (expected) query = query.where("data", "=", JSON.stringify(expected));
+    const result = await query.executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
   }
 
   /**

@@ -11,8 +11,8 @@ import type { EndpointDefinition } from "./endpoint.ts";
  * - a list of origins (`["https://app.example.com"]`): those origins may read with
  *   credentials, and their requests run as the browser's user (session, cookies, remembered
  *   Basic credentials). Other origins get no CORS header.
- * - a function `(origin) => boolean`: decides per origin, like a list. It must be synchronous;
- *   one that throws counts as "no" (and is logged).
+ * - a function `(origin) => boolean`: decides per origin, like a list, asked at most once per
+ *   request. It must be synchronous; one that throws counts as "no" (and is logged).
  */
 export type CrossOriginOption = boolean | readonly string[] | ((origin: string) => boolean);
 
@@ -41,16 +41,24 @@ export function originPolicy(endpoint: EndpointDefinition): OriginPolicy {
 function compile(option: CrossOriginOption | undefined): OriginPolicy {
   if (option === true) return ANYONE;
   if (typeof option === "function") {
+    // The answer for each request, asked once: CORS and the XSRF rule both need it, and the
+    // app's function may be slow, counted or logged (and must not answer twice differently).
+    const answers = new WeakMap<FastifyRequest, { origin: string; trusted: boolean }>();
     return {
       anyWithoutCredentials: false,
       trusts(origin, req) {
+        const known = answers.get(req);
+        if (known?.origin === origin) return known.trusted;
+        let trusted: boolean;
         try {
-          return option(origin) === true;
+          trusted = option(origin) === true;
         } catch (error) {
           // Failing closed: no credentials, no identity. Logged, since it is the app's bug.
           req.log.error({ err: error }, "crossOrigin function threw; origin treated as not listed");
-          return false;
+          trusted = false;
         }
+        answers.set(req, { origin, trusted });
+        return trusted;
       },
     };
   }

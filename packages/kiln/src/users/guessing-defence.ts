@@ -65,7 +65,7 @@ export type GuardOutcome =
  *   of per address, and the account-wide ceiling does not apply to it;
  * - past the ceiling, addresses that never logged in to the account (and browsers without a
  *   device cookie) wait in a fair queue: one attempt per `accountSlowSeconds` for the whole
- *   account, handed out in turn to *networks* (IPv4 /24, IPv6 /48), each holding at most one
+ *   account, handed out in turn to *networks* (IPv4 /24, IPv6 /32), each holding at most one
  *   place in line. Many addresses in one network get one turn between them; an attacker with
  *   N networks makes a newcomer wait at most about (N + 1) turns, never forever.
  *
@@ -393,14 +393,15 @@ function fixedSizeKey(text: string): string {
 
 /**
  * The network an address key (see `addressKey`) belongs to, for the fair queue: an IPv4
- * address's /24, an IPv6 /64's /48. One customer, one cloud tenant or one provider's pool
- * usually holds addresses of one such network, so they share one place in line.
+ * address's /24, an IPv6 /64's /32. One customer, one cloud tenant or one provider's pool
+ * usually holds addresses of one such network, so they share one place in line. IPv6 goes by
+ * /32, not /48, because a hosting customer can easily hold a /32: 65,536 /48s, as many places.
  */
 export function networkOf(address: string): string {
   const v4 = /^(\d+\.\d+\.\d+)\.\d+$/.exec(address);
   if (v4) return `${v4[1]}.0/24`;
-  const v6 = /^([0-9a-f]+:[0-9a-f]+:[0-9a-f]+):[0-9a-f]+::\/64$/.exec(address);
-  if (v6) return `${v6[1]}::/48`;
+  const v6 = /^([0-9a-f]+:[0-9a-f]+):[0-9a-f]+:[0-9a-f]+::\/64$/.exec(address);
+  if (v6) return `${v6[1]}::/32`;
   return address;
 }
 

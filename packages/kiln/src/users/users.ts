@@ -88,13 +88,17 @@ export function makeUsers(service: UsersServiceLookup) {
     /**
      * Creates an account (email unique regardless of case, password at least
      * `services.users.minPasswordLength` characters) and, inside a request, logs it in (so its
-     * `lastLogin` is the sign-up time; outside a request it stays null until a first login).
+     * `lastLogin` is the sign-up time; outside a request it stays null until a first login) and
+     * gives the browser a device cookie for it, as a login does.
      * Throws UserExists (409) or InvalidCredentials (400).
      * @example const user = await users.signupWithEmail("ada@example.com", "correct horse");
      */
     async signupWithEmail(email: string, password: string): Promise<UserRow> {
       const loggedIn = maybeContext() !== undefined;
       const user = (await (await service()).addUser(email, password, {}, { loggedIn })) as UserRow;
+      // The browser that chose the password is the owner's, as after a login: it skips the
+      // account ceiling next time instead of waiting in line behind an attack.
+      rememberDevice(maybeContext(), accountOf(String(email)));
       logIn(user);
       return user;
     },

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { HttpError } from "../../src/index.ts";
+import { HttpError, session } from "../../src/index.ts";
 import { cookieApp, type TestApp } from "./cookie-test-app.ts";
 
 let app: TestApp;
@@ -176,6 +176,29 @@ describe("crossOrigin: a list of origins, or a function", () => {
     const broken = await a.inject({ url: "/_/api/throws", headers: { origin: LISTED } });
     expect(broken.statusCode).toBe(200);
     expect(corsHeaders(broken.headers)).toEqual([]);
+  });
+
+  it("asks the function once per request, though CORS and the XSRF rule both need its answer", async () => {
+    app = cookieApp();
+    let calls = 0;
+    const decide = (origin: string) => {
+      calls++;
+      return origin === LISTED;
+    };
+    // Reading the session makes the XSRF rule ask too (is the page trusted to act as the user?).
+    app.httpEndpoint("/counted", { crossOrigin: decide }, () => ({ n: session.get("n") ?? 0 }));
+    for (const origin of [LISTED, ORIGIN]) {
+      calls = 0;
+      const res = await app.inject({
+        url: "/_/api/counted",
+        headers: { origin, "sec-fetch-site": "cross-site" },
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers["access-control-allow-origin"]).toBe(
+        origin === LISTED ? LISTED : undefined,
+      );
+      expect(calls).toBe(1);
+    }
   });
 
   it("refuses, when the endpoint is defined, an entry that is not an origin", () => {

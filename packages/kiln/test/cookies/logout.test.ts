@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { session, users } from "../../src/index.ts";
 import { type ListeningApp, listeningApp } from "../reliability/raw-http.ts";
+import { gate } from "../support/gate.ts";
 
 /**
  * Logging out over real HTTP, while the session holds other keys and while another request of
@@ -13,23 +14,6 @@ afterEach(async () => {
   await app?.cleanup();
   app = undefined;
 });
-
-/** A gate that a handler waits at: `entered` resolves when it arrives, `release()` lets it go. */
-function gate() {
-  let arrived: () => void = () => {};
-  let release: () => void = () => {};
-  const entered = new Promise<void>((resolve) => {
-    arrived = resolve;
-  });
-  const open = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const wait = () => {
-    arrived();
-    return open;
-  };
-  return { entered, release, wait };
-}
 
 let slowGate = gate();
 

@@ -48,6 +48,16 @@ for (const backend of await sessionDatabases()) {
       expect(await s.count()).toBe(0);
     });
 
+    it("deletes a session only in the version expected, and says whether it deleted one", async () => {
+      const s = await store();
+      await s.create("token-1", record({ user: "1", n: 1 }));
+      expect(await s.delete("token-1", { user: "1", n: 0 })).toBe(false);
+      expect(await s.load("token-1", T0)).toMatchObject({ data: { user: "1", n: 1 } });
+      expect(await s.delete("token-1", { user: "1", n: 1 })).toBe(true);
+      expect(await s.delete("token-1")).toBe(false);
+      expect(await s.count()).toBe(0);
+    });
+
     it("treats an expired session as absent, and cleanup deletes only expired ones", async () => {
       const s = await store();
       await s.create("old", record({}, T0 + 10));

@@ -29,6 +29,10 @@ for (const dialect of await testDialects()) {
         await users.loginWithEmail(email ?? "", password ?? "");
         return { ok: true };
       });
+      app.httpEndpoint("/signup", { methods: ["POST"] }, async ({ email, password }) => {
+        await users.signupWithEmail(email ?? "", password ?? "");
+        return { ok: true };
+      });
       app.httpEndpoint("/me", { authenticateUsers: true }, () => ({
         email: users.getUser()?.email,
       }));
@@ -36,8 +40,8 @@ for (const dialect of await testDialects()) {
       await users.addUser(ADA, PW);
     }
 
-    const login = (from: string, password: string, cookie?: string) => {
-      const body = form({ email: ADA, password });
+    const login = (from: string, password: string, cookie?: string, email = ADA) => {
+      const body = form({ email, password });
       const headers: Record<string, string> = { ...body.headers, "x-forwarded-for": from };
       if (cookie) headers.cookie = cookie;
       return send(`${base}/login`, { method: "POST", headers, body: body.body });
@@ -49,9 +53,9 @@ for (const dialect of await testDialects()) {
         .filter((pair) => DEVICE_COOKIE.test(pair))
         .join("; ");
 
-    async function distributedAttack() {
+    async function distributedAttack(email = ADA) {
       // Past the ceiling (3 failures from 3 addresses), then the attacker keeps the queue busy.
-      for (let i = 1; i <= 6; i++) await login(`198.51.10${i}.1`, `guess ${i}`);
+      for (let i = 1; i <= 6; i++) await login(`198.51.10${i}.1`, `guess ${i}`, undefined, email);
     }
 
     it("lets the owner's browser in at once from a new address while the account is under attack", async () => {
@@ -75,6 +79,23 @@ for (const dialect of await testDialects()) {
         headers: { ...basic(ADA, PW), cookie: device, "x-forwarded-for": "203.0.113.6" },
       });
       expect([viaBasic.status, viaBasic.json()]).toEqual([200, { email: ADA }]);
+    });
+
+    it("gives the browser that signed up a device cookie: its next login is no newcomer's", async () => {
+      await start();
+      const cy = "cy@example.com";
+      const body = form({ email: cy, password: PW });
+      const signup = await send(`${base}/signup`, {
+        method: "POST",
+        headers: { ...body.headers, "x-forwarded-for": "10.0.0.1" },
+        body: body.body,
+      });
+      expect(signup.status).toBe(200);
+      const device = deviceCookie(signup);
+      expect(device).toMatch(DEVICE_COOKIE);
+      await distributedAttack(cy);
+      expect((await login("203.0.113.7", PW, undefined, cy)).status).toBe(429);
+      expect((await login("203.0.113.5", PW, device, cy)).status).toBe(200);
     });
 
     it("does not let a tampered device cookie, or one made for another account, past the ceiling", async () => {

@@ -170,6 +170,21 @@ for (const { name, open } of await scratchDatabases()) {
       expect((await defence.guard("a@x.io", "192.0.2.9", right)).outcome).toBe("ok");
     });
 
+    it("gives a whole IPv6 /32 (a hosting customer's allocation) one place in line", async () => {
+      await reachCeiling();
+      // Addresses in 40 different /48s of one /32: one place between them, as one IPv4 /24.
+      const attacker = (i: number) => addressKey(`2001:db8:${i.toString(16)}:1::1`);
+      expect((await defence.guard("a@x.io", attacker(0), wrong)).outcome).toBe("failed");
+      for (let i = 1; i < 40; i++) {
+        expect(await defence.guard("a@x.io", attacker(i), wrong)).toEqual({
+          outcome: "throttled",
+          retryAfterSeconds: 30,
+        });
+      }
+      const owner = await defence.guard("a@x.io", addressKey("2a00:1450:4001:81c::5"), right);
+      expect(owner).toEqual({ outcome: "throttled", retryAfterSeconds: 60 });
+    });
+
     it("a turn not taken within a minute goes to the back of the line", async () => {
       await reachCeiling();
       await defence.guard("a@x.io", "198.51.100.1", wrong); // the free turn
@@ -269,10 +284,11 @@ describe("client address keys", () => {
     expect(addressKey(undefined)).toBe("local");
   });
 
-  it("groups addresses into networks for the fair queue: IPv4 by /24, IPv6 by /48", () => {
+  it("groups addresses into networks for the fair queue: IPv4 by /24, IPv6 by /32", () => {
     expect(networkOf("192.0.2.7")).toBe("192.0.2.0/24");
-    expect(networkOf(addressKey("2001:db8:1:2:aaaa::1"))).toBe("2001:db8:1::/48");
-    expect(networkOf(addressKey("2001:db8:1:ffff::1"))).toBe("2001:db8:1::/48");
+    expect(networkOf(addressKey("2001:db8:1:2:aaaa::1"))).toBe("2001:db8::/32");
+    expect(networkOf(addressKey("2001:db8:ffff:ffff::1"))).toBe("2001:db8::/32");
+    expect(networkOf(addressKey("2001:db9:1:2::1"))).toBe("2001:db9::/32");
     expect(networkOf("local")).toBe("local");
   });
 });
