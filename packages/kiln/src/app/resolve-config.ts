@@ -1,6 +1,5 @@
 import { KilnError } from "../errors.ts";
-import type { PostgresSettings } from "../tables/dialects/postgres.ts";
-import type { SqliteSettings } from "../tables/dialects/sqlite.ts";
+import type { PostgresSettings, SqliteSettings } from "../tables/dialects/settings.ts";
 import { bodyLimitBytes } from "./config.ts";
 
 /** An environment: variable name → value (`process.env`, or a record a test makes). */

@@ -14,6 +14,7 @@ import { shortened } from "../names.ts";
 import type { ColumnKind } from "../schema.ts";
 import { TransactionDriver } from "../transaction-driver.ts";
 import { connectFailure } from "./postgres-connect-errors.ts";
+import { DEFAULT_POSTGRES_SETTINGS, type PostgresSettings } from "./settings.ts";
 
 const TYPES: Record<ColumnKind, string> = {
   // "C": compare and sort by code point, exactly as SQLite does, whatever the server's locale.
@@ -55,30 +56,6 @@ const typeParsers = {
     if (oid === DATE) return (value: string) => value;
     return pg.types.getTypeParser(oid, format as "text");
   },
-};
-
-/** What the deployment decides about PostgreSQL (app/resolve-config.ts reads it from the environment). */
-export interface PostgresSettings {
-  /**
-   * Connections each process may open (`KILN_PG_POOL_SIZE`, default 10, pg's own default).
-   * Every process has its own pool, so processes × this must stay under the server's
-   * max_connections (docs/deployment.md, "Scaling out").
-   */
-  readonly poolSize: number;
-  /**
-   * How long a query waits for a connection, a new one or a free one from the pool
-   * (`KILN_PG_CONNECT_TIMEOUT_MS`, default 10 s). Past it the query fails with
-   * KILN_DATABASE_UNAVAILABLE (a 503 from an endpoint).
-   */
-  readonly connectTimeoutMs: number;
-  /** The role libpq uses when DATABASE_URL names none (`USER`), for connection-error messages. */
-  readonly defaultUser: string;
-}
-
-export const DEFAULT_POSTGRES_SETTINGS: PostgresSettings = {
-  poolSize: 10,
-  connectTimeoutMs: 10_000,
-  defaultUser: "postgres",
 };
 
 /**

@@ -12,6 +12,7 @@ import type { AnyDB, Dialect } from "../dialect.ts";
 import { shortened } from "../names.ts";
 import type { ColumnKind } from "../schema.ts";
 import { TransactionDriver } from "../transaction-driver.ts";
+import { DEFAULT_SQLITE_SETTINGS, type SqliteSettings } from "./settings.ts";
 import { SqliteDriver } from "./sqlite-driver.ts";
 
 const TYPES: Record<ColumnKind, string> = {
@@ -31,20 +32,6 @@ const COLUMN_TYPES = Object.fromEntries(
 
 /** How long a write waits for another process's lock before failing with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
-
-/** What the deployment decides about SQLite (app/resolve-config.ts reads it from the environment). */
-export interface SqliteSettings {
-  /**
-   * What a returned write promises. FULL (Kiln's default): the commit is flushed to disk
-   * before it returns, so it survives a process crash and a power cut. NORMAL
-   * (`KILN_SQLITE_SYNCHRONOUS=normal`): it survives a process crash (it is in the WAL file in
-   * the OS's cache) but the last commits may be lost if the machine itself stops; writes are
-   * about ten times faster on a disk with slow fsync.
-   */
-  readonly synchronous: "FULL" | "NORMAL";
-}
-
-export const DEFAULT_SQLITE_SETTINGS: SqliteSettings = { synchronous: "FULL" };
 
 /**
  * Opens a SQLite file (or `:memory:`) with Kiln's settings. Order matters: busy_timeout first,
