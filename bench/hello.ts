@@ -8,8 +8,8 @@
  *   npm run bench                 (10 s per run after a 3 s warm-up, 50 connections, 2 rounds)
  *
  * Environment: BENCH_SECONDS, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_PIPELINING, BENCH_ROUNDS;
- * BENCH_ONLY=kiln|fastify to run one side; BENCH_PROFILE=1 writes a CPU profile of the Kiln
- * server to bench/results/profiles (open it in Chrome DevTools). Each side's best round
+ * BENCH_ONLY=kiln|fastify to run one side; BENCH_PROFILE=1 writes CPU profiles of both
+ * servers to bench/results/profiles/{kiln,fastify} (open it in Chrome DevTools). Each side's best round
  * counts: on a shared machine, the best run is the one least disturbed by other work.
  *
  * Goal (issue 2): Kiln >= 0.9x bare Fastify.
@@ -45,7 +45,12 @@ const sides: Side[] = [
     label: "bare Fastify",
     start: () =>
       startServer({
-        args: ["--import", "tsx", join(root, "bench/peers/fastify-hello.ts")],
+        args: [
+          ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", join(profileDir, "fastify")] : []),
+          "--import",
+          "tsx",
+          join(root, "bench/peers/fastify-hello.ts"),
+        ],
         ready: /listening at (http:\/\/\S+)/,
       }),
   },
@@ -55,7 +60,7 @@ const sides: Side[] = [
     start: () =>
       startServer({
         args: [
-          ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []),
+          ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", join(profileDir, "kiln")] : []),
           join(root, "packages/kiln/bin/kiln.js"),
           "start",
           join(root, "bench/apps/hello"),
@@ -65,7 +70,7 @@ const sides: Side[] = [
           dataDir,
         ],
         ready: /is serving at (http:\/\/\S+?)\/_\/api/,
-        env: { LOG_LEVEL: "info" },
+        env: { LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? "info" },
       }),
   },
 ].filter((side) => !process.env.BENCH_ONLY || side.name === process.env.BENCH_ONLY) as Side[];

@@ -1,12 +1,18 @@
 import cluster from "node:cluster";
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import type { Logger } from "pino";
 import { cookiesService } from "../cookies/cookies-service.ts";
 import { KilnError } from "../errors.ts";
 import { defineEndpoint, type EndpointDefinition } from "../http/endpoint.ts";
 import type { StartHook } from "../http/global-state.ts";
 import { plainHttpWarning } from "../http/loopback.ts";
-import { buildServer, DEFAULT_LIMITS, type ServerLimits } from "../http/server.ts";
+import {
+  buildServer,
+  DEFAULT_LIMITS,
+  type HttpServer,
+  type InjectOptions,
+  type LightMyRequestResponse,
+  type ServerLimits,
+} from "../http/server.ts";
 import { TableError } from "../tables/errors.ts";
 import { type TablesService, tablesProxy, tablesService } from "../tables/service.ts";
 import type { TablesAccessor } from "../tables/types.ts";
@@ -67,7 +73,7 @@ export class KilnApp {
   readonly #endpoints: EndpointDefinition[] = [];
   readonly #startHooks: StartHook[] = [];
   #services: { -readonly [K in keyof AppServices]: AppServices[K] } = {};
-  #server: FastifyInstance | null = null;
+  #server: HttpServer | null = null;
   #starting: Promise<void> | null = null;
 
   constructor(config: AppConfig) {
@@ -174,7 +180,7 @@ export class KilnApp {
 
   async #start(): Promise<void> {
     // In start order: later services use earlier ones (users need tables; sessions need the
-    // database), and pipeline features run in this order too (CORS → session/XSRF → users).
+    // database), and pipeline features run in this order too (session/XSRF → users).
     this.#services.tables = await tablesService(this);
     this.#services.cookies = await cookiesService(this);
     this.#services.users = (await usersService(this)) ?? undefined;
@@ -186,9 +192,6 @@ export class KilnApp {
       prefix: this.prefix,
       endpoints: withDefaults(this.#endpoints, this.#defaults),
       features: services.flatMap((s) => s.features ?? []),
-      extendRoutes: (server, endpoints) => {
-        for (const s of services) s.extendRoutes?.(server, endpoints);
-      },
       health: async () => {
         for (const s of services) if (s.healthy && !(await s.healthy())) return false;
         return true;
@@ -207,7 +210,7 @@ export class KilnApp {
   }
 
   /** The Fastify instance (after `ready()`), for what Kiln does not cover. */
-  get server(): FastifyInstance {
+  get server(): HttpServer {
     if (!this.#server) throw new KilnError("KILN_NO_APP", "Call `await app.ready()` first");
     return this.#server;
   }

@@ -1,4 +1,7 @@
+import { fstatSync } from "node:fs";
+import { isatty } from "node:tty";
 import pino, { type DestinationStream, type Logger } from "pino";
+import { LogBatch } from "./log-batch.ts";
 
 export interface LoggerOptions {
   /** pino level; default `LOG_LEVEL` or "info" (see resolve-config.ts). */
@@ -52,8 +55,24 @@ export function createLogger(
   }
   // Lines are gathered into writes of 4 KiB, or every 100 ms, whichever comes first: written
   // one at a time, each request's line cost a hand-off to libuv's thread pool (about 6% of a
-  // hello-world request's CPU in a profile). pino writes what is left when the process exits.
-  return pino(base, pino.destination({ sync: false, minLength: 4096, periodicFlush: 100 }));
+  // hello-world request's CPU in a profile). What is left is written when the process exits.
+  return pino(base, new LogBatch(pino.destination({ sync: neverBlocks(1) })));
+}
+
+/**
+ * True when writing to `fd` cannot wait on a reader: a regular file, or a character device
+ * that is not a terminal (/dev/null). There a batch is written at once, on this thread: handing
+ * it to libuv's thread pool costs more than the write itself. A pipe or a socket (docker,
+ * systemd's journal) is written asynchronously, so that a log reader that falls behind slows
+ * the logs, never the requests; so is a terminal (flow control can pause it).
+ */
+function neverBlocks(fd: number): boolean {
+  try {
+    const stat = fstatSync(fd);
+    return stat.isFile() || (stat.isCharacterDevice() && !isatty(fd));
+  } catch {
+    return false;
+  }
 }
 
 /**

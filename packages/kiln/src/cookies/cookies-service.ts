@@ -1,10 +1,7 @@
-import type { FastifyInstance } from "fastify";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { KilnError } from "../errors.ts";
 import type { RequestContext } from "../http/context.ts";
-import { corsFeature, registerPreflights } from "../http/cors.ts";
-import type { EndpointDefinition } from "../http/endpoint.ts";
 import type { PipelineFeature, Stage } from "../http/pipeline.ts";
 import type { KilnService } from "../http/service.ts";
 import type { SystemMigration } from "../tables/system-migrations.ts";
@@ -12,7 +9,7 @@ import { mayHaveCookie } from "./cookie-header.ts";
 import { type CookiesAppInfo, readCookiesSettings } from "./cookies-config.ts";
 import { type CookiesRuntime, sessionCookieName } from "./cookies-runtime.ts";
 import { deriveKeyring } from "./crypto.ts";
-import { existingState, requestState } from "./request-state.ts";
+import { COOKIE_STATE, RequestCookieState } from "./request-state.ts";
 import { KyselySessionStore, sessionsMigrations } from "./session-store.ts";
 
 /** The cookies service: encrypted cookies, sessions, CORS and the XSRF rule. */
@@ -40,9 +37,8 @@ export interface CookiesHost extends CookiesAppInfo {
 /**
  * Starts the cookies service of an app: derives the cookie keys from the app secret (and the
  * shared secret), opens the session store in the app database (the tables service's, so every
- * process shares it), and contributes two pipeline features, in this order: `cors`, then
- * `session` (XSRF verdict, session load before the handler; session saved, Set-Cookie and
- * security headers after it).
+ * process shares it), and contributes the `session` pipeline feature (session loaded before
+ * the handler; session saved and Set-Cookie written after it).
  */
 export const cookiesService = async (app: CookiesHost): Promise<CookiesService> => {
   const settings = readCookiesSettings(app);
@@ -72,10 +68,7 @@ export const cookiesService = async (app: CookiesHost): Promise<CookiesService> 
   const service: CookiesService = {
     name: "cookies",
     runtime,
-    features: [corsFeature, sessionFeature(sessionCookieName(settings))],
-    extendRoutes(server: FastifyInstance, endpoints: readonly EndpointDefinition[]) {
-      registerPreflights(server, endpoints, app.prefix);
-    },
+    features: [sessionFeature(runtime, sessionCookieName(settings))],
     cleanupSessions,
     async close() {
       clearInterval(timer);
@@ -85,55 +78,62 @@ export const cookiesService = async (app: CookiesHost): Promise<CookiesService> 
 };
 
 /**
- * The session/XSRF/cookies feature. Before the handler it loads the session only when the
- * request carries a session cookie and is not cross-site: `session.get` is synchronous, so
- * the row must be read before the handler runs, and a request without the cookie (an API
- * client, curl) pays nothing. After the handler it saves the session, writes Set-Cookie
- * headers and adds the security headers.
+ * The session/XSRF/cookies feature, two named stages:
+ *
+ * - "cookies.session", before the handler, produces the request's cookie state (COOKIE_STATE)
+ *   when the request carries a session cookie, with its session loaded unless the request is
+ *   cross-site: `session.get` is synchronous, so the row must be read before the handler runs.
+ *   A request without the cookie (an API client, curl) produces nothing and pays nothing;
+ *   the handler makes the state on first use of `cookies` or `session`.
+ * - "cookies.save", after the handler, reads that state: it saves the session and writes the
+ *   Set-Cookie headers, and says `Cache-Control: no-store` when a session is involved.
  */
-function sessionFeature(cookieName: string): PipelineFeature {
+function sessionFeature(runtime: CookiesRuntime, cookieName: string): PipelineFeature {
   // Not async: a request without the cookie returns at once and keeps the pipeline on its
-  // synchronous path, which no promise slows down (see Stage in http/pipeline.ts).
-  const loadSession: Stage = (ctx) => {
-    const header = ctx.raw.headers.cookie;
-    if (!mayHaveCookie(header, cookieName)) return;
-    const state = requestState(ctx);
-    if (!state.isolated) return state.session.load(header);
+  // synchronous path, which no promise slows down (see Stage in http/stages.ts).
+  const loadSession: Stage<RequestCookieState | undefined> = {
+    name: "cookies.session",
+    output: COOKIE_STATE,
+    run(ctx) {
+      const header = ctx.headers.cookie;
+      if (!mayHaveCookie(header, cookieName)) return undefined;
+      const state = new RequestCookieState(ctx, runtime);
+      if (state.isolated) return state;
+      return state.session.load(header).then(() => state);
+    },
   };
-  return {
-    name: "session",
-    beforeHandler: () => loadSession,
-    afterHandler: () => (ctx) => saveSessionAndCookies(ctx, cookieName),
+  const save: Stage<void> = {
+    name: "cookies.save",
+    needs: [COOKIE_STATE],
+    run: (ctx) => saveSessionAndCookies(ctx, cookieName),
   };
+  return { name: "session", beforeHandler: () => loadSession, afterHandler: () => save };
 }
 
 /** Not async either: only a request that used its session waits (to save it). */
 function saveSessionAndCookies(ctx: RequestContext, cookieName: string): void | Promise<void> {
-  const session = existingState(ctx)?.madeSession;
-  if (!session) return writeCookies(ctx, cookieName, false, null);
+  const state = ctx.get(COOKIE_STATE);
+  if (!state) return; // no cookie came, and the handler touched neither cookies nor session
+  const session = state.madeSession;
+  if (!session) return writeCookies(ctx, state, cookieName, false, null);
   const active = session.active; // before flush, which may start a session
-  return session.flush().then((line) => writeCookies(ctx, cookieName, active, line));
+  return session.flush().then((line) => writeCookies(ctx, state, cookieName, active, line));
 }
 
 function writeCookies(
   ctx: RequestContext,
+  state: RequestCookieState,
   cookieName: string,
   sessionActive: boolean,
   sessionLine: string | null,
 ): void {
-  const state = existingState(ctx);
   const lines: string[] = [];
-  const carriesSession =
-    (ctx.user !== null && ctx.user !== undefined) ||
-    mayHaveCookie(ctx.raw.headers.cookie, cookieName) ||
-    sessionActive;
   if (sessionLine) lines.push(sessionLine);
-  if (state?.madeJar) lines.push(...state.madeJar.setCookieLines());
+  if (state.madeJar) lines.push(...state.madeJar.setCookieLines());
   if (lines.length > 0) appendSetCookie(ctx, lines);
-  if (carriesSession || lines.length > 0) {
-    // A personal answer must not be kept by a shared cache, nor sniffed into another type.
+  if (lines.length > 0 || sessionActive || mayHaveCookie(ctx.headers.cookie, cookieName)) {
+    // A personal answer must not be kept by a shared cache (every answer says nosniff).
     ctx.responseHeaders["cache-control"] = "no-store";
-    ctx.responseHeaders["x-content-type-options"] = "nosniff";
   }
 }
 

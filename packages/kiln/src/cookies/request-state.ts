@@ -1,12 +1,15 @@
 import { KilnError } from "../errors.ts";
-import type { RequestContext } from "../http/context.ts";
+import { type RequestContext, slot } from "../http/context.ts";
 import { CookieJar } from "./cookie-jar.ts";
 import type { CookiesRuntime } from "./cookies-runtime.ts";
 import { RequestSession } from "./request-session.ts";
 import { isForeign } from "./xsrf.ts";
 
-// A string, like every per-request key: another copy of kiln must find the same state.
-const STATE = "kiln.cookies.request.v2";
+/**
+ * This request's cookie state: the output of the "cookies.session" stage when the request
+ * carries a session cookie, else made on first use (by the handler, or a stage after it).
+ */
+export const COOKIE_STATE = slot<RequestCookieState>("kiln.cookies.request.v2");
 
 /**
  * Per-request cookie and session state, made on first use: a request whose handler never
@@ -27,11 +30,11 @@ export class RequestCookieState {
     this.#runtime = runtime;
     this.isolated = isForeign(ctx);
     // Fastify's protocol honours X-Forwarded-Proto only when trustProxy is on.
-    this.#secure = ctx.raw.protocol === "https";
+    this.#secure = ctx.protocol === "https";
   }
 
   get jar(): CookieJar {
-    this.#jar ??= new CookieJar(this.#runtime, this.#ctx.raw.headers.cookie, {
+    this.#jar ??= new CookieJar(this.#runtime, this.#ctx.headers.cookie, {
       secure: this.#secure,
       isolated: this.isolated,
     });
@@ -58,7 +61,7 @@ export class RequestCookieState {
 }
 
 export function existingState(ctx: RequestContext): RequestCookieState | undefined {
-  return ctx.featureState.get(STATE) as RequestCookieState | undefined;
+  return ctx.get(COOKIE_STATE);
 }
 
 /**
@@ -78,6 +81,6 @@ export function requestState(ctx: RequestContext): RequestCookieState {
     throw new KilnError("KILN_NO_APP", "cookies and session need the app's cookies service");
   }
   const state = new RequestCookieState(ctx, runtime);
-  ctx.featureState.set(STATE, state);
+  ctx.set(COOKIE_STATE, state);
   return state;
 }

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { type Kysely, sql } from "kysely";
 import { adoptIndex, adoptTable, type SystemMigration } from "../tables/system-migrations.ts";
 
@@ -224,5 +224,5 @@ function holds(text: string, key: string, value: string): boolean {
 
 /** The row id of a session token: SHA-256, base64url. A fast hash suffices: tokens are 256 random bits. */
 export function tokenHash(token: string): string {
-  return createHash("sha256").update(token, "utf8").digest("base64url");
+  return hash("sha256", token, "base64url");
 }

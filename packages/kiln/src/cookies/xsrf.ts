@@ -1,5 +1,4 @@
-import type { FastifyRequest } from "fastify";
-import type { RequestContext } from "../http/context.ts";
+import { type RequestContext, slot } from "../http/context.ts";
 import { header, originOf, originPolicy, requestOrigin } from "../http/origins.ts";
 
 /**
@@ -14,17 +13,17 @@ import { header, originOf, originPolicy, requestOrigin } from "../http/origins.t
  * is caught by `Sec-Fetch-Site`, which browsers send to HTTPS and loopback origins.
  */
 export function isCrossSite(ctx: RequestContext): boolean {
-  const req = ctx.raw;
-  const fetchSite = header(req, "sec-fetch-site");
+  const { headers } = ctx;
+  const fetchSite = header(headers, "sec-fetch-site");
   if (fetchSite === "cross-site" || fetchSite === "same-site") return true;
-  const named = header(req, "origin") ?? header(req, "referer");
+  const named = header(headers, "origin") ?? header(headers, "referer");
   if (named === undefined) return false;
   // An unparsable or opaque ("null") origin is foreign: it is never the app's own page.
   const origin = originOf(named);
-  return origin === null || origin !== ownOrigin(req);
+  return origin === null || origin !== ownOrigin(ctx);
 }
 
-const VERDICT = "kiln.xsrf.foreign.v2";
+const VERDICT = slot<boolean>("kiln.xsrf.foreign.v2");
 
 /**
  * True when this request is cross-site (see `isCrossSite`) and the endpoint does not trust
@@ -37,20 +36,20 @@ const VERDICT = "kiln.xsrf.foreign.v2";
  * once per request.
  */
 export function isForeign(ctx: RequestContext): boolean {
-  const known = ctx.featureState.get(VERDICT);
+  const known = ctx.get(VERDICT);
   if (typeof known === "boolean") return known;
   const verdict = isCrossSite(ctx) && !trustsPage(ctx);
-  ctx.featureState.set(VERDICT, verdict);
+  ctx.set(VERDICT, verdict);
   return verdict;
 }
 
 function trustsPage(ctx: RequestContext): boolean {
   if (ctx.endpoint.options.crossSiteSession === true) return true;
-  const origin = requestOrigin(ctx.raw);
-  return origin !== null && originPolicy(ctx.endpoint).trusts(origin, ctx.raw);
+  const origin = requestOrigin(ctx.headers);
+  return origin !== null && originPolicy(ctx.endpoint).trusts(origin, ctx, ctx.log);
 }
 
 /** The app's own origin as the client addressed it, e.g. `http://127.0.0.1:3000`. */
-export function ownOrigin(req: FastifyRequest): string | null {
-  return originOf(`${req.protocol}://${req.host}`);
+export function ownOrigin(ctx: RequestContext): string | null {
+  return originOf(`${ctx.protocol}://${ctx.host}`);
 }

@@ -39,7 +39,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  */
 export function decodeBody(ctx: RequestContext, raw: Buffer | undefined): void | Promise<void> {
   if (raw === undefined || raw.length === 0) return;
-  const contentType = headerString(ctx.raw.headers["content-type"]) ?? "application/octet-stream";
+  const contentType = headerString(ctx.headers["content-type"]) ?? "application/octet-stream";
   const mime = (contentType.split(";", 1)[0] ?? "").trim().toLowerCase();
   // A form body is wholly parsed into formParams (and files): request.body stays null, as
   // Fastify's parsed bodies do, rather than hold the urlencoded text or multipart envelope
@@ -112,6 +112,10 @@ function parseUrlEncoded(raw: Buffer): Record<string, string> {
 
 function parseMultipart(ctx: RequestContext, contentType: string, raw: Buffer): Promise<void> {
   checkPartHeaders(raw, contentType);
+  const fields = paramRecord<string>();
+  const files = paramRecord<Media>();
+  ctx.formParams = fields;
+  ctx.files = files;
   return new Promise((resolve, reject) => {
     let busboy: InstanceType<typeof Busboy>;
     try {
@@ -128,14 +132,14 @@ function parseMultipart(ctx: RequestContext, contentType: string, raw: Buffer): 
       // Busboy cuts an oversized field short and carries on: refuse rather than lose data.
       if (valueTruncated)
         refuse(`field "${name.slice(0, 100)}" is over ${MULTIPART_LIMITS.fieldSize} bytes`);
-      else ctx.formParams[name] = value;
+      else fields[name] = value;
     });
     busboy.on("file", (name, stream, filename, _encoding, mimetype) => {
       const chunks: Buffer[] = [];
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       stream.on("end", () => {
         const media: Media = new BlobMedia(mimetype, Buffer.concat(chunks), filename || null);
-        ctx.files[name] = media;
+        files[name] = media;
       });
     });
     busboy.on("partsLimit", () => refuse(`more than ${MULTIPART_LIMITS.parts} parts`));

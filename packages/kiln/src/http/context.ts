@@ -1,40 +1,73 @@
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Logger } from "pino";
 import { KilnError } from "../errors.ts";
 import type { EndpointDefinition } from "./endpoint.ts";
 import { globalState } from "./global-state.ts";
 import type { Media } from "./media.ts";
 
+/** Request headers, names lower-case (Node's `IncomingHttpHeaders`). */
+export type RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
 /**
- * Everything Kiln knows about the request being handled. The public `request` object reads
- * from it; pipeline stages (auth, session, cookies) fill it in.
+ * A value one pipeline stage produces for the stages after it, and for the handler's side of
+ * Kiln (`users.getUser()`, `session`): typed by `T`, found under `key`. The key is a string,
+ * never a per-copy symbol: another copy of kiln loaded in the same process (the app's own
+ * node_modules) must find what this one stored (see global-state.ts). It names its feature and
+ * the state version: "kiln.users.user.v2".
+ */
+export interface Slot<T> {
+  readonly key: string;
+  /** Never set: carries `T` for the type checker. */
+  readonly type?: () => T;
+}
+
+export function slot<T>(key: string): Slot<T> {
+  return { key };
+}
+
+/**
+ * Everything Kiln knows about the request being handled, in Kiln's own terms: no stage or
+ * feature outside http/ sees the HTTP server's objects. The public `request` object reads from
+ * it; pipeline stages fill in its parts (body, user) and the values of their slots.
  */
 export interface RequestContext {
-  readonly raw: FastifyRequest;
-  readonly reply: FastifyReply;
+  readonly method: string;
+  /** The path and query as the client sent them (still percent-encoded). */
+  readonly url: string;
+  /** `url` without the query string. */
+  readonly path: string;
+  readonly headers: RequestHeaders;
+  /** The client's address (the proxy's client with `trustProxy`). */
+  readonly ip: string;
+  /** "http" or "https" (`X-Forwarded-Proto` honoured only with `trustProxy`). */
+  readonly protocol: string;
+  /** The host as the client addressed it, with its port (`X-Forwarded-Host` likewise). */
+  readonly host: string;
   readonly endpoint: EndpointDefinition;
   /** The app serving this request (typed loosely here to keep http/ free of app/). */
   readonly app: unknown;
-  queryParams: Record<string, string>;
+  /** The app's logger. */
+  readonly log: Logger;
+  /** The answer's status: 200 unless the error path (or an HttpResponse result) says otherwise. */
+  status: number;
+  readonly queryParams: Record<string, string>;
   formParams: Record<string, string>;
   files: Record<string, Media>;
-  urlParams: Record<string, string>;
+  readonly urlParams: Record<string, string>;
   body: Media | null;
   /** The parsed JSON body; undefined when the request has none (the handler's `body`). */
   bodyJson: unknown;
   username: string | null;
   password: string | null;
+  /** The principal (`request.user`): a users row, or what a `requireAuth` check returned. */
   user: unknown;
-  /** Headers added to the response by stages (cookies, CORS, security headers). */
-  responseHeaders: Record<string, string | string[]>;
-  /**
-   * Per-request state of optional features (cookies, session, the user), keyed by each
-   * feature. Keyed by strings, never per-copy symbols: another copy of kiln loaded in the same
-   * process (the app's own node_modules) must find what this one stored (see global-state.ts).
-   * A key names its feature and the state version: "kiln.users.user.v2".
-   */
-  readonly featureState: Map<string, unknown>;
+  /** Headers added to the response by stages (cookies, CORS, challenges). */
+  readonly responseHeaders: Record<string, string | string[]>;
   /** What the handler returned (or the error answer): converted into the response last. */
   result: unknown;
+  /** The value a stage produced under `slot`, or undefined when none did (yet). */
+  get<T>(slot: Slot<T>): T | undefined;
+  /** Stores a feature's per-request value (a stage's output is stored by the pipeline). */
+  set<T>(slot: Slot<T>, value: T): void;
 }
 
 /** The request being handled; throws a clear error when called outside a handler. */
@@ -60,22 +93,20 @@ export function maybeContext(): RequestContext | undefined {
  */
 export const request = {
   get method(): string {
-    return currentContext().raw.method;
+    return currentContext().method;
   },
   /** The path without the query string, as the client sent it (still percent-encoded). */
   get path(): string {
-    const url = currentContext().raw.url;
-    const q = url.indexOf("?");
-    return q === -1 ? url : url.slice(0, q);
+    return currentContext().path;
   },
   /** The full URL, with scheme and host as the client addressed them. */
   get url(): string {
-    const raw = currentContext().raw;
-    return `${raw.protocol}://${raw.host}${raw.url}`;
+    const ctx = currentContext();
+    return `${ctx.protocol}://${ctx.host}${ctx.url}`;
   },
   /** Request headers, names lower-case. */
-  get headers(): Readonly<Record<string, string | string[] | undefined>> {
-    return currentContext().raw.headers;
+  get headers(): RequestHeaders {
+    return currentContext().headers;
   },
   get queryParams(): Readonly<Record<string, string>> {
     return currentContext().queryParams;
@@ -99,11 +130,11 @@ export const request = {
     return currentContext().bodyJson ?? null;
   },
   get remoteAddress(): string {
-    return currentContext().raw.ip;
+    return currentContext().ip;
   },
   /** The `Origin` header, or null. */
   get origin(): string | null {
-    const origin = currentContext().raw.headers.origin;
+    const origin = currentContext().headers.origin;
     return typeof origin === "string" ? origin : null;
   },
   /** From HTTP Basic authentication, or null. */

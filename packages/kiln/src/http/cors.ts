@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { RequestContext } from "./context.ts";
 import { allowedMethods, type EndpointDefinition } from "./endpoint.ts";
-import { originOf, originPolicy } from "./origins.ts";
+import { type ErrorLog, originOf, originPolicy } from "./origins.ts";
 import type { PipelineFeature } from "./pipeline.ts";
-import { toFastifyPath } from "./server.ts";
+import { toFastifyPath } from "./route-path.ts";
 
 /**
  * CORS for endpoints declared `crossOrigin`, and only for them: an endpoint without it sends
@@ -26,7 +26,9 @@ export const corsFeature: PipelineFeature = {
   name: "cors",
   // After the handler, so that error answers (a 400 on a bad body, a 500) are readable too.
   afterHandler: (endpoint) =>
-    endpoint.options.crossOrigin ? (ctx) => addCorsHeaders(ctx, endpoint) : null,
+    endpoint.options.crossOrigin
+      ? { name: "cors", run: (ctx) => addCorsHeaders(ctx, endpoint) }
+      : null,
 };
 
 /** How long a browser may cache a preflight answer (Chromium caps it at 2 hours). */
@@ -35,15 +37,19 @@ const PREFLIGHT_MAX_AGE = "600";
 const HEADER_LIST = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$/;
 
 function addCorsHeaders(ctx: RequestContext, endpoint: EndpointDefinition): void {
-  Object.assign(ctx.responseHeaders, allowOrigin(ctx.raw, endpoint));
+  Object.assign(ctx.responseHeaders, allowOrigin(ctx.headers.origin, endpoint, ctx, ctx.log));
 }
 
-function allowOrigin(req: FastifyRequest, endpoint: EndpointDefinition): Record<string, string> {
+function allowOrigin(
+  named: string | string[] | undefined,
+  endpoint: EndpointDefinition,
+  request: object,
+  log?: ErrorLog,
+): Record<string, string> {
   const policy = originPolicy(endpoint);
   if (policy.anyWithoutCredentials) return { "access-control-allow-origin": "*", vary: "Origin" };
-  const named = req.headers.origin;
   const origin = typeof named === "string" ? originOf(named) : null;
-  if (origin !== null && policy.trusts(origin, req)) {
+  if (origin !== null && policy.trusts(origin, request, log)) {
     return {
       "access-control-allow-origin": origin,
       "access-control-allow-credentials": "true",
@@ -55,13 +61,13 @@ function allowOrigin(req: FastifyRequest, endpoint: EndpointDefinition): Record<
 
 /**
  * Registers an `OPTIONS` route answering preflights for every `crossOrigin` endpoint (an
- * endpoint that handles OPTIONS itself keeps it). Called from the cookies service's
- * `extendRoutes`.
+ * endpoint that handles OPTIONS itself keeps it). Called by buildServer.
  */
 export function registerPreflights(
   server: FastifyInstance,
   endpoints: readonly EndpointDefinition[],
   prefix: string,
+  logRequest: (req: FastifyRequest, reply: FastifyReply) => void,
 ): void {
   // A path may have one registration per method: one preflight route per path, answered by
   // its first crossOrigin registration's policy, naming the methods of all of them.
@@ -78,7 +84,10 @@ export function registerPreflights(
     server.route({
       method: "OPTIONS",
       url,
-      handler: (req, reply) => answerPreflight(req, reply, endpoint, allow),
+      handler: (req, reply) => {
+        answerPreflight(req, reply, endpoint, allow);
+        logRequest(req, reply);
+      },
     });
   }
 }
@@ -89,7 +98,8 @@ function answerPreflight(
   endpoint: EndpointDefinition,
   allow: string,
 ): FastifyReply {
-  reply.code(204).headers(allowOrigin(req, endpoint));
+  reply.code(204).headers(allowOrigin(req.headers.origin, endpoint, req));
+  reply.header("x-content-type-options", "nosniff");
   reply.header("allow", `${allow}, OPTIONS`);
   reply.header("access-control-allow-methods", allow);
   const requested = req.headers["access-control-request-headers"];

@@ -2,12 +2,20 @@ import { randomBytes } from "node:crypto";
 import type { FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import { isHttpError, isKilnError } from "../errors.ts";
+import type { RequestContext } from "./context.ts";
 
 export interface ErrorAnswer {
   status: number;
   /** A JSON value: Kiln's `{"error": ...}`, or an HttpError's own body. */
   body: unknown;
   headers?: Record<string, string>;
+}
+
+/** Puts `answer`'s status and headers on the request's answer; returns the body to send. */
+export function errorResult(ctx: RequestContext, answer: ErrorAnswer): unknown {
+  ctx.status = answer.status;
+  if (answer.headers) Object.assign(ctx.responseHeaders, answer.headers);
+  return answer.body;
 }
 
 /** Puts `answer`'s status and headers on `reply`; returns the body to send. */
@@ -22,9 +30,9 @@ export function applyErrorAnswer(reply: FastifyReply, answer: ErrorAnswer): unkn
  * errors (body too large, bad encoding) keep their status and message; a KilnError answers its
  * `status` (from the catalogue in errors.ts): a 4xx with its message, a 503 (the database is
  * down or overloaded) or 500 with only an id, while the full error (with stack) is logged under
- * that id. Anything else is a 500.
+ * that id, with the pipeline stage it came from. Anything else is a 500.
  */
-export function errorAnswer(error: unknown, log: Logger): ErrorAnswer {
+export function errorAnswer(error: unknown, log: Logger, stage?: string): ErrorAnswer {
   if (isHttpError(error)) {
     if (error.body !== undefined) return { status: error.status, body: error.body };
     const details =
@@ -41,7 +49,7 @@ export function errorAnswer(error: unknown, log: Logger): ErrorAnswer {
     // 503s in the catalogue). 503 tells clients and load balancers to retry; the cause is
     // logged (under the id) for operators.
     const id = randomBytes(6).toString("hex");
-    log.error({ err: error, errorId: id }, "Database unavailable %s", id);
+    log.error({ err: error, errorId: id, stage }, "Database unavailable %s", id);
     return {
       status: 503,
       body: { error: "The database is unavailable; try again shortly", id },
@@ -53,7 +61,7 @@ export function errorAnswer(error: unknown, log: Logger): ErrorAnswer {
     return { status, body: { error: clientMessage(error as Error, status) } };
   }
   const id = randomBytes(6).toString("hex");
-  log.error({ err: error, errorId: id }, "Internal error %s", id);
+  log.error({ err: error, errorId: id, stage }, "Internal error %s", id);
   return { status: 500, body: { error: "Internal server error", id } };
 }
 

@@ -9,7 +9,7 @@ import type { EndpointDefinition } from "./endpoint.ts";
  * kiln module (a bundler, an isolated loader, a test runner) still share one registry and one
  * AsyncLocalStorage. Without this, a server module importing `kiln` through another path would
  * register its endpoints where the app never looks, and `users.getUser()` in it would find no
- * user. Every per-request key (RequestContext.featureState) is a string for the same reason. The
+ * user. Every per-request key (a Slot of RequestContext) is a string for the same reason. The
  * `.vN` in the global key is STATE_VERSION: a copy whose shared state has another shape refuses
  * to load (see checkOneStateVersion) rather than keep a registry of its own.
  */
@@ -39,7 +39,7 @@ export type StartHook = () => unknown;
 
 /**
  * The shape of the shared state (the per-request keys carry their own version, see
- * RequestContext.featureState).
+ * a Slot of RequestContext).
  * 2: the per-request keys became registered symbols (in 1, kiln 0.1, they were per copy).
  * 3: registration goes to the app folder being loaded (`loading`), no pending list.
  */

@@ -1,6 +1,11 @@
-import type { FastifyRequest } from "fastify";
 import { KilnError } from "../errors.ts";
+import type { RequestHeaders } from "./context.ts";
 import type { EndpointDefinition } from "./endpoint.ts";
+
+/** Where a crossOrigin function that throws is reported. */
+export interface ErrorLog {
+  error(details: object, message: string): void;
+}
 
 /**
  * An endpoint's `crossOrigin`: which other origins may read its answers, and which of them
@@ -20,8 +25,11 @@ export type CrossOriginOption = boolean | readonly string[] | ((origin: string) 
 export interface OriginPolicy {
   /** `crossOrigin: true`: every origin may read, none with credentials. */
   readonly anyWithoutCredentials: boolean;
-  /** True when `origin` (normalised) may read with credentials and act as the user. */
-  trusts(origin: string, req: FastifyRequest): boolean;
+  /**
+   * True when `origin` (normalised) may read with credentials and act as the user. `request`
+   * is any object standing for the request (its context): the answer is kept per request.
+   */
+  trusts(origin: string, request: object, log?: ErrorLog): boolean;
 }
 
 const NOBODY: OriginPolicy = { anyWithoutCredentials: false, trusts: () => false };
@@ -43,21 +51,21 @@ function compile(option: CrossOriginOption | undefined): OriginPolicy {
   if (typeof option === "function") {
     // The answer for each request, asked once: CORS and the XSRF rule both need it, and the
     // app's function may be slow, counted or logged (and must not answer twice differently).
-    const answers = new WeakMap<FastifyRequest, { origin: string; trusted: boolean }>();
+    const answers = new WeakMap<object, { origin: string; trusted: boolean }>();
     return {
       anyWithoutCredentials: false,
-      trusts(origin, req) {
-        const known = answers.get(req);
+      trusts(origin, request, log) {
+        const known = answers.get(request);
         if (known?.origin === origin) return known.trusted;
         let trusted: boolean;
         try {
           trusted = option(origin) === true;
         } catch (error) {
           // Failing closed: no credentials, no identity. Logged, since it is the app's bug.
-          req.log.error({ err: error }, "crossOrigin function threw; origin treated as not listed");
+          log?.error({ err: error }, "crossOrigin function threw; origin treated as not listed");
           trusted = false;
         }
-        answers.set(req, { origin, trusted });
+        answers.set(request, { origin, trusted });
         return trusted;
       },
     };
@@ -110,8 +118,8 @@ function normaliseOrigin(value: unknown): string | null {
  * The origin of the page that made this request, as the browser names it: `Origin`, or
  * failing that `Referer`. Null when neither names a real origin (absent, "null", garbage).
  */
-export function requestOrigin(req: FastifyRequest): string | null {
-  const named = header(req, "origin") ?? header(req, "referer");
+export function requestOrigin(headers: RequestHeaders): string | null {
+  const named = header(headers, "origin") ?? header(headers, "referer");
   return named === undefined ? null : originOf(named);
 }
 
@@ -125,7 +133,7 @@ export function originOf(url: string): string | null {
   }
 }
 
-export function header(req: FastifyRequest, name: string): string | undefined {
-  const value = req.headers[name];
+export function header(headers: RequestHeaders, name: string): string | undefined {
+  const value = headers[name];
   return typeof value === "string" ? value : undefined;
 }

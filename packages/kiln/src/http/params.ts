@@ -30,7 +30,12 @@ export function paramRecord<T>(): Record<string, T> {
 export function flattenQuery(query: unknown): Record<string, string> {
   const flat = paramRecord<string>();
   if (!query || typeof query !== "object") return flat;
-  for (const [name, value] of Object.entries(query as Record<string, unknown>)) {
+  const record = query as Record<string, unknown>;
+  // for...in over own keys (the parsed query has no prototype or a plain one), not
+  // Object.entries: no array of pairs per request.
+  for (const name in record) {
+    if (!Object.hasOwn(record, name)) continue;
+    const value = record[name];
     flat[name] = Array.isArray(value) ? String(value[value.length - 1]) : String(value);
   }
   return flat;

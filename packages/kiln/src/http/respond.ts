@@ -1,6 +1,7 @@
 import type { FastifyReply } from "fastify";
 import { checkStatus, isHttpResponse } from "./http-response.ts";
 import { isMedia } from "./media.ts";
+import type { FastifyContext } from "./request-context.ts";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 const TEXT_TYPE = "text/plain; charset=utf-8";
@@ -11,15 +12,16 @@ const TEXT_TYPE = "text/plain; charset=utf-8";
  * via its toJSON); string → text; Media → bytes with its type, an attachment unless marked
  * inline (see Media); null/undefined → empty 200;
  * HttpResponse → its status and headers, its body converted by these same rules.
+ *
+ * Every answer says `nosniff` (a browser must never guess a type that renders, text/html,
+ * from bytes the app meant as data), and one made for a user (`request.user` set) is not kept
+ * by shared caches.
  */
-export function sendResult(
-  reply: FastifyReply,
-  result: unknown,
-  extraHeaders: Record<string, string | string[]> | null,
-): FastifyReply {
-  // The status already on the reply stands unless an HttpResponse says otherwise: the error
-  // path sets it (400, 404, 500) before calling here, and must not be turned back into a 200.
-  let status = reply.statusCode;
+export function sendResult(ctx: FastifyContext): FastifyReply {
+  const { reply, result } = ctx;
+  // The context's status stands unless an HttpResponse says otherwise: the error path sets it
+  // (400, 404, 500) before calling here, and must not be turned back into a 200.
+  let status = ctx.status;
   let body = result;
   let headers: Record<string, string | string[]> | null = null;
   if (isHttpResponse(result)) {
@@ -28,8 +30,11 @@ export function sendResult(
     body = result.body;
     headers = result.headers;
   }
-  reply.code(status);
-  if (extraHeaders) reply.headers(extraHeaders);
+  if (status !== 200) reply.code(status);
+  reply.header("x-content-type-options", "nosniff");
+  if (ctx.user !== null && ctx.user !== undefined) reply.header("cache-control", "no-store");
+  const added = ctx.addedHeaders;
+  if (added) reply.headers(added);
   if (headers) {
     for (const [name, value] of Object.entries(headers)) {
       if (name === "set-cookie") appendSetCookie(reply, value);

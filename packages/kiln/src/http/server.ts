@@ -1,8 +1,10 @@
 import { validateHeaderName, validateHeaderValue } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import pino, { type DestinationStream, type Logger } from "pino";
+import type { Logger } from "pino";
 import { KilnError } from "../errors.ts";
+import { elapsedMs, stampArrivals } from "./arrival.ts";
 import { clientErrorHandler } from "./client-errors.ts";
+import { corsFeature, registerPreflights } from "./cors.ts";
 import {
   allowedMethods,
   type EndpointDefinition,
@@ -12,6 +14,14 @@ import {
 import { applyErrorAnswer, errorAnswer } from "./errors-response.ts";
 import { hostAllowed, hostName } from "./loopback.ts";
 import { type ContextFactory, compileEndpoint, type PipelineFeature } from "./pipeline.ts";
+import { requestLine } from "./request-log.ts";
+import { toFastifyPath } from "./route-path.ts";
+
+export { toFastifyPath };
+
+/** The HTTP server of an app (`app.server`): Fastify's, for what Kiln does not cover. */
+export type HttpServer = FastifyInstance;
+export type { InjectOptions, LightMyRequestResponse } from "fastify";
 
 export interface ServerLimits {
   /**
@@ -46,8 +56,6 @@ export interface ServerOptions {
   features: readonly PipelineFeature[];
   /** Makes each handler's second argument (see PipelineOptions.context). */
   context?: ContextFactory;
-  /** Routes of features themselves (CORS preflights) get the Fastify instance here. */
-  extendRoutes?: (server: FastifyInstance, endpoints: readonly EndpointDefinition[]) => void;
   health: () => Promise<boolean>;
   limits: ServerLimits;
   log: Logger;
@@ -61,22 +69,16 @@ export interface ServerOptions {
 
 /**
  * The Fastify instance of an app: one route per endpoint (its pipeline compiled once, here), a
- * 405 route per path for the other methods, Kiln's own `/_/health`, and one log line per
- * request. Fastify's own request logging is off: Kiln logs exactly once per request.
+ * 405 route per path for the other methods, CORS preflights, Kiln's own `/_/health`, and one
+ * log line per request. Fastify's own request logging is off: Kiln logs exactly once per
+ * request. Every answer carries `X-Content-Type-Options: nosniff`, set where it is sent (an
+ * onRequest hook would cost every request a hook call).
  */
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { limits, log } = options;
-  const requestLog = requestLogger(log);
+  const writeLine = requestLine(log);
   const logRequest = (req: FastifyRequest, reply: FastifyReply) =>
-    requestLog.info(
-      {
-        method: req.method,
-        path: pathOf(req.url),
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-      },
-      "request",
-    );
+    writeLine(req.method, req.url, reply.statusCode, elapsedMs(req));
   const server = Fastify({
     logger: false,
     bodyLimit: limits.bodySize,
@@ -105,49 +107,55 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     frameworkErrors: (error, req: FastifyRequest, reply: FastifyReply) => {
       reply.header("x-content-type-options", "nosniff"); // no onRequest hook before routing
       reply.send(applyErrorAnswer(reply, errorAnswer(error, log)));
-      logRequest(req, reply); // no route, so no onResponse hook
+      logRequest(req, reply);
     },
   });
+
+  stampArrivals(server.server);
 
   // Kiln decodes bodies itself (http/body.ts) so the raw bytes stay available as
   // `request.body`; Fastify only buffers them, enforcing the size limit.
   server.removeAllContentTypeParsers();
   server.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => done(null, body));
 
-  // Every answer, whatever sent it (an endpoint, a 404, an error, a preflight): a browser
-  // must never guess a type that renders (text/html) from bytes the app meant as data.
-  server.addHook("onRequest", (_req, reply, done) => {
-    reply.header("x-content-type-options", "nosniff");
-    done();
-  });
-
   const onlyHost = options.onlyHost;
   if (onlyHost !== undefined) {
     server.addHook("onRequest", (req, reply, done) => {
       if (hostAllowed(req.headers.host, onlyHost)) return done();
       const name = hostName(req.headers.host ?? "").slice(0, 100);
-      reply.code(421).send({
-        error: `This development server answers only requests for localhost or ${onlyHost}, not for "${name}" (a page on another site pointing its name at this machine, DNS rebinding). Open the app at localhost.`,
-      });
+      reply
+        .code(421)
+        .header("x-content-type-options", "nosniff")
+        .send({
+          error: `This development server answers only requests for localhost or ${onlyHost}, not for "${name}" (a page on another site pointing its name at this machine, DNS rebinding). Open the app at localhost.`,
+        });
+      logRequest(req, reply);
     });
   }
 
-  server.addHook("onResponse", (req, reply, done) => {
-    logRequest(req, reply);
-    done();
-  });
+  // Each answer is logged where it is sent, right after: an onResponse hook would cost every
+  // request Fastify's hook runner. Every way out is covered: the endpoints' pipeline, the 405,
+  // 404 and preflight answers, health, the error handler (a body too large, a header Node
+  // refused) and frameworkErrors above; malformed HTTP is logged by clientErrorHandler.
 
   // Every error, Kiln's, the handler's, Node's or Fastify's, is answered here in Kiln's shape.
   // A header that Node refused to write (a handler's HttpResponse header holding a newline) is
   // still on the reply: dropped first, or sending the answer would fail the same way and
   // Fastify would answer with its own body, quoting Node's message.
-  server.setErrorHandler((error, _req, reply) => {
+  server.setErrorHandler((error, req, reply) => {
     dropInvalidHeaders(reply);
-    return reply.send(applyErrorAnswer(reply, errorAnswer(error, log)));
+    reply.header("x-content-type-options", "nosniff");
+    reply.send(applyErrorAnswer(reply, errorAnswer(error, log)));
+    logRequest(req, reply);
+    return reply;
   });
-  server.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ error: `No endpoint at ${req.method} ${pathOf(req.url)}` }),
-  );
+  server.setNotFoundHandler((req, reply) => {
+    reply
+      .code(404)
+      .header("x-content-type-options", "nosniff")
+      .send({ error: `No endpoint at ${req.method} ${pathOf(req.url)}` });
+    logRequest(req, reply);
+  });
 
   const drain = { since: 0 };
   server.addHook("preClose", (done) => {
@@ -155,13 +163,19 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     done();
   });
 
-  server.get("/_/health", async (_req, reply) => {
+  server.get("/_/health", async (req, reply) => {
+    reply.header("x-content-type-options", "nosniff");
     // Draining: a load balancer should stop sending here at once.
-    if (drain.since > 0) return reply.code(503).header("connection", "close").send(UNAVAILABLE);
-    const healthy = await within(HEALTH_TIMEOUT_MS, options.health());
-    return reply.code(healthy ? 200 : 503).send(healthy ? { status: "ok" } : UNAVAILABLE);
+    if (drain.since > 0) reply.code(503).header("connection", "close").send(UNAVAILABLE);
+    else {
+      const healthy = await within(HEALTH_TIMEOUT_MS, options.health());
+      reply.code(healthy ? 200 : 503).send(healthy ? { status: "ok" } : UNAVAILABLE);
+    }
+    logRequest(req, reply);
+    return reply;
   });
 
+  const features = [corsFeature, ...options.features];
   for (const [url, endpoints] of byPath(options.prefix, options.endpoints)) {
     const taken = new Set<HttpMethod>();
     for (const endpoint of endpoints) {
@@ -174,8 +188,9 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         handler: compileEndpoint(endpoint, {
           app: options.app,
           context: options.context,
-          features: options.features,
+          features,
           log,
+          logRequest,
           drain,
         }),
       });
@@ -184,18 +199,21 @@ export function buildServer(options: ServerOptions): FastifyInstance {
     if (taken.has("GET")) taken.add("HEAD");
     const others = HTTP_METHODS.filter((m) => !taken.has(m) && m !== "OPTIONS");
     const allow = [...taken].join(", ");
-    const notAllowed = (_req: FastifyRequest, reply: FastifyReply) =>
+    const notAllowed = (req: FastifyRequest, reply: FastifyReply) => {
       reply
         .code(405)
         .header("allow", allow)
+        .header("x-content-type-options", "nosniff")
         .send({ error: `Method not allowed; this endpoint accepts ${allow}` });
+      logRequest(req, reply);
+    };
     if (others.length > 0) server.route({ method: others, url, handler: notAllowed });
-    // crossOrigin endpoints get their preflight route from the cookies service (http/cors.ts);
+    // crossOrigin endpoints get their preflight route from registerPreflights (http/cors.ts);
     // an endpoint that lists OPTIONS among its methods answers it itself.
     if (!endpoints.some((e) => e.options.crossOrigin) && !taken.has("OPTIONS"))
       server.route({ method: "OPTIONS", url, handler: notAllowed });
   }
-  options.extendRoutes?.(server, options.endpoints);
+  registerPreflights(server, options.endpoints, options.prefix, logRequest);
   closeConnectionsWhenIdle(server);
   return server;
 }
@@ -271,16 +289,6 @@ function dropInvalidHeaders(reply: FastifyReply): void {
 }
 
 /**
- * The logger of the one line per request: the app logger's destination and level, without
- * its redaction. The line's four fields (method, path, status, ms) cannot hold a redacted key,
- * and redaction would otherwise double what the line costs (it is paid on every request).
- */
-function requestLogger(log: Logger): Logger {
-  const stream = (log as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym];
-  return stream ? pino({ level: log.level, base: undefined }, stream) : log;
-}
-
-/**
  * A health check gives up on the database after this, whatever the database does: a load
  * balancer polls it with its own short timeout, and a check that hangs (a database host
  * dropping packets) would otherwise read as "the app is down" only after the balancer's
@@ -298,12 +306,6 @@ function within(ms: number, check: Promise<boolean>): Promise<boolean> {
     timer = setTimeout(() => resolve(false), ms);
   });
   return Promise.race([check.catch(() => false), late]).finally(() => clearTimeout(timer));
-}
-
-/** Kiln's `:name*` catch-all is Fastify's `*`. */
-export function toFastifyPath(path: string): string {
-  const url = path.replace(/\/:[A-Za-z_$][\w$]*\*$/, "/*");
-  return url === "" ? "/" : url;
 }
 
 function pathOf(url: string): string {

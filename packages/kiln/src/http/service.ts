@@ -1,5 +1,3 @@
-import type { FastifyInstance } from "fastify";
-import type { EndpointDefinition } from "./endpoint.ts";
 import type { PipelineFeature } from "./pipeline.ts";
 
 /**
@@ -12,8 +10,6 @@ import type { PipelineFeature } from "./pipeline.ts";
 export interface KilnService {
   readonly name: string;
   readonly features?: readonly PipelineFeature[];
-  /** Extra routes the service answers itself (CORS preflights, say). */
-  extendRoutes?(server: FastifyInstance, endpoints: readonly EndpointDefinition[]): void;
   /** Part of `GET /_/health`: false makes it a 503. */
   healthy?(): Promise<boolean>;
   close?(): Promise<void>;

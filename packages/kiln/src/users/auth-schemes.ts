@@ -3,7 +3,6 @@ import type { RequestContext } from "../http/context.ts";
 import type { AuthScheme, EndpointOptions } from "../http/endpoint.ts";
 import { rowRef } from "../tables/row-ref.ts";
 import type { Row } from "../tables/types.ts";
-import { setRequestUser } from "./request-user.ts";
 
 /** An HTTP auth-scheme name (RFC 9110 token characters). */
 const SCHEME_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
@@ -50,20 +49,20 @@ export function findScheme(schemes: readonly AuthScheme[], name: string): AuthSc
 }
 
 /**
- * What an auth function returned, applied to the request: a users row (enabled) becomes the
- * request's user exactly as after Basic authentication (`users.getUser()`, `request.user`);
- * any other truthy value is `request.user` alone. Returns false for a refusal (falsy, or a
- * disabled user's row).
+ * What an auth function returned, applied to the request: `request.user` is the principal;
+ * a users row (enabled) is returned, to become the request's user exactly as after Basic
+ * authentication (`users.getUser()`), and any other truthy value gives null (no user row).
+ * Returns false for a refusal (falsy, or a disabled user's row).
  */
-export function acceptPrincipal(ctx: RequestContext, principal: unknown): boolean {
+export function acceptPrincipal(ctx: RequestContext, principal: unknown): Row | null | false {
   if (!principal) return false;
   if (rowRef(principal)?.table === "users") {
     if ((principal as Row).enabled !== true) return false;
-    setRequestUser(ctx, principal as Row);
-    return true;
+    ctx.user = principal;
+    return principal as Row;
   }
   ctx.user = principal;
-  return true;
+  return null;
 }
 
 /** The challenge of a custom scheme in a 401. */

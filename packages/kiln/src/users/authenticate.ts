@@ -1,8 +1,10 @@
+import { COOKIE_STATE } from "../cookies/request-state.ts";
 import { isForeign } from "../cookies/xsrf.ts";
 import { HttpError } from "../errors.ts";
 import { type RequestContext, request } from "../http/context.ts";
 import type { AuthScheme, CredentialCheck, EndpointDefinition } from "../http/endpoint.ts";
 import type { PipelineFeature, Stage } from "../http/pipeline.ts";
+import type { Row } from "../tables/types.ts";
 import {
   acceptPrincipal,
   customSchemes,
@@ -15,7 +17,7 @@ import { bearerChallenge, parseBearer, setRequestToken } from "./bearer.ts";
 import { deviceFor, rememberDevice } from "./device-cookie.ts";
 import { CrossSiteRefused, TooManyAttempts } from "./errors.ts";
 import { accountOf, addressKey } from "./guessing-defence.ts";
-import { setRequestUser } from "./request-user.ts";
+import { USER } from "./request-user.ts";
 import { sessionUser } from "./session-user.ts";
 import type { UsersService } from "./users-service.ts";
 
@@ -34,6 +36,10 @@ import type { UsersService } from "./users-service.ts";
  * - `requireAuth: scheme(s)`: the scheme named by the header checks its credentials, likewise.
  * A malformed Authorization header counts as no credentials: a 401, never a 500.
  *
+ * The stage is named "users.authenticate"; its output is the request's user row (USER), read
+ * by `users.getUser()`; it reads the session the "cookies.session" stage loaded (COOKIE_STATE).
+ * `request.user` (the principal) is set with it.
+ *
  * A request from another site's page that the endpoint does not trust (see `isForeign`) is
  * refused with 403 before anything else, with or without credentials: a browser attaches
  * remembered Basic credentials by itself, so their presence proves nothing about who sent
@@ -47,21 +53,35 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
     return new HttpError(401, message);
   };
 
-  const authenticateUser = (schemes: readonly AuthScheme[]): Stage => {
+  /** The stage of one endpoint: `check` returns the user row, or undefined (no row). */
+  const stage = (
+    check: (ctx: RequestContext) => Promise<Row | undefined>,
+  ): Stage<Row | null | undefined> => ({
+    name: "users.authenticate",
+    needs: [COOKIE_STATE],
+    output: USER,
+    run: check,
+  });
+  /** The request's user: the stage's output, and `request.user`. */
+  const found = (ctx: RequestContext, user: Row): Row => {
+    ctx.user = user;
+    return user;
+  };
+
+  const authenticateUser = (schemes: readonly AuthScheme[]): Stage<Row | null | undefined> => {
     // One header naming every scheme the endpoint accepts (RFC 9110 §11.6.1), Basic first:
     // a browser prompts for Basic, and API clients see that a token would do.
     const named = [challenge, bearerChallenge(realm), ...others(schemes, realm)];
     const usersChallenge = named.join(", ");
     const refuse = (ctx: RequestContext, message: string) =>
       unauthorized(ctx, message, usersChallenge);
-    return async (ctx) => {
+    return stage(async (ctx) => {
       if (isForeign(ctx)) throw new CrossSiteRefused();
-      const header = ctx.raw.headers.authorization;
+      const header = ctx.headers.authorization;
       if (header === undefined) {
-        const user = await sessionUser(service);
+        const user = await sessionUser(service, ctx);
         if (!user) throw refuse(ctx, "Authentication required");
-        setRequestUser(ctx, user);
-        return;
+        return found(ctx, user);
       }
       // The app's own schemes first: one named like a built-in scheme replaces it.
       if (schemes.length > 0) {
@@ -69,8 +89,9 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
         const scheme = split && findScheme(schemes, split.scheme);
         if (scheme && split) {
           const principal = await scheme.check(split.credentials, request);
-          if (!acceptPrincipal(ctx, principal)) throw refuse(ctx, "Incorrect credentials");
-          return;
+          const accepted = acceptPrincipal(ctx, principal);
+          if (accepted === false) throw refuse(ctx, "Incorrect credentials");
+          return accepted ?? undefined;
         }
       }
       const token = parseBearer(header);
@@ -81,8 +102,7 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
           throw unauthorized(ctx, "Invalid, expired or revoked token", invalid.join(", "));
         }
         setRequestToken(ctx, result.token);
-        setRequestUser(ctx, result.user);
-        return;
+        return found(ctx, result.user);
       }
       const credentials = parseBasicAuth(header);
       if (!credentials) throw refuse(ctx, "Malformed Basic credentials");
@@ -90,7 +110,7 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
       const result = await service.checkCredentials(
         credentials.username,
         credentials.password,
-        addressKey(ctx.raw.ip),
+        addressKey(ctx.ip),
         deviceFor(ctx, account),
       );
       if (result.status === "throttled") {
@@ -102,44 +122,44 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
       if (result.verified) rememberDevice(ctx, account);
       ctx.username = credentials.username;
       ctx.password = credentials.password;
-      setRequestUser(ctx, result.user);
-    };
+      return found(ctx, result.user);
+    });
   };
 
-  const requireCredentials = (check: CredentialCheck | null): Stage => {
-    return async (ctx) => {
+  const requireCredentials = (check: CredentialCheck | null): Stage<Row | null | undefined> => {
+    return stage(async (ctx) => {
       if (isForeign(ctx)) throw new CrossSiteRefused();
-      const credentials = parseBasicAuth(ctx.raw.headers.authorization);
+      const credentials = parseBasicAuth(ctx.headers.authorization);
       if (!credentials) throw unauthorized(ctx, "Authentication required");
       ctx.username = credentials.username;
       ctx.password = credentials.password;
-      if (!check) return;
+      if (!check) return undefined;
       const principal = await check(credentials.username, credentials.password, request);
-      if (!acceptPrincipal(ctx, principal)) {
-        throw unauthorized(ctx, "Incorrect username or password");
-      }
-    };
+      const accepted = acceptPrincipal(ctx, principal);
+      if (accepted === false) throw unauthorized(ctx, "Incorrect username or password");
+      return accepted ?? undefined;
+    });
   };
 
-  const requireSchemes = (schemes: readonly AuthScheme[]): Stage => {
+  const requireSchemes = (schemes: readonly AuthScheme[]): Stage<Row | null | undefined> => {
     const value = others(schemes, realm).join(", ");
-    return async (ctx) => {
+    return stage(async (ctx) => {
       // As for Basic: an app's scheme may be one a browser attaches by itself (Basic, Digest,
       // Negotiate), so a request another site's page sent never reaches its check.
       if (isForeign(ctx)) throw new CrossSiteRefused();
-      const split = splitAuthorization(ctx.raw.headers.authorization);
+      const split = splitAuthorization(ctx.headers.authorization);
       const scheme = split && findScheme(schemes, split.scheme);
       if (!scheme || !split) throw unauthorized(ctx, "Authentication required", value);
       const principal = await scheme.check(split.credentials, request);
-      if (!acceptPrincipal(ctx, principal)) {
-        throw unauthorized(ctx, "Incorrect credentials", value);
-      }
-    };
+      const accepted = acceptPrincipal(ctx, principal);
+      if (accepted === false) throw unauthorized(ctx, "Incorrect credentials", value);
+      return accepted ?? undefined;
+    });
   };
 
   return {
     name: "authenticate",
-    beforeHandler(endpoint: EndpointDefinition): Stage | null {
+    beforeHandler(endpoint: EndpointDefinition): Stage<Row | null | undefined> | null {
       const { authenticateUsers, requireAuth } = endpoint.options;
       const schemes = customSchemes(endpoint.path, requireAuth);
       if (authenticateUsers) return authenticateUser(schemes);

@@ -1,4 +1,4 @@
-import type { RequestContext } from "../http/context.ts";
+import { type RequestContext, slot } from "../http/context.ts";
 import type { TokenInfo } from "./tokens.ts";
 
 /**
@@ -22,14 +22,14 @@ export function bearerChallenge(realm: string, invalid = false): string {
   return `Bearer realm="${quoted}"${invalid ? ', error="invalid_token"' : ""}`;
 }
 
-const TOKEN = "kiln.users.token.v2";
+const TOKEN = slot<TokenInfo>("kiln.users.token.v2");
 
 /** Records the API token a request was authenticated with (`users.getToken()` reads it). */
 export function setRequestToken(ctx: RequestContext, token: TokenInfo): void {
-  ctx.featureState.set(TOKEN, token);
+  ctx.set(TOKEN, token);
 }
 
 /** The API token this request was authenticated with, or null. */
 export function requestToken(ctx: RequestContext): TokenInfo | null {
-  return (ctx.featureState.get(TOKEN) as TokenInfo | undefined) ?? null;
+  return ctx.get(TOKEN) ?? null;
 }

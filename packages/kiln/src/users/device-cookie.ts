@@ -47,7 +47,7 @@ export function rememberDevice(ctx: RequestContext | undefined, account: string)
 }
 
 function read(ctx: RequestContext | undefined): DeviceCookie | null {
-  if (!ctx || !hasCookies(ctx) || typeof ctx.raw.headers.cookie !== "string") return null;
+  if (!ctx || !hasCookies(ctx) || typeof ctx.headers.cookie !== "string") return null;
   const value = requestState(ctx).jar.get("local", NAME) as Partial<DeviceCookie> | undefined;
   if (!value || typeof value.d !== "string" || !ID.test(value.d) || !Array.isArray(value.a)) {
     return null;

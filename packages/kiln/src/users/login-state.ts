@@ -1,7 +1,8 @@
 import type { Kysely } from "kysely";
+import { COOKIE_STATE } from "../cookies/request-state.ts";
 import { session } from "../cookies/session.ts";
 import { KyselySessionStore } from "../cookies/session-store.ts";
-import { maybeContext } from "../http/context.ts";
+import { maybeContext, type RequestContext } from "../http/context.ts";
 
 /**
  * Where the logged-in user of a browser session is kept: the session (cookies/session.ts),
@@ -15,6 +16,15 @@ export const SESSION_USER_KEY = "_kiln_user";
 export function sessionUserId(): string | null {
   if (!maybeContext()) return null;
   const id = session.get(SESSION_USER_KEY);
+  return typeof id === "string" ? id : null;
+}
+
+/**
+ * The user id in the session the "cookies.session" stage loaded for this request, or null
+ * (no session cookie came, or the request is cross-site: its session is empty).
+ */
+export function loadedSessionUserId(ctx: RequestContext): string | null {
+  const id = ctx.get(COOKIE_STATE)?.session.get(SESSION_USER_KEY);
   return typeof id === "string" ? id : null;
 }
 

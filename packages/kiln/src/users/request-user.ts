@@ -1,4 +1,4 @@
-import type { RequestContext } from "../http/context.ts";
+import { type RequestContext, slot } from "../http/context.ts";
 import type { Row } from "../tables/types.ts";
 
 /**
@@ -7,17 +7,20 @@ import type { Row } from "../tables/types.ts";
  * A string key: the app's modules may import another copy of kiln than the one serving the
  * request, and `users.getUser()` there must still find the user (see global-state.ts).
  */
-const USER = "kiln.users.user.v2";
+export const USER = slot<Row | null>("kiln.users.user.v2");
 
 /** Sets the request's user: `request.user` and `users.getUser()` both give it. */
 export function setRequestUser(ctx: RequestContext, user: Row | null): void {
-  ctx.featureState.set(USER, user);
+  ctx.set(USER, user);
   ctx.user = user;
 }
 
-/** The user row authenticated or logged in during this request; undefined when not known. */
+/**
+ * The user row of this request: the output of the "users.authenticate" stage, or the user
+ * logged in (or out) by the handler; undefined when not known.
+ */
 export function requestUser(ctx: RequestContext): Row | null | undefined {
-  return ctx.featureState.get(USER) as Row | null | undefined;
+  return ctx.get(USER);
 }
 
 /**
@@ -25,6 +28,6 @@ export function requestUser(ctx: RequestContext): Row | null | undefined {
  * authentication: `request.user` takes it only when no `requireAuth` check set a principal.
  */
 export function setSessionUser(ctx: RequestContext, user: Row | null): void {
-  ctx.featureState.set(USER, user);
+  ctx.set(USER, user);
   if (ctx.user === null || ctx.user === undefined) ctx.user = user;
 }

@@ -1,8 +1,8 @@
-import { existingState } from "../cookies/request-state.ts";
+import { COOKIE_STATE } from "../cookies/request-state.ts";
 import type { RequestContext } from "../http/context.ts";
 import type { PipelineFeature, Stage } from "../http/pipeline.ts";
 import type { Row } from "../tables/types.ts";
-import { sessionUserId } from "./login-state.ts";
+import { loadedSessionUserId } from "./login-state.ts";
 import { requestUser, setSessionUser } from "./request-user.ts";
 
 /** What the session's user is checked against: an enabled account (see UsersService). */
@@ -11,29 +11,31 @@ export interface SessionUserSource {
 }
 
 /**
- * The user the current request's session is logged in as, if that account may still use it
- * (enabled), else null. `authenticateUsers` endpoints and every other endpoint check a session
- * the same way, here.
+ * The user the request's session (as the "cookies.session" stage loaded it) is logged in as,
+ * if that account may still use it (enabled), else null. `authenticateUsers` endpoints and
+ * every other endpoint check a session the same way, here.
  */
-export function sessionUser(source: SessionUserSource): Promise<Row | null> | null {
-  const id = sessionUserId();
-  return id === null ? null : source.enabledUser(id);
+export function sessionUser(source: SessionUserSource, ctx: RequestContext): Promise<Row | null> {
+  const id = loadedSessionUserId(ctx);
+  return id === null ? Promise.resolve(null) : source.enabledUser(id);
 }
 
 /**
  * Pipeline feature "session user": on an endpoint without `authenticateUsers`, reads the
  * session's user before the handler, so that `users.getUser()` (synchronous) and the
- * handler's `user` give it there too. Only a request whose session was loaded (it carried the
- * session cookie) and holds a logged-in user pays a lookup; any other request passes through
- * synchronously.
+ * handler's `user` give it there too. Only a request whose session holds a logged-in user pays
+ * a lookup; any other request passes through synchronously.
  */
 export function sessionUserFeature(source: SessionUserSource): PipelineFeature {
-  const load: Stage = (ctx) => {
-    // The common request (no session cookie) costs one lookup here.
-    if (!existingState(ctx)?.madeSession || requestUser(ctx) !== undefined) return;
-    const pending = sessionUser(source);
-    if (pending === null) return;
-    return pending.then((user) => keep(ctx, user));
+  const load: Stage<void> = {
+    name: "users.session-user",
+    needs: [COOKIE_STATE],
+    run(ctx) {
+      // The common request (no session cookie) costs one lookup here.
+      const id = loadedSessionUserId(ctx);
+      if (id === null || requestUser(ctx) !== undefined) return;
+      return source.enabledUser(id).then((user) => keep(ctx, user));
+    },
   };
   return {
     name: "session user",

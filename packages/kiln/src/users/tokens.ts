@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { hash, randomBytes } from "node:crypto";
 import { type CompiledQuery, type Kysely, sql } from "kysely";
 import { KilnError } from "../errors.ts";
 import { adoptIndex, adoptTable, type SystemMigration } from "../tables/system-migrations.ts";
@@ -44,7 +44,7 @@ type TokensDb = Kysely<{ [TOKENS_TABLE]: TokenRow }>;
 
 /** The secret's SHA-256, hex: what the table stores and looks the token up by. */
 export function tokenHash(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
+  return hash("sha256", token, "hex");
 }
 
 /** True for a string shaped like a Kiln token (checked before any database work). */

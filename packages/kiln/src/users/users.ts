@@ -53,7 +53,7 @@ async function checkPassword(
   // check, so a foreign page can neither guess passwords nor spend the owner's attempts.
   const ctx = maybeContext();
   if (ctx && isForeign(ctx)) throw new CrossSiteRefused();
-  const address = addressKey(ctx?.raw.ip);
+  const address = addressKey(ctx?.ip);
   const device = deviceFor(ctx, accountOf(String(email)));
   const result = await (await service()).checkCredentials(
     String(email),
@@ -216,7 +216,7 @@ export function makeUsers(service: UsersServiceLookup) {
       const ctx = needRequest("loadUser");
       const known = requestUser(ctx);
       if (known !== undefined) return known as UserRow | null;
-      const user = (await sessionUser(await service())) as UserRow | null;
+      const user = (await sessionUser(await service(), ctx)) as UserRow | null;
       setRequestUser(ctx, user);
       return user;
     },

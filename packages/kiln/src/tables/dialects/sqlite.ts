@@ -164,6 +164,9 @@ export function sqliteDialect(
       return { columns: list.split(", ").map((name) => name.slice(name.indexOf(".") + 1)) };
     },
     isRefusedValue: (error) => sqliteCode(error) === "SQLITE_TOOBIG",
+    // Never seen from Kiln's own writes: join tables are kept by triggers here, not foreign
+    // keys, and one writer at a time means no delete can slip in mid-statement.
+    isMissingReference: (error) => sqliteCode(error) === "SQLITE_CONSTRAINT_FOREIGNKEY",
     indexesOf: async (table) => {
       const { rows } = await sql<{
         name: string;
