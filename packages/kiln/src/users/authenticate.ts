@@ -17,8 +17,8 @@ import { bearerChallenge, parseBearer, setRequestToken } from "./bearer.ts";
 import { deviceFor, rememberDevice } from "./device-cookie.ts";
 import { CrossSiteRefused, TooManyAttempts } from "./errors.ts";
 import { accountOf, addressKey } from "./guessing-defence.ts";
-import { loadedSessionUserId } from "./login-state.ts";
 import { USER } from "./request-user.ts";
+import { sessionUser } from "./session-user.ts";
 import type { UsersService } from "./users-service.ts";
 
 /**
@@ -79,8 +79,7 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
       if (isForeign(ctx)) throw new CrossSiteRefused();
       const header = ctx.headers.authorization;
       if (header === undefined) {
-        const id = loadedSessionUserId(ctx);
-        const user = id === null ? null : await service.enabledUser(id);
+        const user = await sessionUser(service, ctx);
         if (!user) throw refuse(ctx, "Authentication required");
         return found(ctx, user);
       }

@@ -69,7 +69,7 @@ beforeAll(async () => {
     return { ok: true };
   });
   appUrl = await app.listen({ host: "127.0.0.1", port: 0 });
-  await users.addUser(ALICE, PASSWORD);
+  await app.users.addUser(ALICE, PASSWORD);
   browser = await launchBrowser();
   await answerThePromptOnce();
 });
@@ -84,8 +84,10 @@ afterAll(async () => {
 
 /** Alice's task titles, straight from the database. */
 async function aliceTitles(): Promise<string[]> {
-  const alice = await users.getUserByEmail(ALICE);
-  return (await tables.tasks.search({ owner: alice }).toArray()).map((row) => String(row.title));
+  const alice = await app.users.getUserByEmail(ALICE);
+  return (await app.tables.tasks.search({ owner: alice }).toArray()).map((row) =>
+    String(row.title),
+  );
 }
 
 let before: string[];
@@ -300,7 +302,7 @@ describe.runIf(runBrowser)("after the victim answered the Basic prompt once", ()
         }, target),
       ]);
     }
-    expect((await users.getUserByEmail(ALICE))?.nPasswordFailures).toBe(0);
+    expect((await app.users.getUserByEmail(ALICE))?.nPasswordFailures).toBe(0);
     // She logs in from her own page at once, from the same address.
     const home = await browser.newPage();
     await home.goto(`${appUrl}/_/api/hello`);

@@ -1,9 +1,16 @@
 import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
-import { request, type UserRow, users } from "../../src/index.ts";
+import { request, type UserRow } from "../../src/index.ts";
 import { type TestDialect, testDialects } from "../support/dialects.ts";
-import { basic, sameAppAs, type UsersTestApp, usersApp, usersAppOn } from "./users-test-app.ts";
+import {
+  basic,
+  sameAppAs,
+  type UsersTestApp,
+  users,
+  usersApp,
+  usersAppOn,
+} from "./users-test-app.ts";
 
 /*
  * API tokens through real HTTP (a listening server, fetch), on SQLite and PostgreSQL: the
@@ -84,7 +91,7 @@ for (const dialect of await testDialects()) {
       const made = await users.createToken(await ada(), { name: "laptop" });
       expect(made.token).toMatch(/^kiln_[A-Za-z0-9_-]{43}$/);
       expect(made).toMatchObject({ name: "laptop", expiresAt: null, lastUsedAt: null });
-      const { db } = app.service("tables") as unknown as {
+      const { db } = app.services.tables as unknown as {
         db: Kysely<{ _kiln_api_tokens: Record<string, string> }>;
       };
       const rows = await db.selectFrom("_kiln_api_tokens").selectAll().execute();
