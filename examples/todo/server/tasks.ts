@@ -1,36 +1,45 @@
-import { HttpError, httpEndpoint, type Row, request, tables, users } from "kilnjs";
+import { type HandlerContext, HttpError, httpEndpoint, type Row } from "kilnjs";
 
 httpEndpoint("/hello", () => ({ "the answer is": 42 }));
 
 const auth = { authenticateUsers: true } as const;
 const view = (task: Row) => ({ title: task.title, done: task.done, id: task.id });
 
-httpEndpoint("/tasks", auth, async () =>
-  (await tables.tasks.search({ owner: users.getUser() }).toArray()).map(view),
+httpEndpoint("/tasks", auth, async (_, { user, tables }) =>
+  (await tables.tasks.search({ owner: user }).toArray()).map(view),
 );
 
-httpEndpoint("/new_task", { ...auth, methods: ["POST"] }, async (form) => {
-  const { title } = form.title === undefined ? json() : form; // a form field, or JSON
+httpEndpoint("/new_task", { ...auth, methods: ["POST"] }, async (form, { body, user, tables }) => {
+  const { title } = form.title === undefined ? json(body) : form; // a form field, or JSON
   if (typeof title !== "string" || !title) {
     throw new HttpError(400, "title must be a non-empty string");
   }
-  const task = await tables.tasks.addRow({ title, done: false, owner: users.getUser() });
+  const task = await tables.tasks.addRow({ title, done: false, owner: user });
   return { id: task.id };
 });
 
-const json = () => (request.bodyJson ?? {}) as { title?: unknown; done?: unknown };
+const json = (body: unknown) => (body ?? {}) as { title?: unknown; done?: unknown };
 
-httpEndpoint("/tasks/:id", { ...auth, methods: ["GET", "PUT", "DELETE"] }, async ({ id }) => {
-  const task = await tables.tasks.getById(id);
-  const mine = task?.owner && users.getUser()?.equals(task.owner);
-  if (!task || !mine) throw new HttpError(404, "No such task");
-  if (request.method === "DELETE") return task.delete();
-  if (request.method === "PUT") {
-    const { title = task.title, done = task.done } = json();
-    if (typeof title !== "string" || typeof done !== "boolean") {
-      throw new HttpError(400, "title must be a string and done true or false");
-    }
-    await task.update({ title, done });
+const ownTask = async ({ params, user, tables }: HandlerContext<"/tasks/:id">) => {
+  const task = await tables.tasks.getById(params.id);
+  if (!task?.owner || !user?.equals(task.owner)) throw new HttpError(404, "No such task");
+  return task;
+};
+
+httpEndpoint("/tasks/:id", { ...auth, methods: ["GET"] }, async (_, ctx) =>
+  view(await ownTask(ctx)),
+);
+
+httpEndpoint("/tasks/:id", { ...auth, methods: ["PUT"] }, async (_, ctx) => {
+  const task = await ownTask(ctx);
+  const { title = task.title, done = task.done } = json(ctx.body);
+  if (typeof title !== "string" || typeof done !== "boolean") {
+    throw new HttpError(400, "title must be a string and done true or false");
   }
+  await task.update({ title, done });
   return view(task);
 });
+
+httpEndpoint("/tasks/:id", { ...auth, methods: ["DELETE"] }, async (_, ctx) =>
+  (await ownTask(ctx)).delete(),
+);
