@@ -119,13 +119,13 @@ export class UsersService implements KilnService {
   ): Promise<CredentialCheckResult> {
     checkLengths(email, password);
     const account = accountOf(email);
-    const key = accountKey(account);
     const user = await this.#store.findByEmail(account);
     const hash = usable(user);
     if (hash && !user!.nPasswordFailures && this.#memory.recall(account, password, hash)) {
-      this.#defence.noteSuccess(key, address)?.catch((error) => this.#logError(error));
+      this.#defence.noteSuccess(account, address)?.catch((error) => this.#logError(error));
       return { status: "ok", user: user!, verified: false };
     }
+    const key = accountKey(account);
     const outcome = await this.#defence.guard(
       key,
       address,
