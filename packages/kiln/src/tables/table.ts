@@ -291,17 +291,26 @@ export class TableImpl implements Table {
   }
 
   /** The row whose internal column (e.g. the users' `_emailKey`) has this value, or null. */
-  async getByInternal(column: string, value: unknown): Promise<Row | null> {
+  /**
+   * The row whose internal column (e.g. the users' `_emailKey`) has this value, or null: at
+   * once when SQLite can run the query now and the row needs no other query (its links are
+   * loaded), else a promise. Every authenticated request with Basic credentials reads its user
+   * this way, so it makes no promise it does not need (each costs async hooks and a microtask).
+   */
+  getByInternal(column: string, value: unknown): Maybe<Row | null> {
     const compiled = this.#compile(`by:${column}`, () =>
       this.#db.selectFrom(this.#physical).select(this.#selected).where(column, "=", ""),
     );
     // Rows as arrays (when SQLite runs it at once): the driver then names no column per value,
     // a few µs of every authenticated request.
     const result = this.#run(compiled, [value], true);
-    const found = result instanceof Promise ? await result : result;
-    if (!found.rows.length) return null;
-    const rows = this.#loadRaws(found.rows);
-    return ((rows instanceof Promise ? await rows : rows)[0] ?? null) as unknown as Row;
+    const first = (found: QueryResult<unknown>): Maybe<Row | null> => {
+      if (!found.rows.length) return null;
+      const rows = this.#loadRaws(found.rows);
+      const one = (made: RowImpl[]) => (made[0] ?? null) as unknown as Row | null;
+      return rows instanceof Promise ? rows.then(one) : one(rows);
+    };
+    return result instanceof Promise ? result.then(first) : first(result);
   }
 
   async deleteAllRows(): Promise<void> {
