@@ -19,7 +19,10 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: "forks",
     // The JSON report is what .ci/run counts ("N passed, N failed"), so a run that executed
-    // no test cannot pass unnoticed.
-    reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
+    // no test cannot pass unnoticed. .ci/run names one report per Node.js version it runs on.
+    reporters: [
+      "default",
+      ["json", { outputFile: process.env.KILN_TEST_REPORT || "test-results/vitest.json" }],
+    ],
   },
 });

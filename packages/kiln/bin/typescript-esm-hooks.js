@@ -14,7 +14,12 @@ const TYPESCRIPT = /\.tsx?$/;
 
 export async function resolve(specifier, context, nextResolve) {
   const result = await nextResolve(specifier, context);
-  if (result.format !== "commonjs" || !result.url.startsWith("file:")) return result;
+  // Node.js 20 resolves such a file as "commonjs"; 22 and 24 (which can strip types themselves)
+  // leave the format open, and it then becomes CommonJS when loaded: on 22, whose require() of
+  // an ES module cannot take a module graph the CLI has already started importing, `import
+  // "kilnjs"` then fails ("request for './app/create-app.js' is from a module not been linked").
+  if (result.format != null && result.format !== "commonjs") return result;
+  if (!result.url.startsWith("file:")) return result;
   const file = fileURLToPath(result.url);
   if (TYPESCRIPT.test(file) && packageType(dirname(file)) === undefined) {
     return { ...result, format: "module" };

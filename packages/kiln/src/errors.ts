@@ -108,7 +108,8 @@ export const errorCatalogue = {
   },
   KILN_NO_REQUEST: {
     status: 500,
-    description: "`request` (or cookies/session) was used outside a request handler.",
+    description:
+      "`request`, `session`, `cookies`, or the importable `tables`/`users`, was used outside a request handler (and, for tables/users, outside onStart).",
   },
   KILN_BAD_ENDPOINT: {
     status: 500,
@@ -116,7 +117,7 @@ export const errorCatalogue = {
   },
   KILN_DUPLICATE_ENDPOINT: {
     status: 500,
-    description: "Two endpoints were registered for the same path.",
+    description: "Two endpoints were registered for the same method and path.",
   },
   KILN_BAD_CONFIG: {
     status: 500,
@@ -138,7 +139,8 @@ export const errorCatalogue = {
   },
   KILN_NO_APP: {
     status: 500,
-    description: "A Kiln service (tables, users) was used before any app was created.",
+    description:
+      "No app to act on: a top-level httpEndpoint/onStart outside a loading app folder, or a service the app has not started.",
   },
   KILN_TWO_COPIES: {
     status: 500,

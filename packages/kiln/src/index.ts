@@ -3,8 +3,11 @@
  * users, cookies and sessions built in. This file is the whole public API (re-exports only).
  */
 export { type AppConfig, createApp, type KilnApp } from "./app/create-app.ts";
+export type { HandlerContext } from "./app/handler-context.ts";
+export { type EndpointHandler, httpEndpoint } from "./app/http-endpoint.ts";
 export { loadApp } from "./app/load-app.ts";
 export { onStart } from "./app/on-start.ts";
+export { inTransaction, tables, users } from "./app/views.ts";
 export {
   type CookieSetOptions,
   cookies,
@@ -20,28 +23,26 @@ export {
   type KilnErrorCode,
 } from "./errors.ts";
 export { type KilnRequest, request } from "./http/context.ts";
-export {
-  type AuthScheme,
-  type CredentialCheck,
-  type EndpointOptions,
-  type HttpMethod,
-  httpEndpoint,
-  type KeywordParams,
-  type PathParams,
+export type {
+  AuthScheme,
+  CredentialCheck,
+  EndpointOptions,
+  HttpMethod,
+  KeywordParams,
+  PathParams,
 } from "./http/endpoint.ts";
 export { HttpResponse, type HttpResponseInit } from "./http/http-response.ts";
 export { BlobMedia, type Media, type MediaOptions } from "./http/media.ts";
 export type { StandardSchemaV1 } from "./http/standard-schema.ts";
 export {
   type CsvOptions,
-  inTransaction,
   type KilnTables,
   q,
   type Row,
   type SearchResult,
   type Table,
   TableError,
-  tables,
+  type TablesAccessor,
 } from "./tables/index.ts";
 export {
   AuthenticationFailed,
@@ -51,4 +52,4 @@ export {
   UserExists,
 } from "./users/errors.ts";
 export type { NewToken, TokenInfo } from "./users/tokens.ts";
-export { type UserColumns, type UserRow, users } from "./users/users.ts";
+export type { UserColumns, UserRow, Users } from "./users/users.ts";

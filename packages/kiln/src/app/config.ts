@@ -6,9 +6,9 @@ import {
   sessionsConfigKeys,
 } from "../cookies/cookies-config.ts";
 import { ConfigError, KilnError } from "../errors.ts";
+import { checkKeys, type KeyTree } from "../runtime/config-keys.ts";
 import { parseSchema } from "../tables/schema.ts";
 import { readUsersSettings, usersConfigKeys } from "../users/users-config.ts";
-import { checkKeys, type KeyTree } from "./config-keys.ts";
 
 /**
  * The shape of `kiln.yaml`. Tables and services are read by their own modules; this file only

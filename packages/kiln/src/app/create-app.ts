@@ -1,7 +1,9 @@
 import cluster from "node:cluster";
 import type { Logger } from "pino";
+import { cookiesService } from "../cookies/cookies-service.ts";
 import { KilnError } from "../errors.ts";
 import { defineEndpoint, type EndpointDefinition } from "../http/endpoint.ts";
+import type { StartHook } from "../http/global-state.ts";
 import { plainHttpWarning } from "../http/loopback.ts";
 import {
   buildServer,
@@ -11,15 +13,20 @@ import {
   type LightMyRequestResponse,
   type ServerLimits,
 } from "../http/server.ts";
-import { globalState, type StartHook } from "../runtime/global-state.ts";
+import { TableError } from "../tables/errors.ts";
+import { type TablesService, tablesProxy, tablesService } from "../tables/service.ts";
+import type { TablesAccessor } from "../tables/types.ts";
+import { makeUsers, type Users } from "../users/users.ts";
+import { type UsersService, usersService } from "../users/users-service.ts";
 import type { KilnYaml } from "./config.ts";
 import { checkEndpointDefaults, type EndpointDefaults, withDefaults } from "./endpoint-defaults.ts";
+import { handlerContextFactory } from "./handler-context.ts";
+import type { RegisterEndpoint } from "./http-endpoint.ts";
 import { createLogger, type LoggerOptions } from "./logger.ts";
 import { checkedHook, runStartHooks } from "./on-start.ts";
 import { type Env, type ResolvedConfig, resolveConfig } from "./resolve-config.ts";
 import { loadSecret } from "./secret.ts";
-import type { KilnService } from "./service.ts";
-import { builtInServices } from "./services.ts";
+import type { AppServices, KilnService } from "./service.ts";
 
 /** What `createApp` takes: the shape of kiln.yaml plus what differs per deployment. */
 export interface AppConfig extends Partial<Omit<KilnYaml, "endpoints">> {
@@ -65,7 +72,7 @@ export class KilnApp {
   readonly #defaults: EndpointDefaults;
   readonly #endpoints: EndpointDefinition[] = [];
   readonly #startHooks: StartHook[] = [];
-  readonly #services = new Map<string, KilnService>();
+  #services: { -readonly [K in keyof AppServices]: AppServices[K] } = {};
   #server: HttpServer | null = null;
   #starting: Promise<void> | null = null;
 
@@ -83,12 +90,23 @@ export class KilnApp {
     if (this.settings.bodyLimit !== null) this.limits.bodySize = this.settings.bodyLimit;
   }
 
+  /**
+   * This app's data tables, for scripts and tests (the same API as the importable `tables`,
+   * which works only inside a request or `onStart`). Usable once `await app.ready()` is done.
+   * @example await app.tables.notes.addRow({ text: "from a script" });
+   */
+  readonly tables: TablesAccessor = tablesProxy((name) => this.tablesService.table(name));
+
+  /**
+   * This app's users (the API of the importable `users`). What works on a request (login,
+   * logout, getUser) throws KILN_NO_REQUEST outside one; addUser, checkPassword,
+   * getUserByEmail, tokens work anywhere. Starts the app if it is not ready.
+   * @example const ada = await app.users.addUser("ada@example.com", "correct horse");
+   */
+  readonly users: Users = makeUsers(() => this.usersService());
+
   /** Registers an endpoint on this app (same arguments as the top-level `httpEndpoint`). */
-  httpEndpoint: typeof import("../http/endpoint.ts").httpEndpoint = (
-    path: string,
-    a: unknown,
-    b?: unknown,
-  ) => {
+  httpEndpoint: RegisterEndpoint = (path: string, a: unknown, b?: unknown) => {
     if (this.#starting) {
       throw new KilnError("KILN_BAD_ENDPOINT", `Endpoint ${path} registered after the app started`);
     }
@@ -121,9 +139,37 @@ export class KilnApp {
     return this.#endpoints;
   }
 
-  /** A started service by name (`tables`, `users`, ...), or undefined. */
-  service<T extends KilnService>(name: string): T | undefined {
-    return this.#services.get(name) as T | undefined;
+  /** The started services (`app.services.tables`, ...), each typed; empty before `ready()`. */
+  get services(): AppServices {
+    return this.#services;
+  }
+
+  /** The tables service; KILN_NOT_READY before `ready()` has opened the database. */
+  get tablesService(): TablesService {
+    const found = this.#services.tables;
+    if (found) return found;
+    throw new TableError(
+      "KILN_NOT_READY",
+      `The data tables of app "${this.name}" are not open yet: \`await app.ready()\` first (kiln start and app.inject do it for you)`,
+    );
+  }
+
+  /** The Users service, once the app is ready (started here if need be). */
+  async usersService(): Promise<UsersService> {
+    await this.ready();
+    const users = this.#services.users;
+    if (!users) {
+      throw new KilnError("KILN_NO_APP", `The app "${this.name}" has no Users service running`);
+    }
+    return users;
+  }
+
+  /**
+   * Runs fn atomically on this app's database (see the importable `inTransaction`).
+   * @example await app.inTransaction(async () => { await app.tables.a.addRow({}); });
+   */
+  inTransaction<T>(fn: () => Promise<T> | T): Promise<T> {
+    return this.tablesService.inTransaction(fn);
   }
 
   /** Opens the database, migrates it, starts the services and builds the server. Idempotent. */
@@ -133,14 +179,16 @@ export class KilnApp {
   }
 
   async #start(): Promise<void> {
-    for (const factory of builtInServices) {
-      const service = await factory(this);
-      if (service) this.#services.set(service.name, service);
-    }
+    // In start order: later services use earlier ones (users need tables; sessions need the
+    // database), and pipeline features run in this order too (session/XSRF → users).
+    this.#services.tables = await tablesService(this);
+    this.#services.cookies = await cookiesService(this);
+    this.#services.users = (await usersService(this)) ?? undefined;
     await runStartHooks(this, this.#startHooks);
-    const services = [...this.#services.values()];
+    const services = this.#startedServices();
     this.#server = buildServer({
       app: this,
+      context: handlerContextFactory(this),
       prefix: this.prefix,
       endpoints: withDefaults(this.#endpoints, this.#defaults),
       features: services.flatMap((s) => s.features ?? []),
@@ -154,6 +202,11 @@ export class KilnApp {
       onlyHost: this.config.onlyHost,
     });
     await this.#server.ready();
+  }
+
+  #startedServices(): KilnService[] {
+    const { tables, cookies, users } = this.#services;
+    return [tables, cookies, users].filter((s): s is NonNullable<typeof s> => s !== undefined);
   }
 
   /** The Fastify instance (after `ready()`), for what Kiln does not cover. */
@@ -193,25 +246,21 @@ export class KilnApp {
   async close(): Promise<void> {
     if (this.#starting) await this.#starting.catch(() => undefined);
     if (this.#server) await this.#server.close();
-    for (const service of [...this.#services.values()].reverse()) await service.close?.();
-    this.#services.clear();
-    if (globalState.currentApp === this) globalState.currentApp = undefined;
+    for (const service of this.#startedServices().reverse()) await service.close?.();
+    this.#services = {};
     this.log.flush?.();
   }
 }
 
 /**
- * Creates an app programmatically. Endpoints registered with the top-level `httpEndpoint`
- * before this call join it; more can be added with `app.httpEndpoint`.
+ * Creates an app programmatically; its endpoints are added with `app.httpEndpoint` (the
+ * top-level `httpEndpoint` is for server modules, which `loadApp` imports), and scripts and
+ * tests reach its data as `app.tables` and `app.users`.
  * @example
  * const app = createApp({ name: "todo", tables: { tasks: { title: "text" } } });
  * app.httpEndpoint("/hello", () => ({ "the answer is": 42 }));
  * await app.listen({ port: 3000 });
  */
 export function createApp(config: AppConfig = {}): KilnApp {
-  const app = new KilnApp(config);
-  app.addEndpoints(globalState.pending.splice(0));
-  app.addStartHooks(globalState.pendingStartHooks.splice(0));
-  globalState.currentApp = app;
-  return app;
+  return new KilnApp(config);
 }

@@ -2,8 +2,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { KilnError } from "../errors.ts";
-import type { EndpointDefinition } from "../http/endpoint.ts";
-import { globalState, type StartHook } from "../runtime/global-state.ts";
+import { globalState, type Registrations } from "../http/global-state.ts";
 import { readKilnYaml } from "./config.ts";
 import { type AppConfig, createApp, type KilnApp } from "./create-app.ts";
 
@@ -23,6 +22,7 @@ export async function loadApp(dir: string, overrides: AppConfig = {}): Promise<K
   }
   const yaml = readKilnYaml(join(root, "kiln.yaml"));
   const { endpoints, startHooks } = await importServerModules(root);
+  // The app gets copies: `app.httpEndpoint` on it must not add to what the folder registered.
   const app = createApp({ ...yaml, dir: root, ...overrides });
   app.addEndpoints(endpoints);
   app.addStartHooks(startHooks);
@@ -39,15 +39,27 @@ export function serverModules(root: string): string[] {
     .map((file) => join(serverDir, file));
 }
 
-async function importServerModules(
-  root: string,
-): Promise<{ endpoints: EndpointDefinition[]; startHooks: StartHook[] }> {
+/** Loads run one at a time: each one's imports register into its own folder's record. */
+let queue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Imports the server modules of `root` with its record as the registration target (see
+ * KilnGlobalState.loading), and returns what they registered.
+ */
+function importServerModules(root: string): Promise<Registrations> {
+  const loaded = queue.then(() => importNow(root));
+  queue = loaded.catch(() => undefined);
+  return loaded;
+}
+
+async function importNow(root: string): Promise<Registrations> {
   // A folder already imported in this process is not imported again (modules are cached and
   // would not register twice); what it registered is reused.
   const known = globalState.loadedDirs.get(root);
-  if (known) return { endpoints: known, startHooks: globalState.loadedStartHooks.get(root) ?? [] };
-  const before = globalState.pending.splice(0);
-  const hooksBefore = globalState.pendingStartHooks.splice(0);
+  if (known) return known;
+  const registrations: Registrations = { endpoints: [], startHooks: [] };
+  const before = globalState.loading;
+  globalState.loading = registrations;
   try {
     for (const file of serverModules(root)) {
       try {
@@ -60,14 +72,10 @@ async function importServerModules(
         );
       }
     }
-    const endpoints = globalState.pending.splice(0);
-    const startHooks = globalState.pendingStartHooks.splice(0);
-    globalState.loadedDirs.set(root, endpoints);
-    globalState.loadedStartHooks.set(root, startHooks);
-    return { endpoints, startHooks };
+    // Only a complete load is remembered: a failed one is tried again (and fails clearly).
+    globalState.loadedDirs.set(root, registrations);
+    return registrations;
   } finally {
-    // Restore what was pending before; drops what a failed load half-registered.
-    globalState.pending.splice(0, globalState.pending.length, ...before);
-    globalState.pendingStartHooks.splice(0, globalState.pendingStartHooks.length, ...hooksBefore);
+    globalState.loading = before;
   }
 }

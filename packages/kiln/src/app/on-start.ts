@@ -1,5 +1,6 @@
 import { KilnError } from "../errors.ts";
-import { globalState, type StartHook } from "../runtime/global-state.ts";
+import { globalState, type StartHook } from "../http/global-state.ts";
+import { registrationTarget } from "./registration.ts";
 
 /**
  * Runs `fn` each time the app starts: after its tables are migrated and its services started,
@@ -8,7 +9,8 @@ import { globalState, type StartHook } from "../runtime/global-state.ts";
  * top level of a server module, which is imported before the app's database is open). The
  * app waits for it; if it throws, the app does not start. It runs in every process that
  * serves the app (each `--workers` process, each `kiln dev` reload), so make it safe to
- * repeat. `app.onStart(fn)` registers on one app created with `createApp`.
+ * repeat. Called at the top level of a server module; `app.onStart(fn)` registers on one app
+ * created with `createApp`.
  * @example
  * onStart(async () => {
  *   if ((await tables.tasks.search().count()) === 0) {
@@ -17,7 +19,8 @@ import { globalState, type StartHook } from "../runtime/global-state.ts";
  * });
  */
 export function onStart(fn: () => unknown): void {
-  globalState.pendingStartHooks.push(checkedHook(fn));
+  const hook = checkedHook(fn);
+  registrationTarget("onStart", hook.name ? hook.name : "...").startHooks.push(hook);
 }
 
 /** `fn`, once it is known to be a function (a typo would otherwise fail only at start). */

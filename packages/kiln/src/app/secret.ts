@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureDataDir, privateFile } from "./data-dir.ts";
+import { ensureDataDir, privateFile } from "../runtime/data-dir.ts";
 
 /**
  * The app's secret: `KILN_SECRET` (or the config) when given, else the key kept in the data

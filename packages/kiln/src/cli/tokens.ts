@@ -1,7 +1,6 @@
 import type { KilnApp } from "../app/create-app.ts";
 import { isKilnError } from "../errors.ts";
 import type { TokenInfo } from "../users/tokens.ts";
-import type { UsersService } from "../users/users-service.ts";
 import { APP_OPTIONS, type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { openCommandApp } from "./open-app.ts";
 
@@ -72,7 +71,7 @@ async function act(
   target: string,
   options: { name: string; expiresIn: string | number | undefined },
 ): Promise<number> {
-  const service = app.service<UsersService>("users");
+  const service = app.services.users;
   if (!service) throw new Error("the Users service did not start");
   if (action === "revoke") {
     if (!(await service.revokeToken(target))) {

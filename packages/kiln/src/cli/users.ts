@@ -1,6 +1,5 @@
 import type { KilnApp } from "../app/create-app.ts";
 import { isKilnError } from "../errors.ts";
-import type { UsersService } from "../users/users-service.ts";
 import { APP_OPTIONS, type Command, parseCommandArgs, UsageError } from "./command.ts";
 import { openCommandApp } from "./open-app.ts";
 import { readPassword } from "./read-password.ts";
@@ -65,7 +64,7 @@ export const usersCommand: Command = {
 };
 
 async function act(app: KilnApp, action: string, email: string, password?: string) {
-  const service = app.service<UsersService>("users");
+  const service = app.services.users;
   if (!service) throw new Error("the Users service did not start");
   if (action === "list") {
     await printUsers(service.allUsers());

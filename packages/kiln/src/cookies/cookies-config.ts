@@ -1,5 +1,5 @@
-import type { KeyTree } from "../app/config-keys.ts";
 import { ConfigError } from "../errors.ts";
+import type { KeyTree } from "../runtime/config-keys.ts";
 
 /** What the cookies service needs from an app (kept narrow so it is easy to test). */
 export interface CookiesAppInfo {

@@ -1,12 +1,12 @@
 import type { Kysely } from "kysely";
-import type { KilnApp } from "../app/create-app.ts";
-import type { KilnService, ServiceFactory } from "../app/service.ts";
+import type { Logger } from "pino";
 import { KilnError } from "../errors.ts";
 import type { RequestContext } from "../http/context.ts";
 import type { PipelineFeature, Stage } from "../http/pipeline.ts";
+import type { KilnService } from "../http/service.ts";
 import type { SystemMigration } from "../tables/system-migrations.ts";
 import { mayHaveCookie } from "./cookie-header.ts";
-import { readCookiesSettings } from "./cookies-config.ts";
+import { type CookiesAppInfo, readCookiesSettings } from "./cookies-config.ts";
 import { type CookiesRuntime, sessionCookieName } from "./cookies-runtime.ts";
 import { deriveKeyring } from "./crypto.ts";
 import { COOKIE_STATE, RequestCookieState } from "./request-state.ts";
@@ -19,13 +19,20 @@ export interface CookiesService extends KilnService {
   cleanupSessions(): Promise<number>;
 }
 
-/** The tables service, as far as sessions need it (see tables/). */
-interface TablesLike extends KilnService {
-  readonly db: Kysely<unknown>;
-  migrateSystem(migrations: readonly SystemMigration[]): Promise<string[]>;
-}
-
 const CLEANUP_EVERY_MS = 60 * 60 * 1000;
+
+/** What the cookies service needs of its app (the app object is one). */
+export interface CookiesHost extends CookiesAppInfo {
+  readonly prefix: string;
+  readonly log: Logger;
+  /** The tables service, started before this one: sessions live in the app database. */
+  readonly services: {
+    readonly tables?: {
+      readonly systemDb: Kysely<unknown>;
+      migrateSystem(migrations: readonly SystemMigration[]): Promise<string[]>;
+    };
+  };
+}
 
 /**
  * Starts the cookies service of an app: derives the cookie keys from the app secret (and the
@@ -33,14 +40,14 @@ const CLEANUP_EVERY_MS = 60 * 60 * 1000;
  * process shares it), and contributes the `session` pipeline feature (session loaded before
  * the handler; session saved and Set-Cookie written after it).
  */
-export const cookiesService: ServiceFactory = async (app: KilnApp) => {
+export const cookiesService = async (app: CookiesHost): Promise<CookiesService> => {
   const settings = readCookiesSettings(app);
-  const tables = app.service<TablesLike>("tables");
+  const tables = app.services.tables;
   if (!tables) {
     throw new KilnError("KILN_NO_APP", "The cookies service starts after the tables service");
   }
   await tables.migrateSystem(sessionsMigrations);
-  const db = tables.db;
+  const db = tables.systemDb;
   const store = new KyselySessionStore(db);
   const runtime: CookiesRuntime = {
     settings,

@@ -1,9 +1,7 @@
-import type { KilnApp } from "../app/create-app.ts";
 import { KilnError } from "../errors.ts";
 import { type RequestContext, slot } from "../http/context.ts";
 import { CookieJar } from "./cookie-jar.ts";
 import type { CookiesRuntime } from "./cookies-runtime.ts";
-import type { CookiesService } from "./cookies-service.ts";
 import { RequestSession } from "./request-session.ts";
 import { isForeign } from "./xsrf.ts";
 
@@ -66,11 +64,19 @@ export function existingState(ctx: RequestContext): RequestCookieState | undefin
   return ctx.get(COOKIE_STATE);
 }
 
+/**
+ * The app serving a request, as far as cookies need it: the request context types its app
+ * loosely (http/ does not know apps), and every app has this shape.
+ */
+interface CookiesApp {
+  readonly services: { readonly cookies?: { readonly runtime: CookiesRuntime } };
+}
+
 /** This request's cookie state, made now if it was not yet. */
 export function requestState(ctx: RequestContext): RequestCookieState {
   const existing = existingState(ctx);
   if (existing) return existing;
-  const runtime = (ctx.app as KilnApp).service<CookiesService>("cookies")?.runtime;
+  const runtime = (ctx.app as CookiesApp).services.cookies?.runtime;
   if (!runtime) {
     throw new KilnError("KILN_NO_APP", "cookies and session need the app's cookies service");
   }

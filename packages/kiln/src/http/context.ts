@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import { KilnError } from "../errors.ts";
-import { globalState } from "../runtime/global-state.ts";
 import type { EndpointDefinition } from "./endpoint.ts";
+import { globalState } from "./global-state.ts";
 import type { Media } from "./media.ts";
 
 /** Request headers, names lower-case (Node's `IncomingHttpHeaders`). */

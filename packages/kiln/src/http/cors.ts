@@ -69,14 +69,21 @@ export function registerPreflights(
   prefix: string,
   logRequest: (req: FastifyRequest, reply: FastifyReply) => void,
 ): void {
+  // A path may have one registration per method: one preflight route per path, answered by
+  // its first crossOrigin registration's policy, naming the methods of all of them.
+  const done = new Set<string>();
   for (const endpoint of endpoints) {
     if (!endpoint.options.crossOrigin) continue;
-    const methods = allowedMethods(endpoint);
-    if (methods.includes("OPTIONS")) continue;
-    const allow = methods.join(", ");
+    const url = toFastifyPath(prefix + endpoint.path);
+    if (done.has(url)) continue;
+    done.add(url);
+    const samePath = endpoints.filter((e) => toFastifyPath(prefix + e.path) === url);
+    if (samePath.some((e) => allowedMethods(e).includes("OPTIONS"))) continue;
+    const methods = samePath.filter((e) => e.options.crossOrigin).flatMap(allowedMethods);
+    const allow = [...new Set(methods)].join(", ");
     server.route({
       method: "OPTIONS",
-      url: toFastifyPath(prefix + endpoint.path),
+      url,
       handler: (req, reply) => {
         answerPreflight(req, reply, endpoint, allow);
         logRequest(req, reply);

@@ -1,5 +1,4 @@
 import { KilnError } from "../errors.ts";
-import { globalState } from "../runtime/global-state.ts";
 import type { KilnRequest } from "./context.ts";
 import { type CrossOriginOption, checkCrossOrigin } from "./origins.ts";
 import type { StandardSchemaV1 } from "./standard-schema.ts";
@@ -22,25 +21,6 @@ export type PathParams<P extends string> = { [K in PathParamNames<P>]: string };
 
 /** Form, query and URL parameters merged (later wins): every value is a string. */
 export type KeywordParams = Record<string, string | undefined>;
-
-type Out<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : never;
-
-/** What a handler's first argument holds, given the path and the declared schemas. */
-export type HandlerParams<
-  Path extends string,
-  Query extends StandardSchemaV1 | undefined,
-  Params extends StandardSchemaV1 | undefined,
-> = (Params extends StandardSchemaV1 ? Out<Params> : PathParams<Path>) &
-  (Query extends StandardSchemaV1 ? Out<Query> : KeywordParams);
-
-/** The validated parts, the handler's second argument. */
-export interface ValidatedInput<Body extends StandardSchemaV1 | undefined> {
-  /**
-   * The JSON body, validated by the endpoint's `body` schema; `undefined` when the request has
-   * no JSON body (a GET, a form post), so that `schema.optional()` accepts one without.
-   */
-  body: Body extends StandardSchemaV1 ? Out<Body> : unknown;
-}
 
 /**
  * Checks Basic credentials itself and returns the principal (falsy = 401): a users row then
@@ -74,6 +54,7 @@ export interface EndpointOptions<
   Body extends StandardSchemaV1 | undefined = undefined,
   Query extends StandardSchemaV1 | undefined = undefined,
   Params extends StandardSchemaV1 | undefined = undefined,
+  Auth extends boolean | undefined = boolean | undefined,
 > {
   /** Allowed methods; default `["GET", "POST"]`. `HEAD` follows `GET`. */
   methods?: readonly HttpMethod[];
@@ -82,7 +63,7 @@ export interface EndpointOptions<
    * (`Authorization: Bearer kiln_...`), or a session. Schemes given in `requireAuth` are
    * accepted too.
    */
-  authenticateUsers?: boolean;
+  authenticateUsers?: Auth;
   /**
    * Require credentials: `true` (Basic, checked by the handler), a function (checks Basic
    * credentials), or one or more AuthSchemes of the app's own (any scheme).
@@ -117,13 +98,6 @@ export interface EndpointOptions<
   validationError?: ValidationErrorOption;
 }
 
-export type EndpointHandler<
-  Path extends string,
-  Body extends StandardSchemaV1 | undefined,
-  Query extends StandardSchemaV1 | undefined,
-  Params extends StandardSchemaV1 | undefined,
-> = (params: HandlerParams<Path, Query, Params>, input: ValidatedInput<Body>) => unknown;
-
 /** An endpoint as registered: the untyped form the pipeline works with. */
 export interface EndpointDefinition {
   path: string;
@@ -132,36 +106,11 @@ export interface EndpointDefinition {
     StandardSchemaV1 | undefined,
     StandardSchemaV1 | undefined
   >;
-  handler: (params: Record<string, unknown>, input: { body: unknown }) => unknown;
+  /** The handler: the keyword parameters, and the context the app makes (see PipelineOptions). */
+  handler(params: Record<string, unknown>, context: unknown): unknown;
 }
 
-/**
- * Declares an HTTP endpoint. Called at the top level of a server module, it registers the
- * endpoint for the app that loads the module; `app.httpEndpoint` registers on one app directly.
- * The path is relative to the API prefix (`/_/api` unless kiln.yaml says otherwise).
- * @example
- * httpEndpoint("/tasks/:id", { methods: ["GET", "DELETE"], authenticateUsers: true }, ({ id }) =>
- *   tables.tasks.get({ owner: users.getUser(), id }));
- */
-export function httpEndpoint<Path extends string>(
-  path: Path,
-  handler: EndpointHandler<Path, undefined, undefined, undefined>,
-): void;
-export function httpEndpoint<
-  Path extends string,
-  Body extends StandardSchemaV1 | undefined = undefined,
-  Query extends StandardSchemaV1 | undefined = undefined,
-  Params extends StandardSchemaV1 | undefined = undefined,
->(
-  path: Path,
-  options: EndpointOptions<Body, Query, Params>,
-  handler: EndpointHandler<Path, Body, Query, Params>,
-): void;
-export function httpEndpoint(path: string, a: unknown, b?: unknown): void {
-  globalState.pending.push(defineEndpoint(path, a, b));
-}
-
-/** Normalises the two call forms and checks the arguments; shared by `app.httpEndpoint`. */
+/** Normalises `httpEndpoint`'s two call forms and checks the arguments. */
 export function defineEndpoint(path: string, a: unknown, b?: unknown): EndpointDefinition {
   const handler = (typeof a === "function" ? a : b) as EndpointDefinition["handler"];
   const options = (typeof a === "function" ? {} : (a ?? {})) as EndpointDefinition["options"];

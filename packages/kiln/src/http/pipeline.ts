@@ -1,12 +1,12 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { KilnError } from "../errors.ts";
-import { globalState } from "../runtime/global-state.ts";
 import { arrivedAt } from "./arrival.ts";
 import { decodeBody } from "./body.ts";
 import type { RequestContext } from "./context.ts";
 import type { EndpointDefinition } from "./endpoint.ts";
 import { errorAnswer, errorResult } from "./errors-response.ts";
+import { globalState } from "./global-state.ts";
 import { isHttpResponse } from "./http-response.ts";
 import { mergeParams } from "./params.ts";
 import { FastifyContext } from "./request-context.ts";
@@ -26,6 +26,11 @@ export type { PipelineFeature, Stage } from "./stages.ts";
 
 export interface PipelineOptions {
   app: unknown;
+  /**
+   * Makes the handler's second argument from the request and its validated parts (the app's
+   * typed context; see app/handler-context.ts). Without it, the handler gets `{ body }`.
+   */
+  context?: ContextFactory;
   features: readonly PipelineFeature[];
   log: Logger;
   /** Writes the request's log line; called once the answer is sent. */
@@ -36,6 +41,16 @@ export interface PipelineOptions {
    */
   drain?: { since: number };
 }
+
+/** Makes a handler's second argument: the request, its body, keyword and URL parameters. */
+export type ContextFactory = (
+  ctx: RequestContext,
+  body: unknown,
+  query: unknown,
+  params: unknown,
+) => unknown;
+
+const bodyOnly: ContextFactory = (_ctx, body) => ({ body });
 
 /**
  * Builds the request handler of one endpoint. Read top to bottom, this is the life of a
@@ -54,7 +69,7 @@ export function compileEndpoint(endpoint: EndpointDefinition, options: PipelineO
     parseBody,
     ...collect(options.features, (f) => f.beforeHandler?.(endpoint)),
     ...(endpoint.options.authenticateUsers ? [assertUser] : []),
-    compileHandlerStage(endpoint),
+    compileHandlerStage(endpoint, options.context ?? bodyOnly),
   ];
   const after = collect(options.features, (f) => f.afterHandler?.(endpoint));
   checkStageInputs(endpoint, [...stages, ...after]);
@@ -158,7 +173,7 @@ const parseBody: Stage<void> = {
  * Stage "validate + handler": calls the handler with the merged keyword parameters and the
  * JSON body (validated first when the endpoint declares schemas) and keeps what it returns.
  */
-function compileHandlerStage(endpoint: EndpointDefinition): Stage<void> {
+function compileHandlerStage(endpoint: EndpointDefinition, context: ContextFactory): Stage<void> {
   const { handler } = endpoint;
   const validate = compileValidation(endpoint);
   if (validate) {
@@ -166,14 +181,16 @@ function compileHandlerStage(endpoint: EndpointDefinition): Stage<void> {
       name: "handler",
       async run(ctx) {
         const input = await validate(ctx, mergeParams(ctx));
-        ctx.result = await handler(input.params, { body: input.body });
+        const second = context(ctx, input.body, input.query, input.urlParams);
+        ctx.result = await handler(input.params, second);
       },
     };
   }
   return {
     name: "handler",
     run(ctx) {
-      const result = handler(mergeParams(ctx), { body: ctx.bodyJson });
+      const params = mergeParams(ctx);
+      const result = handler(params, context(ctx, ctx.bodyJson, params, ctx.urlParams));
       if (!isPromise(result)) {
         ctx.result = result;
         return;
@@ -185,10 +202,15 @@ function compileHandlerStage(endpoint: EndpointDefinition): Stage<void> {
   };
 }
 
-type Validator = (
-  ctx: RequestContext,
-  params: Record<string, string>,
-) => Promise<{ params: Record<string, unknown>; body: unknown }>;
+/** The validated parts: the handler's first argument, and the parts of its context. */
+interface ValidInput {
+  params: Record<string, unknown>;
+  body: unknown;
+  query: unknown;
+  urlParams: unknown;
+}
+
+type Validator = (ctx: RequestContext, params: Record<string, string>) => Promise<ValidInput>;
 
 /** Validation stage, built only for endpoints that declare schemas. */
 function compileValidation(endpoint: EndpointDefinition): Validator | null {
@@ -197,18 +219,20 @@ function compileValidation(endpoint: EndpointDefinition): Validator | null {
   const answer = validationAnswer(validationError, `Endpoint ${endpoint.path}`);
   return async (ctx, merged) => {
     let values: Record<string, unknown> = merged;
+    let validQuery: unknown = merged;
+    let validUrl: unknown = ctx.urlParams;
     if (query) {
       // The query schema sees every keyword parameter; URL parameters survive a schema that
       // strips unknown keys.
-      const valid = (await validatePart("query", query, merged, answer)) as object;
-      values = { ...ctx.urlParams, ...valid };
+      validQuery = await validatePart("query", query, merged, answer);
+      values = { ...ctx.urlParams, ...(validQuery as object) };
     }
     if (params) {
-      const urlParams = (await validatePart("params", params, ctx.urlParams, answer)) as object;
-      values = { ...values, ...urlParams };
+      validUrl = await validatePart("params", params, ctx.urlParams, answer);
+      values = { ...values, ...(validUrl as object) };
     }
     const validBody = body ? await validatePart("body", body, ctx.bodyJson, answer) : ctx.bodyJson;
-    return { params: values, body: validBody };
+    return { params: values, body: validBody, query: validQuery, urlParams: validUrl };
   };
 }
 

@@ -5,10 +5,15 @@ import { KilnError } from "../errors.ts";
 import { elapsedMs, stampArrivals } from "./arrival.ts";
 import { clientErrorHandler } from "./client-errors.ts";
 import { corsFeature, registerPreflights } from "./cors.ts";
-import { allowedMethods, type EndpointDefinition, HTTP_METHODS } from "./endpoint.ts";
+import {
+  allowedMethods,
+  type EndpointDefinition,
+  HTTP_METHODS,
+  type HttpMethod,
+} from "./endpoint.ts";
 import { applyErrorAnswer, errorAnswer } from "./errors-response.ts";
 import { hostAllowed, hostName } from "./loopback.ts";
-import { compileEndpoint, type PipelineFeature } from "./pipeline.ts";
+import { type ContextFactory, compileEndpoint, type PipelineFeature } from "./pipeline.ts";
 import { requestLine } from "./request-log.ts";
 import { toFastifyPath } from "./route-path.ts";
 
@@ -49,6 +54,8 @@ export interface ServerOptions {
   prefix: string;
   endpoints: readonly EndpointDefinition[];
   features: readonly PipelineFeature[];
+  /** Makes each handler's second argument (see PipelineOptions.context). */
+  context?: ContextFactory;
   health: () => Promise<boolean>;
   limits: ServerLimits;
   log: Logger;
@@ -169,31 +176,29 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   });
 
   const features = [corsFeature, ...options.features];
-  const seen = new Set<string>();
-  for (const endpoint of options.endpoints) {
-    const url = toFastifyPath(options.prefix + endpoint.path);
-    if (seen.has(url)) {
-      throw new KilnError(
-        "KILN_DUPLICATE_ENDPOINT",
-        `Two endpoints are registered for ${endpoint.path}`,
-      );
+  for (const [url, endpoints] of byPath(options.prefix, options.endpoints)) {
+    const taken = new Set<HttpMethod>();
+    for (const endpoint of endpoints) {
+      const methods = allowedMethods(endpoint).filter((m) => m !== "HEAD");
+      for (const method of methods) taken.add(method);
+      server.route({
+        method: methods,
+        url,
+        bodyLimit: endpoint.options.bodyLimit ?? limits.bodySize,
+        handler: compileEndpoint(endpoint, {
+          app: options.app,
+          context: options.context,
+          features,
+          log,
+          logRequest,
+          drain,
+        }),
+      });
     }
-    seen.add(url);
-    const methods = allowedMethods(endpoint);
-    server.route({
-      method: methods.filter((m) => m !== "HEAD"),
-      url,
-      bodyLimit: endpoint.options.bodyLimit ?? limits.bodySize,
-      handler: compileEndpoint(endpoint, {
-        app: options.app,
-        features,
-        log,
-        logRequest,
-        drain,
-      }),
-    });
-    const others = HTTP_METHODS.filter((m) => !methods.includes(m) && m !== "OPTIONS");
-    const allow = methods.join(", ");
+    // HEAD follows GET (Fastify answers it from the GET route); added last, it is listed last.
+    if (taken.has("GET")) taken.add("HEAD");
+    const others = HTTP_METHODS.filter((m) => !taken.has(m) && m !== "OPTIONS");
+    const allow = [...taken].join(", ");
     const notAllowed = (req: FastifyRequest, reply: FastifyReply) => {
       reply
         .code(405)
@@ -203,14 +208,52 @@ export function buildServer(options: ServerOptions): FastifyInstance {
       logRequest(req, reply);
     };
     if (others.length > 0) server.route({ method: others, url, handler: notAllowed });
-    // crossOrigin endpoints get their preflight route from the cookies service (http/cors.ts);
+    // crossOrigin endpoints get their preflight route from registerPreflights (http/cors.ts);
     // an endpoint that lists OPTIONS among its methods answers it itself.
-    if (!endpoint.options.crossOrigin && !methods.includes("OPTIONS"))
+    if (!endpoints.some((e) => e.options.crossOrigin) && !taken.has("OPTIONS"))
       server.route({ method: "OPTIONS", url, handler: notAllowed });
   }
   registerPreflights(server, options.endpoints, options.prefix, logRequest);
   closeConnectionsWhenIdle(server);
   return server;
+}
+
+/**
+ * The endpoints grouped by their Fastify path, in registration order. A path may have several
+ * registrations, one per method (`GET /tasks/:id` and `PUT /tasks/:id` as two handlers); the
+ * same method twice is refused, naming both registrations.
+ */
+function byPath(
+  prefix: string,
+  endpoints: readonly EndpointDefinition[],
+): Map<string, EndpointDefinition[]> {
+  const groups = new Map<string, EndpointDefinition[]>();
+  const owners = new Map<string, EndpointDefinition>();
+  for (const endpoint of endpoints) {
+    const url = toFastifyPath(prefix + endpoint.path);
+    for (const method of allowedMethods(endpoint)) {
+      const key = `${method} ${url}`;
+      const first = owners.get(key);
+      if (first) {
+        throw new KilnError(
+          "KILN_DUPLICATE_ENDPOINT",
+          `Two endpoints are registered for ${method} ${endpoint.path}: ${describe(first)} and ${describe(endpoint)}; a path may have one handler per method`,
+        );
+      }
+      owners.set(key, endpoint);
+    }
+    const group = groups.get(url);
+    if (group) group.push(endpoint);
+    else groups.set(url, [endpoint]);
+  }
+  return groups;
+}
+
+/** An endpoint registration as its author wrote it: path, methods and handler name. */
+function describe(endpoint: EndpointDefinition): string {
+  const methods = endpoint.options.methods ?? ["GET", "POST"];
+  const name = endpoint.handler.name ? ` (handler ${endpoint.handler.name})` : "";
+  return `httpEndpoint(${JSON.stringify(endpoint.path)}, { methods: ${JSON.stringify(methods)} })${name}`;
 }
 
 /**

@@ -78,6 +78,12 @@ export interface Dialect {
    * so the error is the caller's (KILN_BAD_VALUE), not the database's.
    */
   isRefusedValue(error: unknown): boolean;
+  /**
+   * A foreign key refused the write: a row it points to is gone. Only a delete that commits
+   * while the write waits for that row's lock gets this far (PostgreSQL's join tables, outside
+   * a serializable transaction, which fails with a serialisation failure instead).
+   */
+  isMissingReference(error: unknown): boolean;
   /** Names of the indexes on a table (to drop unique indexes kiln.yaml no longer declares). */
   indexesOf(table: string): Promise<string[]>;
   /** The database could not be reached or refused the connection (a PostgreSQL outage). */

@@ -35,3 +35,20 @@ export class TableError extends KilnError {
     if (details.columns) this.columns = details.columns;
   }
 }
+
+/** KILN_UNKNOWN_COLUMN, listing the table's columns so the caller sees what it meant. */
+export function unknownColumn(
+  table: { readonly name: string; readonly byName: ReadonlyMap<string, unknown> },
+  name: string,
+): TableError {
+  return new TableError(
+    "KILN_UNKNOWN_COLUMN",
+    `Table ${table.name} has no column "${name}"; columns: ${[...table.byName.keys()].join(", ")}`,
+    { table: table.name, column: name },
+  );
+}
+
+/** KILN_ROW_DELETED: a write to a row (`id`, as the app shows it) that is no longer there. */
+export function rowDeleted(table: string, id: string): TableError {
+  return new TableError("KILN_ROW_DELETED", `Row ${id} of ${table} has been deleted`, { table });
+}

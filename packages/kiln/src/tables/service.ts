@@ -2,9 +2,9 @@ import { join } from "node:path";
 import type { Kysely } from "kysely";
 import { sql } from "kysely";
 import type { Logger } from "pino";
-import { ensureDataDir, privateFile } from "../app/data-dir.ts";
-import type { KilnService, ServiceFactory } from "../app/service.ts";
 import { KilnError } from "../errors.ts";
+import type { KilnService } from "../http/service.ts";
+import { ensureDataDir, privateFile } from "../runtime/data-dir.ts";
 import type { CsvOptions } from "./csv.ts";
 import { exportCsv, importCsv } from "./csv-transfer.ts";
 import type { AnyDB, Dialect } from "./dialect.ts";
@@ -35,8 +35,8 @@ export interface TablesOptions {
 }
 
 /**
- * The `tables` service: the app's database with its data tables. Other services reach it with
- * `app.service<TablesService>("tables")` and use `db` (Kysely) for their own tables.
+ * The `tables` service: the app's database with its data tables. Other services reach it as
+ * `app.services.tables` and use `db` (Kysely) for their own tables.
  */
 export interface TablesService extends KilnService {
   readonly name: "tables";
@@ -45,6 +45,12 @@ export interface TablesService extends KilnService {
    * Inside `inTransaction`, its queries join the transaction.
    */
   readonly db: Kysely<AnyDB>;
+  /**
+   * The same database for Kiln's own tables (sessions, login counters, tokens): they are not
+   * data tables, so their queries are typed without the data tables' schema.
+   */
+  readonly systemDb: Kysely<unknown>;
+  readonly dialect: Dialect;
   /**
    * Brings a service's own tables up to date: applies those of `migrations` not yet recorded
    * in `_kiln_migrations`, under the migration lock (see system-migrations.ts).
@@ -55,7 +61,9 @@ export interface TablesService extends KilnService {
   readonly tables: TablesAccessor;
   /** The table by name (KILN_UNKNOWN_TABLE if none). */
   table(name: string): TableImpl;
-  /** See `inTransaction` in index.ts. */
+  /** What a database error means for `table` (a duplicate value, a busy database...). */
+  mapError(error: unknown, table: TableImpl): Error;
+  /** See `inTransaction` in app/views.ts. */
   inTransaction<T>(fn: () => Promise<T> | T): Promise<T>;
   /**
    * The users row with this email, ignoring case (uses the unique index), or null; at once
@@ -97,11 +105,21 @@ export async function openTables(options: TablesOptions): Promise<TablesService>
   }
 }
 
+/** What the tables service needs of its app (the app object is one). */
+export interface TablesHost {
+  readonly dataDir: string | null;
+  readonly databaseUrl: string | null;
+  readonly config: { readonly tables?: Record<string, unknown> | null };
+  readonly log: Logger;
+  /** The resolved settings of the database drivers (app/resolve-config.ts). */
+  readonly settings: { readonly sqlite?: SqliteSettings; readonly postgres?: PostgresSettings };
+}
+
 /**
- * The built-in service factory (first in builtInServices): SQLite at `DATA/app.db`, in memory
- * when the app has no data folder, PostgreSQL when `DATABASE_URL` is a `postgres://` URL.
+ * Starts an app's tables, the first of its services: SQLite at `DATA/app.db`, in memory when
+ * the app has no data folder, PostgreSQL when `DATABASE_URL` is a `postgres://` URL.
  */
-export const tablesService: ServiceFactory = (app) =>
+export const tablesService = (app: TablesHost): Promise<TablesService> =>
   openTables({
     dataDir: app.dataDir,
     databaseUrl: app.databaseUrl,
@@ -173,6 +191,12 @@ class Tables implements TablesService, TablesContext {
 
   get db(): Kysely<AnyDB> {
     return this.dialect.db;
+  }
+
+  get systemDb(): Kysely<unknown> {
+    // One database, two views of its types: Kysely's type parameter is invariant, and Kiln's
+    // own tables are not in AnyDB's shape of data tables.
+    return this.dialect.db as unknown as Kysely<unknown>;
   }
 
   migrateSystem(migrations: readonly SystemMigration[]): Promise<string[]> {

@@ -17,8 +17,8 @@ import { bearerChallenge, parseBearer, setRequestToken } from "./bearer.ts";
 import { deviceFor, rememberDevice } from "./device-cookie.ts";
 import { CrossSiteRefused, TooManyAttempts } from "./errors.ts";
 import { accountOf, addressKey } from "./guessing-defence.ts";
-import { loadedSessionUserId } from "./login-state.ts";
 import { USER } from "./request-user.ts";
+import { sessionUser } from "./session-user.ts";
 import type { CredentialCheckResult, UsersService } from "./users-service.ts";
 
 /**
@@ -115,8 +115,7 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
     /** A session, the app's own schemes, a token, or Basic through them. */
     async function slower(ctx: RequestContext, header: string | string[] | undefined) {
       if (header === undefined) {
-        const id = loadedSessionUserId(ctx);
-        const user = id === null ? null : await service.enabledUser(id);
+        const user = await sessionUser(service, ctx);
         if (!user) throw refuse(ctx, "Authentication required");
         return found(ctx, user);
       }

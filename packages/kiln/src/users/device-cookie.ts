@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { KilnApp } from "../app/create-app.ts";
 import { requestState } from "../cookies/request-state.ts";
 import type { RequestContext } from "../http/context.ts";
 
@@ -57,7 +56,10 @@ function read(ctx: RequestContext | undefined): DeviceCookie | null {
 }
 
 function hasCookies(ctx: RequestContext): boolean {
-  return (ctx.app as KilnApp).service("cookies") !== undefined;
+  // Typed loosely on the request (http/ does not know apps); every app has `services`.
+  return (
+    (ctx.app as { readonly services: { readonly cookies?: object } }).services.cookies !== undefined
+  );
 }
 
 /** 96 bits of SHA-256 of the account: enough to tell a browser's few accounts apart. */

@@ -22,3 +22,12 @@ export function setRequestUser(ctx: RequestContext, user: Row | null): void {
 export function requestUser(ctx: RequestContext): Row | null | undefined {
   return ctx.get(USER);
 }
+
+/**
+ * Sets the request's users row found through its session, on an endpoint that did not ask for
+ * authentication: `request.user` takes it only when no `requireAuth` check set a principal.
+ */
+export function setSessionUser(ctx: RequestContext, user: Row | null): void {
+  ctx.set(USER, user);
+  if (ctx.user === null || ctx.user === undefined) ctx.user = user;
+}

@@ -138,7 +138,7 @@ export class TokenStore {
     now = Date.now(),
   ): Promise<NewToken> {
     const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
-    const id = randomBytes(9).toString("base64url");
+    const id = newTokenId();
     const expires = expiresIn === null ? 0 : now + expiresIn;
     await this.#db
       .insertInto(TOKENS_TABLE)
@@ -243,4 +243,15 @@ export function info(row: {
     expiresAt: expires > 0 ? new Date(expires) : null,
     lastUsedAt: used > 0 ? new Date(used) : null,
   };
+}
+
+/**
+ * A token's public id: 9 random bytes in base64url (12 characters), never starting with "-",
+ * which `kiln tokens revoke ID` would read as an option (1 id in 64 did).
+ */
+function newTokenId(): string {
+  for (;;) {
+    const id = randomBytes(9).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
 }

@@ -1,5 +1,5 @@
-import type { KeyTree } from "../app/config-keys.ts";
 import { ConfigError } from "../errors.ts";
+import type { KeyTree } from "../runtime/config-keys.ts";
 import { checkScryptParams, DEFAULT_SCRYPT, type ScryptParams } from "./passwords.ts";
 
 /**

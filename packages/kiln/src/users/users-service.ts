@@ -1,8 +1,9 @@
 import type { Kysely } from "kysely";
-import type { KilnApp } from "../app/create-app.ts";
-import type { KilnService, ServiceFactory } from "../app/service.ts";
+import type { Logger } from "pino";
 import { isKilnError, KilnError } from "../errors.ts";
+import type { KilnService } from "../http/service.ts";
 import { rowRef } from "../tables/row-ref.ts";
+import type { TablesService } from "../tables/service.ts";
 import type { SystemMigration } from "../tables/system-migrations.ts";
 import { normaliseEmail } from "../tables/system-tables.ts";
 import type { Row } from "../tables/types.ts";
@@ -12,12 +13,8 @@ import { InvalidCredentials, UserExists } from "./errors.ts";
 import { accountKey, accountOf, failuresMigration, GuessingDefence } from "./guessing-defence.ts";
 import { endSessionsOf } from "./login-state.ts";
 import { dummyHash, hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
-import {
-  type FoundToken,
-  type TokenTablesLike,
-  tokenLookup,
-  type UsersTableLike,
-} from "./token-lookup.ts";
+import { sessionUserFeature } from "./session-user.ts";
+import { type FoundToken, tokenLookup, type UsersTableLike } from "./token-lookup.ts";
 import {
   expiresInMs,
   looksLikeToken,
@@ -70,10 +67,10 @@ export class UsersService implements KilnService {
   readonly #memory: CredentialMemory;
   /** The hash an unknown email is checked against (see dummyHash). */
   #dummy: Promise<string> | null = null;
-  readonly #log: KilnApp["log"];
+  readonly #log: Logger;
   readonly #timer: NodeJS.Timeout;
 
-  private constructor(app: KilnApp, store: UserStore, settings: UsersSettings) {
+  private constructor(app: UsersHost, store: UserStore, settings: UsersSettings) {
     this.settings = settings;
     this.#store = store;
     this.#log = app.log;
@@ -82,13 +79,13 @@ export class UsersService implements KilnService {
       maxEntries: settings.credentialMemory.maxEntries,
       ttlMs: settings.credentialMemory.ttlSeconds * 1000,
     });
-    this.features = [authenticateFeature(this, app.name)];
+    this.features = [authenticateFeature(this, app.name), sessionUserFeature(this)];
     this.#timer = setInterval(() => this.#forgetOld(), 3_600_000);
     this.#timer.unref();
   }
 
   static async start(
-    app: KilnApp,
+    app: UsersHost,
     store: UserStore,
     settings: UsersSettings,
   ): Promise<UsersService> {
@@ -381,16 +378,20 @@ function checkEmail(email: string): string {
   return clean;
 }
 
-/** The tables service, as far as users need it (see tables/service.ts). */
-interface TablesLike extends TokenTablesLike {
-  readonly db: Kysely<unknown>;
-  migrateSystem(migrations: readonly SystemMigration[]): Promise<string[]>;
-  table(name: string): UsersTableLike & {
-    getById(id: string): Promise<Row | null>;
-    addRow(values: Record<string, unknown>): Promise<Row>;
-    search(filters?: object, options?: object): AsyncIterable<Row>;
-  };
-  findUserByEmail(email: string): Row | null | Promise<Row | null>;
+/** The users data table, as far as users need it (see tables/table.ts). */
+type UsersTable = UsersTableLike & {
+  getById(id: string): Promise<Row | null>;
+  addRow(values: Record<string, unknown>): Promise<Row>;
+  search(filters?: object, options?: object): AsyncIterable<Row>;
+};
+
+/** What the Users service needs of its app (the app object is one). */
+export interface UsersHost {
+  readonly name: string;
+  readonly log: Logger;
+  readonly config: { readonly services?: Parameters<typeof readUsersSettings>[0] };
+  /** The tables service, started before this one: accounts are the `users` data table. */
+  readonly services: { readonly tables?: TablesService };
 }
 
 /** The Users service's own tables, in order (see tables/system-migrations.ts). */
@@ -400,14 +401,15 @@ export const usersMigrations: readonly SystemMigration[] = [failuresMigration, t
  * Starts the Users service of an app: its accounts are the `users` data table, its counters
  * a Kiln table in the same database (so every process of the app shares both).
  */
-export const usersService: ServiceFactory = async (app: KilnApp) => {
-  const tables = app.service("tables") as (KilnService & TablesLike) | undefined;
+export const usersService = async (app: UsersHost): Promise<UsersService | null> => {
+  const tables = app.services.tables;
   if (!tables) return null;
   await tables.migrateSystem(usersMigrations);
-  const users = tables.table("users");
-  const tokens = new TokenStore(tables.db);
+  // The table's rows are RowImpl, the runtime class behind the public Row type (tables/row.ts).
+  const users = tables.table("users") as unknown as UsersTable;
+  const tokens = new TokenStore(tables.systemDb);
   const store: UserStore = {
-    db: tables.db,
+    db: tables.systemDb,
     tokens,
     findToken: tokenLookup(tokens, tables, users),
     findByEmail: (email) => tables.findUserByEmail(email),

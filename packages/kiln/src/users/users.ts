@@ -1,14 +1,14 @@
-import { currentApp } from "../app/current-app.ts";
 import { isForeign } from "../cookies/xsrf.ts";
 import { KilnError } from "../errors.ts";
-import { maybeContext } from "../http/context.ts";
+import { maybeContext, type RequestContext } from "../http/context.ts";
 import type { ColumnsOf, Row } from "../tables/types.ts";
 import { requestToken } from "./bearer.ts";
 import { deviceFor, rememberDevice } from "./device-cookie.ts";
 import { AuthenticationFailed, CrossSiteRefused, TooManyAttempts } from "./errors.ts";
 import { accountOf, addressKey } from "./guessing-defence.ts";
-import { forgetLogin, rememberLogin, sessionUserId } from "./login-state.ts";
+import { forgetLogin, rememberLogin } from "./login-state.ts";
 import { requestUser, setRequestUser } from "./request-user.ts";
+import { sessionUser } from "./session-user.ts";
 import type { NewToken, TokenInfo } from "./tokens.ts";
 import type { UsersService } from "./users-service.ts";
 
@@ -31,17 +31,24 @@ export type UserColumns = {
 /** A row of the `users` table: the built-in columns typed, the app's own typed by `kiln types`. */
 export type UserRow = Row<ColumnsOf<"users">> & UserColumns;
 
-async function service(): Promise<UsersService> {
-  const app = currentApp();
-  await app.ready();
-  const users = app.service<UsersService>("users");
-  if (!users) {
-    throw new KilnError("KILN_NO_APP", `The app "${app.name}" has no Users service running`);
-  }
-  return users;
+/** Where a users API finds its app's Users service (see `makeUsers`). */
+export type UsersServiceLookup = () => Promise<UsersService>;
+
+/** The request being handled, for what only makes sense in one (a login, the request's user). */
+function needRequest(what: string): RequestContext {
+  const ctx = maybeContext();
+  if (ctx) return ctx;
+  throw new KilnError(
+    "KILN_NO_REQUEST",
+    `users.${what}() works on the request being handled, and none is: call it inside an endpoint handler (or what it awaits). In a script or a test, users.addUser, users.checkPassword and users.getUserByEmail work without a request`,
+  );
 }
 
-async function checkPassword(email: string, password: string): Promise<UserRow> {
+async function checkPassword(
+  service: UsersServiceLookup,
+  email: string,
+  password: string,
+): Promise<UserRow> {
   // A login that another site's page makes the browser send is refused before any password
   // check, so a foreign page can neither guess passwords nor spend the owner's attempts.
   const ctx = maybeContext();
@@ -69,193 +76,195 @@ function logIn(user: UserRow): void {
   setRequestUser(ctx, user);
 }
 
+/** The users API (see `users`), as `app.users` and the importable `users` both give it. */
+export type Users = ReturnType<typeof makeUsers>;
+
 /**
- * The Users service: accounts with an email and a password, kept in the `users` data table.
- * Inside a request, logging in stores the user in the session (a browser stays logged in);
- * `authenticateUsers: true` endpoints accept that session or Basic credentials.
+ * The users API over the Users service `service` finds: the importable `users` finds the app
+ * of the current request, `app.users` its own app.
  */
-export const users = {
-  /**
-   * Creates an account (email unique regardless of case, password at least
-   * `services.users.minPasswordLength` characters) and, inside a request, logs it in (so its
-   * `lastLogin` is the sign-up time; outside a request it stays null until a first login) and
-   * gives the browser a device cookie for it, as a login does.
-   * Throws UserExists (409) or InvalidCredentials (400).
-   * @example const user = await users.signupWithEmail("ada@example.com", "correct horse");
-   */
-  async signupWithEmail(email: string, password: string): Promise<UserRow> {
-    const loggedIn = maybeContext() !== undefined;
-    const user = (await (await service()).addUser(email, password, {}, { loggedIn })) as UserRow;
-    // The browser that chose the password is the owner's, as after a login: it skips the
-    // account ceiling next time instead of waiting in line behind an attack.
-    rememberDevice(maybeContext(), accountOf(String(email)));
-    logIn(user);
-    return user;
-  },
+export function makeUsers(service: UsersServiceLookup) {
+  return {
+    /**
+     * Creates an account (email unique regardless of case, password at least
+     * `services.users.minPasswordLength` characters) and, inside a request, logs it in (so its
+     * `lastLogin` is the sign-up time; outside a request it stays null until a first login) and
+     * gives the browser a device cookie for it, as a login does.
+     * Throws UserExists (409) or InvalidCredentials (400).
+     * @example const user = await users.signupWithEmail("ada@example.com", "correct horse");
+     */
+    async signupWithEmail(email: string, password: string): Promise<UserRow> {
+      const loggedIn = maybeContext() !== undefined;
+      const user = (await (await service()).addUser(email, password, {}, { loggedIn })) as UserRow;
+      // The browser that chose the password is the owner's, as after a login: it skips the
+      // account ceiling next time instead of waiting in line behind an attack.
+      rememberDevice(maybeContext(), accountOf(String(email)));
+      logIn(user);
+      return user;
+    },
 
-  /**
-   * Checks the email and password and, inside a request, logs the user in (a fresh session
-   * id, against fixation). Throws AuthenticationFailed (401) for a wrong password, an unknown
-   * email or a disabled account alike, and TooManyAttempts (429) after repeated failures.
-   * Inside a request made by another site's page (a forged form post), it throws
-   * CrossSiteRefused (403) before checking anything: such attempts never count against the
-   * account, so a foreign page cannot lock its owner out.
-   * @example
-   * httpEndpoint("/login", { methods: ["POST"] }, async ({ email, password }) =>
-   *   users.loginWithEmail(email ?? "", password ?? ""));
-   */
-  async loginWithEmail(email: string, password: string): Promise<UserRow> {
-    const user = await checkPassword(email, password);
-    rememberDevice(maybeContext(), accountOf(String(email)));
-    logIn(user);
-    return user;
-  },
+    /**
+     * Checks the email and password and logs the user in to the request's session (a fresh
+     * session id, against fixation); outside a request it throws KILN_NO_REQUEST (a script
+     * checks a password with `checkPassword`). Throws AuthenticationFailed (401) for a wrong password, an unknown
+     * email or a disabled account alike, and TooManyAttempts (429) after repeated failures.
+     * Inside a request made by another site's page (a forged form post), it throws
+     * CrossSiteRefused (403) before checking anything: such attempts never count against the
+     * account, so a foreign page cannot lock its owner out.
+     * @example
+     * httpEndpoint("/login", { methods: ["POST"] }, async ({ email, password }) =>
+     *   users.loginWithEmail(email ?? "", password ?? ""));
+     */
+    async loginWithEmail(email: string, password: string): Promise<UserRow> {
+      needRequest("loginWithEmail");
+      const user = await checkPassword(service, email, password);
+      rememberDevice(maybeContext(), accountOf(String(email)));
+      logIn(user);
+      return user;
+    },
 
-  /**
-   * Checks an email and password exactly as `loginWithEmail` does (the guessing defence
-   * included) but starts no session and sets no cookie: for clients without cookies, e.g. an
-   * endpoint that exchanges a password for an API token. Returns the user row; throws
-   * AuthenticationFailed (401) or TooManyAttempts (429, with Retry-After).
-   * @example
-   * httpEndpoint("/tokens", { methods: ["POST"] }, async ({ email, password }) => {
-   *   const user = await users.checkPassword(email ?? "", password ?? "");
-   *   return users.createToken(user, { name: "mobile app", expiresIn: "90d" });
-   * });
-   */
-  checkPassword(email: string, password: string): Promise<UserRow> {
-    return checkPassword(email, password);
-  },
+    /**
+     * Checks an email and password exactly as `loginWithEmail` does (the guessing defence
+     * included) but starts no session and sets no cookie: for clients without cookies, e.g. an
+     * endpoint that exchanges a password for an API token. Returns the user row; throws
+     * AuthenticationFailed (401) or TooManyAttempts (429, with Retry-After).
+     * @example
+     * httpEndpoint("/tokens", { methods: ["POST"] }, async ({ email, password }) => {
+     *   const user = await users.checkPassword(email ?? "", password ?? "");
+     *   return users.createToken(user, { name: "mobile app", expiresIn: "90d" });
+     * });
+     */
+    checkPassword(email: string, password: string): Promise<UserRow> {
+      return checkPassword(service, email, password);
+    },
 
-  /**
-   * Creates an API token for a user and returns it with its secret (`token`, starting with
-   * `kiln_`): the only time the secret is seen, since Kiln keeps only its SHA-256. Clients
-   * send it as `Authorization: Bearer <token>` to `authenticateUsers` endpoints. `expiresIn`:
-   * seconds, or "90d", "12h", "30m"; default never.
-   * @example const { token } = await users.createToken(ada, { name: "CI", expiresIn: "30d" });
-   */
-  async createToken(
-    user: UserRow,
-    options: { name?: string; expiresIn?: number | string } = {},
-  ): Promise<NewToken> {
-    return (await service()).createToken(user, options);
-  },
+    /**
+     * Creates an API token for a user and returns it with its secret (`token`, starting with
+     * `kiln_`): the only time the secret is seen, since Kiln keeps only its SHA-256. Clients
+     * send it as `Authorization: Bearer <token>` to `authenticateUsers` endpoints. `expiresIn`:
+     * seconds, or "90d", "12h", "30m"; default never.
+     * @example const { token } = await users.createToken(ada, { name: "CI", expiresIn: "30d" });
+     */
+    async createToken(
+      user: UserRow,
+      options: { name?: string; expiresIn?: number | string } = {},
+    ): Promise<NewToken> {
+      return (await service()).createToken(user, options);
+    },
 
-  /**
-   * A user's tokens (id, name, createdAt, expiresAt, lastUsedAt; never the secrets), newest first.
-   * @example const list = await users.listTokens(users.getUser()!);
-   */
-  async listTokens(user: UserRow): Promise<TokenInfo[]> {
-    return (await service()).listTokens(user);
-  },
+    /**
+     * A user's tokens (id, name, createdAt, expiresAt, lastUsedAt; never the secrets), newest first.
+     * @example const list = await users.listTokens(users.getUser()!);
+     */
+    async listTokens(user: UserRow): Promise<TokenInfo[]> {
+      return (await service()).listTokens(user);
+    },
 
-  /**
-   * Revokes one of `user`'s tokens by id: refused at once by every process. Resolves to false
-   * when the user has no token with this id.
-   * @example await users.revokeToken(users.getUser()!, id);
-   */
-  async revokeToken(user: UserRow, id: string): Promise<boolean> {
-    return (await service()).revokeToken(id, user);
-  },
+    /**
+     * Revokes one of `user`'s tokens by id: refused at once by every process. Resolves to false
+     * when the user has no token with this id.
+     * @example await users.revokeToken(users.getUser()!, id);
+     */
+    async revokeToken(user: UserRow, id: string): Promise<boolean> {
+      return (await service()).revokeToken(id, user);
+    },
 
-  /**
-   * Revokes every token of a user (after a suspected leak, say); resolves to how many.
-   * @example await users.revokeAllTokens(ada);
-   */
-  async revokeAllTokens(user: UserRow): Promise<number> {
-    return (await service()).revokeAllTokens(user);
-  },
+    /**
+     * Revokes every token of a user (after a suspected leak, say); resolves to how many.
+     * @example await users.revokeAllTokens(ada);
+     */
+    async revokeAllTokens(user: UserRow): Promise<number> {
+      return (await service()).revokeAllTokens(user);
+    },
 
-  /**
-   * The API token the current request was authenticated with (no secret), or null: e.g. to
-   * let a client revoke its own token on logout.
-   * @example httpEndpoint("/logout", { authenticateUsers: true }, () =>
-   *   users.revokeToken(users.getUser()!, users.getToken()!.id));
-   */
-  getToken(): TokenInfo | null {
-    const ctx = maybeContext();
-    return ctx ? requestToken(ctx) : null;
-  },
+    /**
+     * The API token the current request was authenticated with (no secret), or null: e.g. to
+     * let a client revoke its own token on logout.
+     * @example httpEndpoint("/logout", { authenticateUsers: true }, () =>
+     *   users.revokeToken(users.getUser()!, users.getToken()!.id));
+     */
+    getToken(): TokenInfo | null {
+      return requestToken(needRequest("getToken"));
+    },
 
-  /**
-   * Changes a user's email, checked like a sign-up's and unique regardless of case. Throws
-   * InvalidCredentials (400) or UserExists (409).
-   * @example await users.setEmail(ada, "ada@lovelace.example");
-   */
-  async setEmail(user: UserRow, email: string): Promise<void> {
-    await (await service()).setEmail(user, email);
-  },
+    /**
+     * Changes a user's email, checked like a sign-up's and unique regardless of case. Throws
+     * InvalidCredentials (400) or UserExists (409).
+     * @example await users.setEmail(ada, "ada@lovelace.example");
+     */
+    async setEmail(user: UserRow, email: string): Promise<void> {
+      await (await service()).setEmail(user, email);
+    },
 
-  /**
-   * The user of the current request: the one whose Basic credentials or session an
-   * `authenticateUsers` endpoint accepted, or the one logged in during this request; else
-   * null. Synchronous. On endpoints without `authenticateUsers`, `await users.loadUser()`
-   * also reads the session.
-   * @example httpEndpoint("/me", { authenticateUsers: true }, () => users.getUser()?.email);
-   */
-  getUser(): UserRow | null {
-    const ctx = maybeContext();
-    return ctx ? ((requestUser(ctx) as UserRow | null | undefined) ?? null) : null;
-  },
+    /**
+     * The user of the current request, on any endpoint: the one whose credentials or session
+     * an `authenticateUsers` endpoint accepted, the enabled user the request's session is logged
+     * in as, or the one logged in during this request; else null. Synchronous (the session's
+     * user is read before the handler runs). Outside a request it throws KILN_NO_REQUEST.
+     * @example httpEndpoint("/me", { authenticateUsers: true }, () => users.getUser()?.email);
+     */
+    getUser(): UserRow | null {
+      return (requestUser(needRequest("getUser")) as UserRow | null | undefined) ?? null;
+    },
 
-  /**
-   * Like `getUser()`, and on any endpoint: falls back to the session's logged-in user,
-   * loaded from the database (null if it was disabled or deleted meanwhile).
-   * @example const user = await users.loadUser();
-   */
-  async loadUser(): Promise<UserRow | null> {
-    const ctx = maybeContext();
-    if (!ctx) return null;
-    const known = requestUser(ctx);
-    if (known !== undefined) return known as UserRow | null;
-    const id = sessionUserId();
-    const user = id === null ? null : ((await (await service()).enabledUser(id)) as UserRow | null);
-    setRequestUser(ctx, user);
-    return user;
-  },
+    /**
+     * `getUser()` as a promise (kept from when `getUser()` read the session only on
+     * `authenticateUsers` endpoints): looks the session's user up if it is not known yet.
+     * @example const user = await users.loadUser();
+     */
+    async loadUser(): Promise<UserRow | null> {
+      const ctx = needRequest("loadUser");
+      const known = requestUser(ctx);
+      if (known !== undefined) return known as UserRow | null;
+      const user = (await sessionUser(await service(), ctx)) as UserRow | null;
+      setRequestUser(ctx, user);
+      return user;
+    },
 
-  /**
-   * Logs a user in without a password (after your own check, e.g. an emailed link).
-   * @example users.forceLogin(await tables.users.get({ email: "ada@example.com" }));
-   */
-  forceLogin(user: UserRow): void {
-    if (!user || typeof user.id !== "string") {
-      throw new KilnError("KILN_BAD_VALUE", "users.forceLogin needs a row of the users table");
-    }
-    logIn(user);
-  },
+    /**
+     * Logs a user in without a password (after your own check, e.g. an emailed link).
+     * @example users.forceLogin(await tables.users.get({ email: "ada@example.com" }));
+     */
+    forceLogin(user: UserRow): void {
+      if (!user || typeof user.id !== "string") {
+        throw new KilnError("KILN_BAD_VALUE", "users.forceLogin needs a row of the users table");
+      }
+      needRequest("forceLogin");
+      logIn(user);
+    },
 
-  /**
-   * Logs the current session out.
-   * @example httpEndpoint("/logout", { methods: ["POST"] }, () => users.logout());
-   */
-  logout(): void {
-    const ctx = maybeContext();
-    if (!ctx) return;
-    forgetLogin();
-    setRequestUser(ctx, null);
-  },
+    /**
+     * Logs the current session out.
+     * @example httpEndpoint("/logout", { methods: ["POST"] }, () => users.logout());
+     */
+    logout(): void {
+      const ctx = needRequest("logout");
+      forgetLogin();
+      setRequestUser(ctx, null);
+    },
 
-  /**
-   * Creates an account without logging anyone in (scripts, admin endpoints, the CLI).
-   * @example await users.addUser("ada@example.com", "correct horse", { name: "Ada" });
-   */
-  async addUser(email: string, password: string, values: Record<string, unknown> = {}) {
-    return (await (await service()).addUser(email, password, values)) as UserRow;
-  },
+    /**
+     * Creates an account without logging anyone in (scripts, admin endpoints, the CLI).
+     * @example await users.addUser("ada@example.com", "correct horse", { name: "Ada" });
+     */
+    async addUser(email: string, password: string, values: Record<string, unknown> = {}) {
+      return (await (await service()).addUser(email, password, values)) as UserRow;
+    },
 
-  /**
-   * The account with this email (case-insensitively), or null.
-   * @example const ada = await users.getUserByEmail("ADA@example.com");
-   */
-  async getUserByEmail(email: string): Promise<UserRow | null> {
-    return (await (await service()).findByEmail(email)) as UserRow | null;
-  },
+    /**
+     * The account with this email (case-insensitively), or null.
+     * @example const ada = await users.getUserByEmail("ADA@example.com");
+     */
+    async getUserByEmail(email: string): Promise<UserRow | null> {
+      return (await (await service()).findByEmail(email)) as UserRow | null;
+    },
 
-  /**
-   * Sets a user's password. Remembered Basic credentials stop working at once, everywhere.
-   * @example await users.setPassword(ada, "a new long passphrase");
-   */
-  async setPassword(user: UserRow, password: string): Promise<void> {
-    await (await service()).setPassword(user, password);
-  },
-};
+    /**
+     * Sets a user's password. Remembered Basic credentials stop working at once, everywhere.
+     * @example await users.setPassword(ada, "a new long passphrase");
+     */
+    async setPassword(user: UserRow, password: string): Promise<void> {
+      await (await service()).setPassword(user, password);
+    },
+  };
+}

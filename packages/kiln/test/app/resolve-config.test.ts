@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { KILN_YAML_KEYS } from "../../src/app/config.ts";
-import type { KeyTree } from "../../src/app/config-keys.ts";
 import { resolveConfig } from "../../src/app/resolve-config.ts";
 import { createApp, type KilnApp } from "../../src/index.ts";
+import type { KeyTree } from "../../src/runtime/config-keys.ts";
 
 /*
  * Configuration is resolved once (app/resolve-config.ts) and passed down: nothing else in

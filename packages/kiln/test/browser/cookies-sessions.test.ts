@@ -2,7 +2,6 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { users } from "../../src/index.ts";
 import { cookieApp, type TestApp } from "../cookies/cookie-test-app.ts";
 import { browserTestsEnabled, foreignSite, launchBrowser } from "./browser.ts";
 import { addLoginApp, type Seen } from "./login-app.ts";
@@ -38,8 +37,8 @@ beforeAll(async () => {
   foreign = await foreignSite();
   addLoginApp(app, seen, [foreign.sameSite, foreign.crossSite]);
   appUrl = await app.listen({ host: "127.0.0.1", port: 0 });
-  await users.addUser(ALICE, PASSWORD);
-  await users.addUser(MALLORY, "mallory's own password");
+  await app.users.addUser(ALICE, PASSWORD);
+  await app.users.addUser(MALLORY, "mallory's own password");
   browser = await launchBrowser();
 });
 

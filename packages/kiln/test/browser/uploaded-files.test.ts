@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BlobMedia, HttpError, request } from "../../src/index.ts";
 import { head, type ListeningApp, listeningApp, rawRequest } from "../reliability/raw-http.ts";
-import { launchBrowser } from "./browser.ts";
+import { browserTestsEnabled, launchBrowser } from "./browser.ts";
 
 /**
  * A user uploads an HTML file with a script; the app serves it back as Media. Opened in a
@@ -67,28 +67,32 @@ describe("uploaded files served back", () => {
     expect(await inline.text()).toBe("shown in the browser");
   });
 
-  it("are downloaded by Chromium, not rendered in the app's origin", async () => {
-    await upload();
-    const browser = await launchBrowser();
-    try {
-      for (const path of ["/_/api/file", "/_/api/file-unnamed"]) {
-        const page = await browser.newPage();
-        const download = page.waitForEvent("download");
-        // Navigating to an attachment starts a download; Playwright reports it as an abort.
-        await page.goto(`${app.url}${path}`).catch(() => undefined);
-        expect((await download).suggestedFilename()).toMatch(/\.html$|file-unnamed/);
-        expect(await page.title()).not.toBe("script ran");
-        await page.close();
+  // KILN_TEST_BROWSER decides (browser.ts): required in CI, skipped with a notice without chromium.
+  it.runIf(browserTestsEnabled())(
+    "are downloaded by Chromium, not rendered in the app's origin",
+    async () => {
+      await upload();
+      const browser = await launchBrowser();
+      try {
+        for (const path of ["/_/api/file", "/_/api/file-unnamed"]) {
+          const page = await browser.newPage();
+          const download = page.waitForEvent("download");
+          // Navigating to an attachment starts a download; Playwright reports it as an abort.
+          await page.goto(`${app.url}${path}`).catch(() => undefined);
+          expect((await download).suggestedFilename()).toMatch(/\.html$|file-unnamed/);
+          expect(await page.title()).not.toBe("script ran");
+          await page.close();
+        }
+        const inline = await browser.newPage();
+        await inline.goto(`${app.url}/_/api/file-inline`);
+        expect(await inline.textContent("body")).toBe("shown in the browser");
+        await inline.close();
+        expect(stolen).toBe(0);
+      } finally {
+        await browser.dispose();
       }
-      const inline = await browser.newPage();
-      await inline.goto(`${app.url}/_/api/file-inline`);
-      expect(await inline.textContent("body")).toBe("shown in the browser");
-      await inline.close();
-      expect(stolen).toBe(0);
-    } finally {
-      await browser.dispose();
-    }
-  });
+    },
+  );
 });
 
 describe("X-Content-Type-Options: nosniff", () => {

@@ -69,26 +69,28 @@ await tables.tags.addRow({ name: "home" });
     });
     const { code, stderr } = await runKiln(["start", dir, "--port", "0"]);
     expect(code).toBe(1);
-    expect(stderr).toContain("No Kiln app is running");
+    expect(stderr).toContain("`tables` was used at the top level of a server module");
     expect(stderr).toContain("onStart(async () =>");
   });
 
   it("runs with its own app as the current one, after the tables are ready (createApp)", async () => {
-    onStart(async () => {
-      await tables.notes.addRow({ text: "from the top-level onStart" });
-    });
+    // Not on a pending list for whichever app comes next: there is none.
+    expect(() => onStart(() => undefined)).toThrow(/app\.onStart/);
     const first = createApp({ name: "first", logger: false, tables: { notes: { text: "text" } } });
+    first.onStart(async () => {
+      await tables.notes.addRow({ text: "from the first app.onStart" });
+    });
     first.onStart(async () => {
       await tables.notes.addRow({ text: "from app.onStart" });
     });
     first.httpEndpoint("/notes", async () =>
       (await tables.notes.search().toArray()).map((n) => n.text),
     );
-    // Created after `first`, so it is the "most recent app"; first's hooks still see first.
+    // Another app in the process: first's hooks still act on first.
     const second = createApp({ name: "second", logger: false, tables: { other: { x: "text" } } });
     try {
       const res = await first.inject({ url: "/_/api/notes" });
-      expect(res.json()).toEqual(["from the top-level onStart", "from app.onStart"]);
+      expect(res.json()).toEqual(["from the first app.onStart", "from app.onStart"]);
     } finally {
       await first.close();
       await second.close();

@@ -112,6 +112,27 @@ httpEndpoint("/slow", async () => {
     }
   });
 
+  // An app folder often has no package.json. Its .ts modules are ES modules on every Node.js
+  // version: on 22 and 24 they used to become CommonJS, where top-level await fails and, on
+  // 22, `import "kilnjs"` did too ("... is from a module not been linked").
+  it("loads the TypeScript modules of a folder without package.json as ES modules", async () => {
+    const dir = join(tmp.dir, "no-package-json");
+    writeFiles(dir, {
+      "kiln.yaml": "name: plain\n",
+      "server/module.ts": `import { httpEndpoint } from "kilnjs";
+const kind = await Promise.resolve(typeof require === "undefined" ? "module" : "commonjs");
+httpEndpoint("/kind", () => ({ kind, url: import.meta.url.endsWith("/server/module.ts") }));
+`,
+    });
+    const server = startKiln(["start", dir, "--port", "0"]);
+    try {
+      const [, url] = await server.waitFor(SERVING);
+      expect((await get(`${url}/kind`)).body).toBe('{"kind":"module","url":true}');
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
   it("takes the port from PORT, and from --app", async () => {
     const port = await freePort();
     const server = startKiln(["start", "--app", app()], { env: { PORT: String(port) } });

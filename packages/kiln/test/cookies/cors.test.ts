@@ -70,6 +70,25 @@ describe("crossOrigin: true", () => {
     expect(res.headers.vary).toContain("Origin");
   });
 
+  it("answers one preflight for a path registered once per method, naming every method", async () => {
+    app = cookieApp();
+    app.httpEndpoint("/split/:id", { crossOrigin: true, methods: ["GET"] }, ({ id }) => id);
+    app.httpEndpoint("/split/:id", { crossOrigin: true, methods: ["PUT"] }, ({ id }) => id);
+    const res = await app.inject({
+      method: "OPTIONS",
+      url: "/_/api/split/1",
+      headers: { origin: ORIGIN, "access-control-request-method": "PUT" },
+    });
+    expect(res.statusCode).toBe(204);
+    expect(res.headers["access-control-allow-methods"]).toBe("GET, HEAD, PUT");
+    const put = await app.inject({
+      method: "PUT",
+      url: "/_/api/split/1",
+      headers: { origin: ORIGIN },
+    });
+    expect(put.headers["access-control-allow-origin"]).toBe("*");
+  });
+
   it("answers preflights on catch-all paths too, and lists HEAD with GET", async () => {
     const res = await corsApp().inject({
       method: "OPTIONS",

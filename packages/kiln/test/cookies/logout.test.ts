@@ -48,7 +48,7 @@ async function sessionApp(): Promise<ListeningApp> {
     },
     { services: { users: { scrypt: { N: 1024, r: 8, p: 1 } } } },
   );
-  await users.addUser("ada@example.com", "correct horse battery");
+  await started.users.addUser("ada@example.com", "correct horse battery");
   return started;
 }
 

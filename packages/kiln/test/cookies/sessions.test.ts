@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { CookiesService } from "../../src/cookies/cookies-service.ts";
 import { type KyselySessionStore, tokenHash } from "../../src/cookies/session-store.ts";
 import { type KilnError, session } from "../../src/index.ts";
 import { cookieApp, setCookies, type TestApp, TestJar } from "./cookie-test-app.ts";
@@ -37,7 +36,7 @@ function all(): Record<string, unknown> {
 }
 
 function store(a: TestApp): KyselySessionStore {
-  const service = a.service<CookiesService>("cookies");
+  const service = a.services.cookies;
   if (!service) throw new Error("no cookies service");
   return service.runtime.store as KyselySessionStore;
 }
@@ -219,7 +218,7 @@ describe("session", () => {
     vi.setSystemTime(Date.now() + 0.5 * DAY);
     await new TestJar().send(a, "/_/api/put/k/3");
     vi.setSystemTime(Date.now() + 0.6 * DAY);
-    const service = a.service<CookiesService>("cookies");
+    const service = a.services.cookies;
     expect(await service?.cleanupSessions()).toBe(2);
     expect(await store(a).count()).toBe(1);
   });

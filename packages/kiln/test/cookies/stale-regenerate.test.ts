@@ -46,7 +46,7 @@ for (const dialect of await testDialects()) {
         email: (await users.loadUser())?.email ?? null,
         session: Object.fromEntries(session.keys().map((k) => [k, session.get(k)])),
       }));
-      await users.addUser("ada@example.com", "correct horse battery");
+      await started.users.addUser("ada@example.com", "correct horse battery");
       return started;
     }
 

@@ -9,10 +9,11 @@
  * only `...` for any number of lines. Each page runs in a fresh empty folder, its transcripts
  * one after another in one bash session (so `cd` and files carry over from block to block),
  * with `kiln` (and `npx kiln`) being this repository's CLI and no PORT, KILN_* or DATABASE_URL
- * from the caller. Commands that need the network or a running server (`npm install`,
- * `kiln start`, curl) go in ```sh blocks, which are not run, unless another test runs them:
- * README's walkthrough has examples/todo/test/walkthrough.test.ts (curl against `kiln start`)
- * and docs/tokens.md has tokens-doc.test.ts, so both are left to those.
+ * from the caller. Commands that need the network, root or a server that stays up (`npm install`,
+ * systemctl, `kiln start` that succeeds, curl) go in ```sh blocks, which are not run, each with
+ * a line saying why or which test covers it; README's walkthrough is run by
+ * examples/todo/test/walkthrough.test.ts (curl against `kiln start`) and docs/tokens.md by
+ * tokens-doc.test.ts, so both are left to those.
  */
 import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -132,8 +133,32 @@ function runPage(steps: Step[]): string[] {
 describe("the docs' shell transcripts", () => {
   it("include the pages written as transcripts", () => {
     const found = transcripts.map((t) => t.page);
-    expect(found).toContain("docs/getting-started.md");
-    expect(found).toContain("docs/deployment-recipes.md");
+    for (const page of [
+      "docs/cli.md",
+      "docs/configuration.md",
+      "docs/deployment.md",
+      "docs/deployment-recipes.md",
+      "docs/getting-started.md",
+    ]) {
+      expect(found).toContain(page);
+    }
+  });
+
+  it("run every kiln command that needs no server (start and dev: the walkthrough's test)", () => {
+    const commands = transcripts.flatMap((t) => t.steps.map((step) => step.command)).join("\n");
+    const ran = (command: string) => new RegExp(`\\bkiln ${command}(?![\\w-])`).test(commands);
+    const actions = {
+      users: ["add", "list", "disable", "enable", "set-password", "remove"],
+      tokens: ["add", "list", "revoke", "revoke-all"],
+      tables: ["list", "show", "export", "import", "migrate"],
+    };
+    const commandsOfKiln = [
+      "new",
+      "types",
+      "--version",
+      ...Object.entries(actions).flatMap(([group, names]) => names.map((n) => `${group} ${n}`)),
+    ];
+    expect(commandsOfKiln.filter((command) => !ran(command))).toEqual([]);
   });
 
   for (const { page, steps } of transcripts) {

@@ -204,7 +204,7 @@ describe("app-wide endpoint defaults (kiln.yaml endpoints:)", () => {
         () => request.user,
       );
     });
-    await users.addUser("ada@example.com", "correct horse");
+    await app!.users.addUser("ada@example.com", "correct horse");
     expect((await call(`${url}/me`)).status).toBe(401);
     expect(
       (await call(`${url}/me`, { headers: basic("ada@example.com", "correct horse") })).body,

@@ -251,7 +251,7 @@ describe("errors", () => {
     });
     const logged = logs.lines.find((line) => line.errorId === body.id);
     expect(logged).toMatchObject({ level: 50, err: { code: "KILN_DATABASE_BUSY" } });
-    expect(await tables.notes.search().count()).toBe(0); // every attempt rolled back
+    expect(await app.tables.notes.search().count()).toBe(0); // every attempt rolled back
   });
 
   it("each 500 gets its own id", async () => {

@@ -157,11 +157,37 @@ describe("registration", () => {
     expect((error as KilnError).code).toBe("KILN_BAD_ENDPOINT");
   });
 
-  it("refuses two endpoints on the same path", async () => {
+  it("refuses two endpoints for the same method and path, naming both", async () => {
     app = testApp();
-    app.httpEndpoint("/twice", () => 1);
-    app.httpEndpoint("/twice", () => 2);
-    await expect(app.ready()).rejects.toMatchObject({ code: "KILN_DUPLICATE_ENDPOINT" });
+    app.httpEndpoint("/twice", function first() {
+      return 1;
+    });
+    app.httpEndpoint("/twice", { methods: ["POST", "PUT"] }, function second() {
+      return 2;
+    });
+    await expect(app.ready()).rejects.toMatchObject({
+      code: "KILN_DUPLICATE_ENDPOINT",
+      message: expect.stringMatching(
+        /POST \/twice: httpEndpoint\("\/twice", \{ methods: \["GET","POST"\] \}\) \(handler first\) and httpEndpoint\("\/twice", \{ methods: \["POST","PUT"\] \}\) \(handler second\)/,
+      ),
+    });
+  });
+
+  it("gives each method of a path its own handler, and 405 + Allow lists them all", async () => {
+    app = testApp();
+    app.httpEndpoint("/tasks/:id", { methods: ["GET"] }, ({ id }) => ({ get: id }));
+    app.httpEndpoint("/tasks/:id", { methods: ["PUT", "DELETE"] }, (_, { params }) => ({
+      changed: params.id,
+    }));
+    expect((await app.inject({ url: "/_/api/tasks/7" })).json()).toEqual({ get: "7" });
+    const put = await app.inject({ method: "PUT", url: "/_/api/tasks/7" });
+    expect(put.json()).toEqual({ changed: "7" });
+    expect((await app.inject({ method: "HEAD", url: "/_/api/tasks/7" })).statusCode).toBe(200);
+    const post = await app.inject({ method: "POST", url: "/_/api/tasks/7" });
+    expect(post.statusCode).toBe(405);
+    expect(post.headers.allow).toBe("GET, PUT, DELETE, HEAD");
+    const options = await app.inject({ method: "OPTIONS", url: "/_/api/tasks/7" });
+    expect(options.statusCode).toBe(405);
   });
 
   it("refuses an endpoint added after the app started", async () => {
@@ -170,13 +196,19 @@ describe("registration", () => {
     expect(() => app.httpEndpoint("/late", () => null)).toThrow(/after the app started/);
   });
 
-  it("the top-level httpEndpoint registers on the next app created", async () => {
-    httpEndpoint("/top", () => "from the top level");
+  it("the top-level httpEndpoint outside a loading app folder is refused, naming what to use", async () => {
+    expect(() => httpEndpoint("/top", () => "from the top level")).toThrow(
+      expect.objectContaining({
+        code: "KILN_NO_APP",
+        message: expect.stringMatching(
+          /httpEndpoint\("\/top"\).*server\/ folder.*app\.httpEndpoint/,
+        ),
+      }),
+    );
+    // Nothing was kept for a later app either.
     const first = createApp({ name: "first", logger: false });
-    app = testApp();
     try {
-      expect((await first.inject({ url: "/_/api/top" })).body).toBe("from the top level");
-      expect((await app.inject({ url: "/_/api/top" })).statusCode).toBe(404);
+      expect((await first.inject({ url: "/_/api/top" })).statusCode).toBe(404);
     } finally {
       await first.close();
     }

@@ -25,7 +25,7 @@ async function guardedApp(usersSettings: Record<string, unknown>): Promise<Liste
   const started = await listeningApp((app) => {
     app.httpEndpoint("/me", { authenticateUsers: true }, () => ({ email: users.getUser()?.email }));
   }, config);
-  await users.signupWithEmail(OWNER, PASSWORD);
+  await started.users.signupWithEmail(OWNER, PASSWORD);
   return started;
 }
 

@@ -31,7 +31,7 @@ async function loginApp(trustProxy = false): Promise<ListeningApp> {
     },
     { services: { users: { scrypt: { N: 1024, r: 8, p: 1 } } }, trustProxy },
   );
-  await users.signupWithEmail("owner@example.com", "the owner's password");
+  await started.users.signupWithEmail("owner@example.com", "the owner's password");
   return started;
 }
 

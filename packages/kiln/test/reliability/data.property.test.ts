@@ -84,7 +84,7 @@ for (const dialect of await testDialects()) {
         return row ? { id: row.id } : null;
       });
       await app.ready();
-      service = app.service<TablesService>("tables")!;
+      service = app.services.tables!;
     });
 
     afterAll(async () => {
@@ -98,7 +98,7 @@ for (const dialect of await testDialects()) {
         .map(([t, r]) => `[${t},${r}]`);
       await fc.assert(
         fc.asyncProperty(fc.oneof(fc.string(), lookalike), async (id) => {
-          const row = await tables.items.getById(id);
+          const row = await app.tables.items.getById(id);
           if (row !== null) expect(row.id).toBe(id);
         }),
         { numRuns: 300 },
@@ -108,14 +108,14 @@ for (const dialect of await testDialects()) {
     it("a row's id finds that row again, directly and through a URL", async () => {
       await fc.assert(
         fc.asyncProperty(values, async (value) => {
-          const row = await tables.items.addRow(value);
+          const row = await app.tables.items.addRow(value);
           expect(row.id).toMatch(/^\[\d+,\d+\]$/);
-          const again = await tables.items.getById(row.id);
+          const again = await app.tables.items.getById(row.id);
           expect(fields(again as unknown as Record<string, unknown>)).toEqual(asFields(value));
           const res = await app.inject({ url: `/_/api/items/${encodeURIComponent(row.id)}` });
           expect(res.json()).toEqual({ id: row.id });
           await row.delete();
-          expect(await tables.items.getById(row.id)).toBeNull();
+          expect(await app.tables.items.getById(row.id)).toBeNull();
         }),
         {
           numRuns: 100,
@@ -130,10 +130,10 @@ for (const dialect of await testDialects()) {
     it("CSV export then import gives back every value", async () => {
       await fc.assert(
         fc.asyncProperty(fc.array(values, { maxLength: 8 }), async (rows) => {
-          await tables.items.deleteAllRows();
-          await tables.copies.deleteAllRows();
-          for (const row of rows) await tables.items.addRow(row);
-          const csv = (await tables.items.toCsv()).getText();
+          await app.tables.items.deleteAllRows();
+          await app.tables.copies.deleteAllRows();
+          for (const row of rows) await app.tables.items.addRow(row);
+          const csv = (await app.tables.items.toCsv()).getText();
           const added = await service.importCsv(
             "copies",
             (async function* () {
@@ -141,7 +141,7 @@ for (const dialect of await testDialects()) {
             })(),
           );
           expect(added).toBe(rows.length);
-          const copied = await tables.copies.search().toArray();
+          const copied = await app.tables.copies.search().toArray();
           expect(copied.map((row) => fields(row as unknown as Record<string, unknown>))).toEqual(
             rows.map(asFields),
           );

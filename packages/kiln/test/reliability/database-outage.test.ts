@@ -88,7 +88,7 @@ async function appBehindProxy() {
   );
   app.httpEndpoint("/ping", () => "pong");
   await app.ready();
-  await tables.notes.addRow({ text: "kept" });
+  await app.tables.notes.addRow({ text: "kept" });
   return { app, proxy, logs };
 }
 

@@ -275,8 +275,8 @@ describe("oversized and malformed requests", () => {
 
   it("ids that are SQL are only ids, against a real table: a 404, and nothing else happens", async () => {
     const kept = [
-      await tables.notes.addRow({ text: "one" }),
-      await tables.notes.addRow({ text: "two" }),
+      await app.tables.notes.addRow({ text: "one" }),
+      await app.tables.notes.addRow({ text: "two" }),
     ];
     const real = kept[0]!.id; // "[t,r]"
     const ids = [
@@ -297,7 +297,7 @@ describe("oversized and malformed requests", () => {
       }
     }
     // Both rows are still there, unchanged, and the real id still finds its row.
-    const left = await tables.notes.search({}, { orderBy: "text" }).toArray();
+    const left = await app.tables.notes.search({}, { orderBy: "text" }).toArray();
     expect(left.map((row) => [row.id, row.text])).toEqual(kept.map((row) => [row.id, row.text]));
     const found = await send(head(`GET /_/api/stored/${encodeURIComponent(real)} HTTP/1.1`));
     expect(found.status).toBe(200);

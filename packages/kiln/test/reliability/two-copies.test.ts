@@ -106,10 +106,10 @@ describe("two copies of kiln in one process", () => {
 
   it("a copy whose shared state differs (another version) refuses to load, with a clear error", async () => {
     const app = todoWithOwnKiln("other-version", (copy) => {
-      const file = join(copy, "dist", "runtime", "global-state.js");
+      const file = join(copy, "dist", "http", "global-state.js");
       const source = readFileSync(file, "utf8");
-      expect(source).toContain("const STATE_VERSION = 2;");
-      writeFileSync(file, source.replace("const STATE_VERSION = 2;", "const STATE_VERSION = 3;"));
+      expect(source).toContain("const STATE_VERSION = 3;");
+      writeFileSync(file, source.replace("const STATE_VERSION = 3;", "const STATE_VERSION = 4;"));
     });
     const started = startKiln({ app, data: join(root, "other-data") });
     const failure = await started.then(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { q, type Row, tables } from "../../src/index.ts";
+import { q, type Row } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
 
@@ -11,7 +11,7 @@ const SCHEMA = {
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: filters on id, and lists of any length`, () => {
     it("get({ id }) and search({ id }) take a row or its id text, with other filters", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const ada = await tables.users.addRow({ email: "ada@example.com" });
       const a = await tables.articles.addRow({ title: "a", author: ada });
       const b = await tables.articles.addRow({ title: "b" });
@@ -35,7 +35,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("q.anyOf, q.noneOf and q.not of ids, at the top and inside q.anyOf of filters", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const rows: Row[] = [];
       for (const title of ["a", "b", "c", "d"]) rows.push(await tables.articles.addRow({ title }));
       const [a, b, c] = rows as [Row, Row, Row, Row];
@@ -52,7 +52,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("q.anyOf of 70,000 values works (over SQLite's 32,766 and PostgreSQL's 65,535 parameters), for ids, links and plain columns", async () => {
-      const { service } = await tablesApp(dialect, SCHEMA);
+      const { service, tables } = await tablesApp(dialect, SCHEMA);
       const ada = await tables.users.addRow({ email: "ada@example.com" });
       const added = await tables.articles.addRows(
         Array.from({ length: 50 }, (_, i) => ({ title: `t${i}`, score: i, author: ada })),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type Row, tables } from "../../src/index.ts";
+import type { Row } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
 
@@ -17,7 +17,7 @@ for (const dialect of await testDialects()) {
     ])(
       "20 concurrent requests each adding a fan keep all 20; concurrent removes keep the rest%s",
       async (_, schema) => {
-        const { app } = await tablesApp(dialect, schema, {
+        const { app, tables } = await tablesApp(dialect, schema, {
           setup: (app) => {
             app.httpEndpoint("/fan", { methods: ["POST"] }, async ({ user, remove }) => {
               const article = await tables.articles.get({ title: "hot" });
@@ -58,7 +58,7 @@ for (const dialect of await testDialects()) {
     );
 
     it("add keeps the order and never doubles a link; the row in hand follows; count skips deleted rows", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const [a, b, c] = await tables.users.addRows([
         { email: "a@example.com" },
         { email: "b@example.com" },

@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
-import { inTransaction, q, type Row, tables } from "../../src/index.ts";
+import { q, type Row } from "../../src/index.ts";
 import type { TablesService } from "../../src/tables/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
@@ -50,7 +50,7 @@ async function indexedColumns(service: TablesService): Promise<string[]> {
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: links are stored in a join table`, () => {
     it("indexed by row and by linked row; every write path keeps it, positions in list order", async () => {
-      const { service } = await tablesApp(dialect, SCHEMA);
+      const { service, tables } = await tablesApp(dialect, SCHEMA);
       expect(await indexedColumns(service)).toEqual(["row_id", "target_id"]);
       const [x, y, z] = await tables.tags.addRows([{ name: "x" }, { name: "y" }, { name: "z" }]);
       const [rx, ry, rz] = [rowId(x!), rowId(y!), rowId(z!)];
@@ -108,7 +108,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("a transaction that fails leaves no link behind; one that commits keeps them all", async () => {
-      const { service } = await tablesApp(dialect, SCHEMA);
+      const { service, tables, inTransaction } = await tablesApp(dialect, SCHEMA);
       const [x, y] = await tables.tags.addRows([{ name: "x" }, { name: "y" }]);
       const kept = await tables.articles.addRow({ title: "kept", tags: [x!] });
       const failed = await inTransaction(async () => {

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { sql } from "kysely";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { q, type Row, tables } from "../../src/index.ts";
+import { q, type Row, type TablesAccessor } from "../../src/index.ts";
 import { openTables, type TablesService } from "../../src/tables/index.ts";
 import { FIXTURE_TABLES } from "../fixtures/links-0.1-tables.ts";
 import { type TestDatabase, type TestDialect, testDialects } from "../support/dialects.ts";
@@ -35,7 +35,7 @@ const names = (row: Row | null, column: string) =>
   ((row![column] as Row[]) ?? []).map((r) => (r.name ?? r.email ?? r.title) as string);
 
 /** Every article as [id, title, author, tags, fans, related, picks]. */
-async function articles(): Promise<unknown[][]> {
+async function articles(tables: TablesAccessor): Promise<unknown[][]> {
   const all = await tables.articles.search().toArray();
   return all.map((r) => [
     r.id,
@@ -128,8 +128,8 @@ for (const dialect of await testDialects()) {
         'table "articles": moved the links of "tags" to a join table (_kiln_links_2_tags), indexed both ways',
       );
       expect(await layout(first.service)).toEqual({ inRow: [], joinTables: [18, 10, 3, 4] });
-      expect(await articles()).toEqual(EXPECTED);
-      expect((await tables.tags.search().toArray()).map((t) => [t.id, t.name])).toEqual([
+      expect(await articles(first.tables)).toEqual(EXPECTED);
+      expect((await first.tables.tags.search().toArray()).map((t) => [t.id, t.name])).toEqual([
         ["[1,1]", "a"],
         ["[1,2]", "b"],
         ["[1,4]", "d"],
@@ -140,9 +140,10 @@ for (const dialect of await testDialects()) {
       const second = await first.reopen(FIXTURE_TABLES);
       expect(logs.filter((l) => l.change !== undefined)).toEqual([]);
       expect(await layout(second.service)).toEqual({ inRow: [], joinTables: [18, 10, 3, 4] });
-      expect(await articles()).toEqual(EXPECTED);
+      expect(await articles(second.tables)).toEqual(EXPECTED);
 
       // Searches, counts and changes work on the moved links.
+      const { tables } = second;
       const [a, , d] = await tables.tags.search().toArray();
       const ann = await tables.users.get({ email: "ann@example.com" });
       const titles = async (filters: unknown) =>
@@ -173,10 +174,19 @@ for (const dialect of await testDialects()) {
         gone: { tags: "links tags" },
       };
       const first = await tablesApp(dialect, before);
-      const [x, y, z] = await tables.tags.addRows([{ name: "x" }, { name: "y" }, { name: "z" }]);
-      const p1 = await tables.posts.addRow({ title: "1", main: x, list: [y!, x!], other: [z!] });
-      const p2 = await tables.posts.addRow({ title: "2", list: [], other: [x!] });
-      await tables.gone.addRow({ tags: [x!] });
+      const [x, y, z] = await first.tables.tags.addRows([
+        { name: "x" },
+        { name: "y" },
+        { name: "z" },
+      ]);
+      const p1 = await first.tables.posts.addRow({
+        title: "1",
+        main: x,
+        list: [y!, x!],
+        other: [z!],
+      });
+      const p2 = await first.tables.posts.addRow({ title: "2", list: [], other: [x!] });
+      await first.tables.gone.addRow({ tags: [x!] });
       await first.app.close();
       const after = {
         tags: { name: "text" },

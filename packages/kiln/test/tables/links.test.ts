@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KilnError, q, type Row, tables } from "../../src/index.ts";
+import { KilnError, q, type Row } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
 
@@ -12,7 +12,7 @@ const SCHEMA = {
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: links`, () => {
     it("a link column gives the linked row, loaded with its columns", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const ada = await tables.users.addRow({ email: "ada@example.com", enabled: true });
       const task = await tables.tasks.addRow({ title: "t", owner: ada });
       const read = await tables.tasks.getById(task.id);
@@ -24,7 +24,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("a links column gives the rows in the order given", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const [a, b, c] = [
         await tables.tags.addRow({ name: "a" }),
         await tables.tags.addRow({ name: "b" }),
@@ -46,7 +46,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("search by a linked row, by several, and by null", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const ada = await tables.users.addRow({ email: "ada@example.com" });
       const bob = await tables.users.addRow({ email: "bob@example.com" });
       const [x, y] = [
@@ -71,7 +71,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("a search by a loaded linked row gives that row as the link; each search its own values", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const ada = await tables.users.addRow({ email: "ada@example.com" });
       const bob = await tables.users.addRow({ email: "bob@example.com" });
       for (const [title, owner] of [
@@ -110,7 +110,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("a row of the wrong table, or no row, for a link is KILN_BAD_VALUE", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const tag = await tables.tags.addRow({ name: "x" });
       for (const bad of [
         { owner: tag },
@@ -134,7 +134,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("a link to a deleted row reads as null; a links list leaves deleted rows out", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const ada = await tables.users.addRow({ email: "ada@example.com" });
       const [x, y] = [
         await tables.tags.addRow({ name: "x" }),
@@ -150,7 +150,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("rows reached through two links have an id but are not loaded", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const group = await tables.groups.addRow({ name: "g" });
       const tag = await tables.tags.addRow({ name: "x", group });
       const task = await tables.tasks.addRow({ title: "t", tags: [tag] });
@@ -175,7 +175,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("links of many rows are fetched together, and all resolve", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const users: Row[] = [];
       for (let i = 0; i < 30; i++)
         users.push(await tables.users.addRow({ email: `u${i}@example.com` }));

@@ -2,7 +2,6 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { tables } from "../../src/index.ts";
 import { openTables } from "../../src/tables/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
@@ -19,8 +18,8 @@ for (const dialect of await testDialects()) {
   describe(`${dialect.name}: schema migration`, () => {
     it("a restart with a new table and new columns keeps every row and id", async () => {
       const first = await tablesApp(dialect, { tasks: { title: "text" } });
-      const task = await tables.tasks.addRow({ title: "kept" });
-      await first.reopen({
+      const task = await first.tables.tasks.addRow({ title: "kept" });
+      const { tables } = await first.reopen({
         tasks: { title: "text", done: "bool", owner: "link users" },
         notes: { text: "text" },
       });
@@ -75,7 +74,7 @@ for (const dialect of await testDialects()) {
     it("a removed column is reported, left alone, and its values return if it is declared again", async () => {
       const logs: LogLine[] = [];
       const first = await tablesApp(dialect, { tasks: { title: "text", note: "text" } }, { logs });
-      const task = await tables.tasks.addRow({ title: "t", note: "precious" });
+      const task = await first.tables.tasks.addRow({ title: "t", note: "precious" });
       const second = await first.reopen({ tasks: { title: "text" } });
       const warning = logs.find((l) => l.column === "note");
       expect(warning?.level).toBe(40);
@@ -83,20 +82,23 @@ for (const dialect of await testDialects()) {
       expect(second.service.migration.pending).toMatchObject([
         { kind: "removed-column", table: "tasks", column: "note" },
       ]);
-      expect((await tables.tasks.getById(task.id))!.toJSON()).toEqual({ id: task.id, title: "t" });
-      await tables.tasks.addRow({ title: "without note" });
-      await second.reopen({ tasks: { title: "text", note: "text" } });
-      expect((await tables.tasks.getById(task.id))!.note).toBe("precious");
+      expect((await second.tables.tasks.getById(task.id))!.toJSON()).toEqual({
+        id: task.id,
+        title: "t",
+      });
+      await second.tables.tasks.addRow({ title: "without note" });
+      const third = await second.reopen({ tasks: { title: "text", note: "text" } });
+      expect((await third.tables.tasks.getById(task.id))!.note).toBe("precious");
     });
 
     it("a retyped column keeps its stored type, with a warning, until migrate --apply converts it", async () => {
       const logs: LogLine[] = [];
       const first = await tablesApp(dialect, { items: { code: "text", count: "text" } }, { logs });
-      const a = await tables.items.addRow({ code: "a", count: "12" });
-      const b = await tables.items.addRow({ code: "b", count: "twelve" });
+      const a = await first.tables.items.addRow({ code: "a", count: "12" });
+      const b = await first.tables.items.addRow({ code: "b", count: "twelve" });
       const second = await first.reopen({ items: { code: "text", count: "number" } });
       expect(logs.some((l) => l.column === "count" && l.msg.includes("convert"))).toBe(true);
-      expect((await tables.items.getById(a.id))!.count).toBe("12");
+      expect((await second.tables.items.getById(a.id))!.count).toBe("12");
       await second.app.close();
       const applied = await openTables({
         dataDir: second.database.dataDir,
@@ -120,8 +122,8 @@ for (const dialect of await testDialects()) {
         tasks: { title: "text", old: "number" },
         gone: { x: "text" },
       });
-      const task = await tables.tasks.addRow({ title: "t", old: 1 });
-      await tables.gone.addRow({ x: "bye" });
+      const task = await first.tables.tasks.addRow({ title: "t", old: 1 });
+      await first.tables.gone.addRow({ x: "bye" });
       await first.app.close();
       const options = {
         dataDir: first.database.dataDir,
@@ -186,7 +188,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("indexed columns (index: true) work like any other", async () => {
-      await tablesApp(dialect, {
+      const { tables } = await tablesApp(dialect, {
         tasks: { title: { type: "text", index: true }, n: { type: "number", indexed: true } },
       });
       await tables.tasks.addRow({ title: "a", n: 1 });

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { q, tables } from "../../src/index.ts";
+import { q } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
 
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: paged lists with their total`, () => {
     it("total() ignores limit and offset; toPage() gives the page and the total", async () => {
-      await tablesApp(dialect, { items: { n: "number", even: "bool" } });
+      const { tables } = await tablesApp(dialect, { items: { n: "number", even: "bool" } });
       await tables.items.addRows(
         Array.from({ length: 25 }, (_, i) => ({ n: i, even: i % 2 === 0 })),
       );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { KilnError, q, tables } from "../../src/index.ts";
+import { KilnError, q } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
 
@@ -17,9 +17,9 @@ interface Answer {
 }
 
 async function searchApp(dialect: Awaited<ReturnType<typeof testDialects>>[number]) {
-  const { app } = await tablesApp(dialect, NOTES, {
+  const { app, tables } = await tablesApp(dialect, NOTES, {
     setup(app) {
-      app.httpEndpoint("/search", { methods: ["POST"] }, async (_params, { body }) => {
+      app.httpEndpoint("/search", { methods: ["POST"] }, async (_params, { body, tables }) => {
         const { words, pattern, above } = body as {
           words?: string;
           pattern?: string;
@@ -36,7 +36,7 @@ async function searchApp(dialect: Awaited<ReturnType<typeof testDialects>>[numbe
   });
   await tables.notes.addRow({ text: "the quick brown fox", n: 1 });
   const url = await app.listen({ port: 0 });
-  return async (search: object): Promise<Answer> => {
+  const search = async (search: object): Promise<Answer> => {
     const res = await fetch(`${url}/_/api/search`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -44,12 +44,13 @@ async function searchApp(dialect: Awaited<ReturnType<typeof testDialects>>[numbe
     });
     return { status: res.status, body: (await res.json()) as Answer["body"] };
   };
+  return { search, tables };
 }
 
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: searches too large for the database`, () => {
     it("q.fullTextMatch with a huge input is a 400 naming the limit", async () => {
-      const search = await searchApp(dialect);
+      const { search } = await searchApp(dialect);
       expect(await search({ words: "QUICK fox" })).toEqual({ status: 200, body: { count: 1 } });
       const huge = Array.from({ length: 100_000 }, (_, i) => `w${i}`).join(" ");
       const answer = await search({ words: huge });
@@ -60,7 +61,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("a search with more bound values than the database takes is a 400", async () => {
-      const search = await searchApp(dialect);
+      const { search } = await searchApp(dialect);
       expect(await search({ above: [0, 5] })).toEqual({ status: 200, body: { count: 1 } });
       // One bound value per condition: 70,000 conditions are more than either database binds.
       const above = Array.from({ length: 70_000 }, (_, i) => i);
@@ -71,7 +72,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("a LIKE pattern of any length is answered, never a 500", async () => {
-      const search = await searchApp(dialect);
+      const { search } = await searchApp(dialect);
       const answer = await search({ pattern: `%${"x".repeat(60_000)}%` });
       if (dialect.name === "sqlite") {
         // SQLite refuses patterns over 50,000 bytes.
@@ -83,7 +84,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("outside a request the refusal is a KilnError with code KILN_QUERY_TOO_LARGE", async () => {
-      await searchApp(dialect);
+      const { tables } = await searchApp(dialect);
       const huge = Array.from({ length: 70_000 }, (_, i) => q.greaterThan(i));
       const error = await tables.notes
         .search({ n: q.anyOf(...huge) })

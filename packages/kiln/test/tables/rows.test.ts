@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BlobMedia, KilnError, tables } from "../../src/index.ts";
+import { BlobMedia, KilnError } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
 
@@ -28,7 +28,7 @@ async function codeOf(promise: Promise<unknown> | (() => unknown)): Promise<stri
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: rows`, () => {
     it("addRow stores every column type and reads them back with the same JavaScript types", async () => {
-      await tablesApp(dialect, TASKS);
+      const { tables } = await tablesApp(dialect, TASKS);
       const at = new Date("2025-03-04T05:06:07.089Z");
       const added = await tables.tasks.addRow({
         title: "Write docs",
@@ -57,7 +57,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("columns left out are null, and a Date for a date column keeps its UTC day", async () => {
-      await tablesApp(dialect, TASKS);
+      const { tables } = await tablesApp(dialect, TASKS);
       const row = await tables.tasks.addRow({ due: new Date("2025-12-31T23:30:00Z") });
       expect(row.title).toBeNull();
       expect(row.due).toBe("2025-12-31");
@@ -65,7 +65,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("addRows adds many rows at once, in order, with mixed columns", async () => {
-      await tablesApp(dialect, TASKS);
+      const { tables } = await tablesApp(dialect, TASKS);
       const values = Array.from({ length: 250 }, (_, i) =>
         i % 3 === 0 ? { title: `t${i}`, points: i } : i % 3 === 1 ? { done: true } : {},
       );
@@ -77,7 +77,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("addRows checks every row first: one bad row adds none", async () => {
-      await tablesApp(dialect, TASKS);
+      const { tables } = await tablesApp(dialect, TASKS);
       const error = await tables.tasks
         .addRows([{ title: "a" }, { title: "b" }, { points: "three" }])
         .catch((e: unknown) => e);
@@ -87,7 +87,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("a row id looks like [tableId,rowId] and getById finds the row by it", async () => {
-      await tablesApp(dialect, TASKS);
+      const { tables } = await tablesApp(dialect, TASKS);
       const a = await tables.tasks.addRow({ title: "a" });
       const b = await tables.tasks.addRow({ title: "b" });
       expect(a.id).toMatch(/^\[\d+,\d+\]$/);
@@ -96,7 +96,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("getById returns null for malformed ids, ids of other tables and missing rows", async () => {
-      await tablesApp(dialect, { ...TASKS, notes: { text: "text" } });
+      const { tables } = await tablesApp(dialect, { ...TASKS, notes: { text: "text" } });
       const task = await tables.tasks.addRow({ title: "a" });
       const note = await tables.notes.addRow({ text: "n" });
       for (const id of [
@@ -118,7 +118,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("update writes the given columns, keeps the others, and the row shows the new values", async () => {
-      await tablesApp(dialect, TASKS);
+      const { tables } = await tablesApp(dialect, TASKS);
       const row = await tables.tasks.addRow({ title: "a", done: false, points: 1 });
       await row.update({ done: true, points: null });
       expect([row.title, row.done, row.points]).toEqual(["a", true, null]);
@@ -127,7 +127,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("delete removes the row; updating it afterwards is KILN_ROW_DELETED; deleting again is harmless", async () => {
-      await tablesApp(dialect, TASKS);
+      const { tables } = await tablesApp(dialect, TASKS);
       const row = await tables.tasks.addRow({ title: "a" });
       await row.delete();
       expect(await tables.tasks.getById(row.id)).toBeNull();
@@ -136,7 +136,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("ids are never reused, even after deleteAllRows", async () => {
-      await tablesApp(dialect, TASKS);
+      const { tables } = await tablesApp(dialect, TASKS);
       const first = await tables.tasks.addRow({ title: "a" });
       await first.delete();
       const second = await tables.tasks.addRow({ title: "b" });
@@ -148,7 +148,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("equals compares table and id, not the loaded values", async () => {
-      await tablesApp(dialect, { ...TASKS, notes: { text: "text" } });
+      const { tables } = await tablesApp(dialect, { ...TASKS, notes: { text: "text" } });
       const row = await tables.tasks.addRow({ title: "a" });
       const again = await tables.tasks.getById(row.id);
       const other = await tables.tasks.addRow({ title: "a" });
@@ -161,7 +161,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("toJSON gives the columns and the id, ready for a response", async () => {
-      await tablesApp(dialect, TASKS);
+      const { tables } = await tablesApp(dialect, TASKS);
       const row = await tables.tasks.addRow({
         title: "a",
         at: new Date("2025-01-01T00:00:00Z"),
@@ -180,7 +180,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("a row returned from an endpoint is sent as its fields plus id, secrets left out", async () => {
-      const { app } = await tablesApp(dialect, TASKS, {
+      const { app, tables } = await tablesApp(dialect, TASKS, {
         setup: (app) => {
           app.httpEndpoint("/task", async () => (await tables.tasks.search().toArray())[0]);
           app.httpEndpoint("/user", () => tables.users.get({ email: "a@example.com" }));
@@ -198,7 +198,7 @@ for (const dialect of await testDialects()) {
 
     it("returning a search itself (not its rows) from an endpoint is a clear error", async () => {
       const logs: { msg?: string; err?: { message?: string } }[] = [];
-      const { app } = await tablesApp(dialect, TASKS, {
+      const { app, tables } = await tablesApp(dialect, TASKS, {
         logs,
         setup: (app) => app.httpEndpoint("/lazy", () => tables.tasks.search()),
       });
@@ -208,7 +208,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("assigning to a column property is refused with a hint to use update", async () => {
-      await tablesApp(dialect, TASKS);
+      const { tables } = await tablesApp(dialect, TASKS);
       const row = await tables.tasks.addRow({ title: "a" });
       expect(
         await codeOf(() => {
@@ -218,7 +218,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("unknown tables and columns are errors naming them", async () => {
-      await tablesApp(dialect, TASKS);
+      const { tables } = await tablesApp(dialect, TASKS);
       expect(await codeOf(() => tables.nope)).toBe("KILN_UNKNOWN_TABLE");
       expect(await codeOf(() => tables.get("nope"))).toBe("KILN_UNKNOWN_TABLE");
       const error = await tables.tasks.addRow({ titel: "x" }).catch((e: unknown) => e);
@@ -227,7 +227,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("a value of the wrong type is KILN_BAD_VALUE naming table, column and type", async () => {
-      await tablesApp(dialect, TASKS);
+      const { tables } = await tablesApp(dialect, TASKS);
       const cases: Record<string, unknown[]> = {
         title: [1, true, {}, new Date()],
         points: ["1", Number.NaN, Number.POSITIVE_INFINITY, true],
@@ -253,7 +253,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("datetime accepts an ISO string with an offset; object keeps any JSON value", async () => {
-      await tablesApp(dialect, TASKS);
+      const { tables } = await tablesApp(dialect, TASKS);
       const row = await tables.tasks.addRow({
         at: "2025-01-01T10:00:00+02:00",
         meta: [1, "two", null],
@@ -265,7 +265,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("text keeps any Unicode but U+0000, and empty strings distinct from null", async () => {
-      await tablesApp(dialect, TASKS);
+      const { tables } = await tablesApp(dialect, TASKS);
       const row = await tables.tasks.addRow({ title: "" });
       const emoji = await tables.tasks.addRow({
         title: "naïve 🎉 \\u0000 end",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { inTransaction, KilnError, q, type Row, tables } from "../../src/index.ts";
+import { KilnError, q, type Row } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
 
@@ -44,14 +44,16 @@ const ROWS = [
   { name: "100% sure_thing", age: 0, member: true, born: null, seen: null, data: [1, 2] },
 ];
 
+/** An app with the people table holding ROWS; `names` searches it and gives the names. */
 async function people(dialect: Awaited<ReturnType<typeof testDialects>>[number]) {
-  await tablesApp(dialect, PEOPLE);
+  const made = await tablesApp(dialect, PEOPLE);
+  const { tables } = made;
   for (const row of ROWS) await tables.people.addRow(row);
-}
-
-async function names(filters?: unknown, options?: object): Promise<(string | null)[]> {
-  const rows = await tables.people.search(filters as never, options).toArray();
-  return rows.map((r) => r.name as string | null);
+  const names = async (filters?: unknown, options?: object): Promise<(string | null)[]> => {
+    const rows = await tables.people.search(filters as never, options).toArray();
+    return rows.map((r) => r.name as string | null);
+  };
+  return { ...made, names };
 }
 
 async function codeOf(fn: () => unknown): Promise<string | undefined> {
@@ -67,14 +69,14 @@ async function codeOf(fn: () => unknown): Promise<string | undefined> {
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: search`, () => {
     it("no filters finds every row, in the order they were added", async () => {
-      await people(dialect);
+      const { tables, names } = await people(dialect);
       expect(await names()).toEqual(ROWS.map((r) => r.name));
       expect(await tables.people.search().count()).toBe(6);
       expect(await tables.people.search().length).toBe(6);
     });
 
     it("equality filters are ANDed; null matches null; a Date matches a datetime exactly", async () => {
-      await people(dialect);
+      const { names } = await people(dialect);
       expect(await names({ member: true })).toEqual(["Ada", "Grace", "100% sure_thing"]);
       expect(await names({ member: true, age: 85 })).toEqual(["Grace"]);
       expect(await names({ name: null })).toEqual([null]);
@@ -86,7 +88,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("q.like is case-sensitive and q.ilike is not, with % and _ and \\ escapes", async () => {
-      await people(dialect);
+      const { names } = await people(dialect);
       expect(await names({ name: q.like("A%") })).toEqual(["Ada"]);
       expect(await names({ name: q.like("a%") })).toEqual(["alan"]);
       expect(await names({ name: q.ilike("a%") })).toEqual(["Ada", "alan"]);
@@ -99,14 +101,14 @@ for (const dialect of await testDialects()) {
     });
 
     it("q.ilike folds non-ASCII case too", async () => {
-      await tablesApp(dialect, PEOPLE);
+      const { tables } = await tablesApp(dialect, PEOPLE);
       await tables.people.addRow({ name: "ÉMILE" });
       expect((await tables.people.search({ name: q.ilike("émile") }).toArray()).length).toBe(1);
       expect((await tables.people.search({ name: q.like("émile") }).toArray()).length).toBe(0);
     });
 
     it("comparisons on numbers, dates, datetimes and text", async () => {
-      await people(dialect);
+      const { names } = await people(dialect);
       expect(await names({ age: q.greaterThan(40) })).toEqual(["alan", "Grace"]);
       expect(await names({ age: q.greaterThanOrEqualTo(41) })).toEqual(["alan", "Grace"]);
       expect(await names({ age: q.lessThan(20) })).toEqual(["100% sure_thing"]);
@@ -120,7 +122,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("q.between includes min and excludes max by default; both ends can be chosen", async () => {
-      await people(dialect);
+      const { names } = await people(dialect);
       expect(await names({ age: q.between(36, 85) })).toEqual(["Ada", "alan"]);
       expect(await names({ age: q.between(36, 85, false, true) })).toEqual(["alan", "Grace"]);
       expect(await names({ age: q.between(36, 85, true, true) })).toEqual(["Ada", "alan", "Grace"]);
@@ -131,7 +133,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("q.anyOf and q.noneOf take values; q.noneOf and q.not match nulls", async () => {
-      await people(dialect);
+      const { names } = await people(dialect);
       expect(await names({ age: q.anyOf(36, 85, 1000) })).toEqual(["Ada", "Grace"]);
       expect(await names({ age: q.anyOf(36, null) })).toEqual(["Ada", "Linus"]);
       expect(await names({ age: q.anyOf() })).toEqual([]);
@@ -151,7 +153,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("q.anyOf of queries ORs them, q.allOf ANDs them, and they nest", async () => {
-      await people(dialect);
+      const { names } = await people(dialect);
       expect(await names({ age: q.anyOf(q.lessThan(21), q.greaterThan(80)) })).toEqual([
         "Grace",
         null,
@@ -172,7 +174,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("q.anyOf of filter objects ORs across columns", async () => {
-      await people(dialect);
+      const { names } = await people(dialect);
       expect(await names(q.anyOf({ name: "Ada" }, { age: 85 }))).toEqual(["Ada", "Grace"]);
       expect(await names(q.allOf({ member: true }, q.anyOf({ age: 0 }, { age: 36 })))).toEqual([
         "Ada",
@@ -182,7 +184,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("q.fullTextMatch finds rows containing every word, ignoring case", async () => {
-      await tablesApp(dialect, { notes: { text: "text" } });
+      const { tables } = await tablesApp(dialect, { notes: { text: "text" } });
       for (const text of ["The quick brown fox", "a QUICK study", "brown bread", null]) {
         await tables.notes.addRow({ text });
       }
@@ -194,7 +196,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("orderBy a column, descending, several columns; nulls sort as the smallest value", async () => {
-      await people(dialect);
+      const { names } = await people(dialect);
       expect(await names({}, { orderBy: "age" })).toEqual([
         "Linus",
         "100% sure_thing",
@@ -225,7 +227,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("limit and offset, also for count", async () => {
-      await people(dialect);
+      const { tables, names } = await people(dialect);
       expect(await names({}, { orderBy: "age", limit: 2, offset: 1 })).toEqual([
         "100% sure_thing",
         null,
@@ -237,7 +239,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("get returns the one match or null, and KILN_MULTIPLE_ROWS for several", async () => {
-      await people(dialect);
+      const { tables } = await people(dialect);
       expect((await tables.people.get({ name: "Grace" }))!.age).toBe(85);
       expect(await tables.people.get({ name: "Nobody" })).toBeNull();
       const error = await tables.people.get({ member: true }).catch((e: unknown) => e);
@@ -245,7 +247,9 @@ for (const dialect of await testDialects()) {
     });
 
     it("large results are fetched a page at a time, in order, without repeats", async () => {
-      await tablesApp(dialect, { items: { n: "number", group: "text" } });
+      const { tables, inTransaction } = await tablesApp(dialect, {
+        items: { n: "number", group: "text" },
+      });
       await inTransaction(async () => {
         for (let i = 0; i < 1234; i++)
           await tables.items.addRow({ n: i % 100, group: i % 3 ? "a" : null });
@@ -274,7 +278,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("iteration can stop early, and rows added meanwhile do not break it", async () => {
-      await people(dialect);
+      const { tables } = await people(dialect);
       const seen: string[] = [];
       for await (const row of tables.people.search({ member: true })) {
         seen.push(row.name as string);
@@ -285,7 +289,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("search is lazy: nothing runs until it is used, and it can be used twice", async () => {
-      await people(dialect);
+      const { tables } = await people(dialect);
       const result = tables.people.search({ member: true });
       await tables.people.addRow({ name: "Later", member: true });
       expect(await result.count()).toBe(4);
@@ -294,7 +298,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("bad searches are errors naming the table, column and type", async () => {
-      await people(dialect);
+      const { tables } = await people(dialect);
       const cases: [() => unknown, string, object][] = [
         [() => tables.people.search({ nope: 1 }), "KILN_UNKNOWN_COLUMN", { column: "nope" }],
         // `id` is a filter now (a row or its id text): a number is a bad value, not a column.
@@ -375,7 +379,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("values that look like SQL are only ever values", async () => {
-      await people(dialect);
+      const { tables, names } = await people(dialect);
       const evil = "x'); drop table data_people; --";
       await tables.people.addRow({ name: evil });
       expect(await names({ name: evil })).toEqual([evil]);

@@ -29,8 +29,7 @@ async function kilnConnection(
   const app = createApp({ name: "settings", dataDir: dir, logger: false, env });
   opened.push({ close: () => app.close(), dir });
   await app.ready();
-  const tables = app.service<{ name: string; db: Kysely<unknown> }>("tables");
-  return { db: tables!.db, dir };
+  return { db: app.services.tables!.systemDb, dir };
 }
 
 async function pragma(db: Kysely<unknown>, name: string): Promise<unknown> {

@@ -6,7 +6,6 @@ import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { createApp, type KilnApp, users } from "../../src/index.ts";
 import type { Dialect } from "../../src/tables/dialect.ts";
-import type { TablesService } from "../../src/tables/service.ts";
 import { MIGRATIONS_TABLE } from "../../src/tables/system-migrations.ts";
 import { FIXTURE_CONFIG, type FixtureFacts } from "../fixtures/main-0.2/config.ts";
 import { createPgSchema, pgTestsEnabled } from "../support/pg.ts";
@@ -99,7 +98,7 @@ function openApp(old: OldDatabase): KilnApp {
 
 /** The app's database dialect (the tables service has it; its public interface does not say). */
 function dialectOf(app: KilnApp): Dialect {
-  return (app.service<TablesService>("tables") as unknown as { dialect: Dialect }).dialect;
+  return app.services.tables!.dialect;
 }
 
 /** Tables with their columns, indexes and constraints, by name (the schema's own, on PostgreSQL). */
@@ -171,7 +170,7 @@ for (const backend of backends) {
           "_kiln_tables",
         ].sort(),
       );
-      const db = app.service<TablesService>("tables")!.db;
+      const db = app.services.tables!.db;
       const { rows: counters } = await sql<{
         address: string;
         failures: number;
@@ -197,7 +196,7 @@ for (const backend of backends) {
       }
 
       // Data rows and table ids (part of every row id) are as they were.
-      const tables = app.service<TablesService>("tables")!;
+      const tables = app.services.tables!;
       const notes = await tables.tables.notes!.search({}).toArray();
       expect(notes.map((n) => n.title)).toEqual(["kept across the upgrade"]);
       const bob = await tables.findUserByEmail(old.facts.failing);

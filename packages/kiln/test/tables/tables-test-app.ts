@@ -1,6 +1,6 @@
 import { afterEach } from "vitest";
 import { createApp, type KilnApp } from "../../src/index.ts";
-import type { TablesService } from "../../src/tables/index.ts";
+import type { TablesAccessor, TablesService } from "../../src/tables/index.ts";
 import type { TestDatabase, TestDialect } from "../support/dialects.ts";
 
 export interface TablesAppOptions {
@@ -16,6 +16,10 @@ export interface TablesAppOptions {
 export interface TablesTestApp {
   readonly app: KilnApp;
   readonly service: TablesService;
+  /** `app.tables`. */
+  readonly tables: TablesAccessor;
+  /** `app.inTransaction`. */
+  inTransaction<T>(fn: () => Promise<T> | T): Promise<T>;
   readonly database: TestDatabase;
   /** Starts another app on the same database (a restart), with these tables. */
   reopen(tables: Record<string, unknown>): Promise<TablesTestApp>;
@@ -55,10 +59,12 @@ export async function tablesApp(
   open.push({ app, database: database ? undefined : db });
   options.setup?.(app);
   await app.ready();
-  const service = app.service<TablesService>("tables")!;
+  const service = app.services.tables!;
   return {
     app,
     service,
+    tables: app.tables,
+    inTransaction: (fn) => app.inTransaction(fn),
     database: db,
     reopen: async (next) => {
       await app.close();

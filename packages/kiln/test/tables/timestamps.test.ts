@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { inTransaction, KilnError, tables } from "../../src/index.ts";
+import { KilnError } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
 
@@ -18,7 +18,7 @@ const time = (value: unknown) => (value as Date).getTime();
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: columns that fill themselves`, () => {
     it("default: now and constants fill columns left out of addRow and addRows", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const before = Date.now();
       const added = await tables.articles.addRow({ title: "a" });
       const [many] = await tables.articles.addRows([{ title: "b" }]);
@@ -39,7 +39,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("onUpdate: now sets the column on every update that writes, unless given", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const row = await tables.articles.addRow({ title: "a" });
       const created = time(row.created);
       const before = Date.now();
@@ -56,7 +56,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("addLink and removeLink set onUpdate: now when the list changes, inside transactions too", async () => {
-      await tablesApp(dialect, {
+      const { tables, inTransaction } = await tablesApp(dialect, {
         articles: { ...SCHEMA.articles, fans: "links users" },
       });
       const fan = await tables.users.addRow({ email: "fan@example.com" });

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { inTransaction, KilnError, tables } from "../../src/index.ts";
+import { KilnError } from "../../src/index.ts";
 import { MAX_ATTEMPTS } from "../../src/tables/transaction.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
@@ -19,7 +19,7 @@ function conflict(dialect: string): Error {
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: inTransaction`, () => {
     it("commits everything fn did, and returns fn's value", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables, inTransaction } = await tablesApp(dialect, SCHEMA);
       const result = await inTransaction(async () => {
         await tables.accounts.addRow({ name: "a", balance: 10 });
         await tables.accounts.addRow({ name: "b", balance: 20 });
@@ -30,7 +30,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("an error rolls everything back, nested calls included, and is rethrown", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables, inTransaction } = await tablesApp(dialect, SCHEMA);
       const kept = await tables.accounts.addRow({ name: "kept", balance: 1 });
       const error = await inTransaction(async () => {
         await tables.accounts.addRow({ name: "a" });
@@ -44,7 +44,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("a nested call joins the outer transaction: it sees its writes and commits with it", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables, inTransaction } = await tablesApp(dialect, SCHEMA);
       await inTransaction(async () => {
         await tables.accounts.addRow({ name: "outer" });
         const seen = await inTransaction(() => tables.accounts.search().count());
@@ -55,7 +55,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("the service's Kysely db joins the transaction too", async () => {
-      const { service } = await tablesApp(dialect, SCHEMA);
+      const { service, tables, inTransaction } = await tablesApp(dialect, SCHEMA);
       await service.db.schema
         .createTable("svc_counter")
         .ifNotExists()
@@ -74,7 +74,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("Kysely's own db.transaction() inside inTransaction joins it instead of committing early", async () => {
-      const { service } = await tablesApp(dialect, SCHEMA);
+      const { service, tables, inTransaction } = await tablesApp(dialect, SCHEMA);
       const undo = new Error("undo both");
       let seenInside = -1;
       const outcome = inTransaction(async () => {
@@ -91,7 +91,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("concurrent read-modify-write transactions never lose an update", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables, inTransaction } = await tablesApp(dialect, SCHEMA);
       const account = await tables.accounts.addRow({ name: "a", balance: 0 });
       await Promise.all(
         Array.from({ length: 5 }, () =>
@@ -106,7 +106,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("a conflict makes fn run again; persistent conflicts give KILN_DATABASE_BUSY", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables, inTransaction } = await tablesApp(dialect, SCHEMA);
       let runs = 0;
       const result = await inTransaction(async () => {
         runs++;
@@ -127,7 +127,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("other errors are not retried", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables, inTransaction } = await tablesApp(dialect, SCHEMA);
       let runs = 0;
       const outcome = inTransaction(async () => {
         runs++;
@@ -142,7 +142,7 @@ for (const dialect of await testDialects()) {
 describe("sqlite: two processes on one database file", () => {
   it("both write at the same time, and every row lands", async () => {
     const [sqlite] = await testDialects();
-    const { database } = await tablesApp(sqlite!, SCHEMA);
+    const { database, tables } = await tablesApp(sqlite!, SCHEMA);
     const script = join(database.dataDir, "writer.mts");
     writeFileSync(
       script,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { inTransaction, KilnError, tables } from "../../src/index.ts";
+import { KilnError } from "../../src/index.ts";
 import { openTables } from "../../src/tables/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
@@ -25,7 +25,7 @@ async function refusal(fn: () => Promise<unknown>): Promise<KilnError & Record<s
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: unique columns`, () => {
     it("unique: true refuses a second row with the value, from addRow, update and addRows", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const first = await tables.posts.addRow({ slug: "hello", title: "1" });
       const other = await tables.posts.addRow({ slug: "other", title: "2" });
       for (const write of [
@@ -53,7 +53,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("a composite unique list refuses the same pair only, naming both columns", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables } = await tablesApp(dialect, SCHEMA);
       const ada = await tables.users.addRow({ email: "ada@example.com" });
       const bob = await tables.users.addRow({ email: "bob@example.com" });
       await tables.follows.addRow({ follower: ada, followed: bob });
@@ -70,7 +70,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("inside inTransaction the violation can be caught and the transaction goes on", async () => {
-      await tablesApp(dialect, SCHEMA);
+      const { tables, inTransaction } = await tablesApp(dialect, SCHEMA);
       await tables.posts.addRow({ slug: "taken" });
       await inTransaction(async () => {
         await tables.posts.addRow({ slug: "before" });
@@ -96,8 +96,13 @@ for (const dialect of await testDialects()) {
 
     it("a migration adding uniqueness refuses existing duplicates, naming them; removing it drops the index", async () => {
       const first = await tablesApp(dialect, { posts: { slug: "text" }, tags: { name: "text" } });
-      await tables.posts.addRows([{ slug: "a" }, { slug: "dup" }, { slug: "dup" }, { slug: "b" }]);
-      const kept = await tables.posts.addRow({ slug: "kept" });
+      await first.tables.posts.addRows([
+        { slug: "a" },
+        { slug: "dup" },
+        { slug: "dup" },
+        { slug: "b" },
+      ]);
+      const kept = await first.tables.posts.addRow({ slug: "kept" });
       const error = await refusal(() =>
         first.reopen({ posts: { slug: { type: "text", unique: true } }, tags: { name: "text" } }),
       );
@@ -106,17 +111,17 @@ for (const dialect of await testDialects()) {
       expect(error.message).toContain('"dup" (2 rows)');
       // The old kiln.yaml still works, with every row.
       const again = await first.reopen({ posts: { slug: "text" }, tags: { name: "text" } });
-      expect(await tables.posts.search().count()).toBe(5);
-      await (await tables.posts.get({ slug: "b" }))!.delete();
-      for (const row of (await tables.posts.search({ slug: "dup" }).toArray()).slice(1)) {
+      expect(await again.tables.posts.search().count()).toBe(5);
+      await (await again.tables.posts.get({ slug: "b" }))!.delete();
+      for (const row of (await again.tables.posts.search({ slug: "dup" }).toArray()).slice(1)) {
         await row.update({ slug: "dup2" });
       }
       const unique = await again.reopen({ posts: { slug: { type: "text", unique: true } } });
-      expect(await refusal(() => tables.posts.addRow({ slug: "kept" }))).toMatchObject({
+      expect(await refusal(() => unique.tables.posts.addRow({ slug: "kept" }))).toMatchObject({
         code: "KILN_DUPLICATE_VALUE",
       });
-      expect((await tables.posts.getById(kept.id))?.slug).toBe("kept");
-      await unique.reopen({ posts: { slug: "text" } });
+      expect((await unique.tables.posts.getById(kept.id))?.slug).toBe("kept");
+      const { tables } = await unique.reopen({ posts: { slug: "text" } });
       await tables.posts.addRow({ slug: "kept" });
       expect(await tables.posts.search({ slug: "kept" }).count()).toBe(2);
     });
@@ -126,7 +131,7 @@ for (const dialect of await testDialects()) {
         items: { code: { type: "text", unique: true }, n: "number", unique: [["code", "n"]] },
       };
       const first = await tablesApp(dialect, before);
-      const [one, , two] = await tables.items.addRows([
+      const [one, , two] = await first.tables.items.addRows([
         { code: "1", n: 1 },
         { code: "01", n: 1 },
         { code: "2", n: 2 },
@@ -173,7 +178,7 @@ for (const dialect of await testDialects()) {
         expect(error.message).toContain(message);
       }
       // A column may still be called unique: only a list under `unique` is the table's.
-      await tablesApp(dialect, { t: { unique: "text" } });
+      const { tables } = await tablesApp(dialect, { t: { unique: "text" } });
       expect((await tables.t.addRow({ unique: "x" })).unique).toBe("x");
     });
   });
@@ -181,7 +186,7 @@ for (const dialect of await testDialects()) {
   describe(`${dialect.name}: what a client's bad value gets over HTTP`, () => {
     it("a duplicate is 409 and a bad limit 400, with the message; an unknown column stays a logged 500", async () => {
       const logs: { level: number; errorId?: string; err?: { message?: string } }[] = [];
-      const { app } = await tablesApp(dialect, SCHEMA, {
+      const { app, tables } = await tablesApp(dialect, SCHEMA, {
         logs,
         setup: (app) => {
           app.httpEndpoint("/posts", { methods: ["POST"] }, ({ slug }: { slug?: string }) =>

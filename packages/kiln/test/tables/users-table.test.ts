@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { inTransaction, KilnError, tables } from "../../src/index.ts";
+import { KilnError } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
 
 for (const dialect of await testDialects()) {
   describe(`${dialect.name}: the users table`, () => {
     it("every app has a users table with the built-in columns, plus the app's own", async () => {
-      await tablesApp(dialect, { users: { nickname: "text" } });
+      const { tables } = await tablesApp(dialect, { users: { nickname: "text" } });
       const signedUp = new Date("2025-01-01T00:00:00Z");
       const user = await tables.users.addRow({
         email: "ada@example.com",
@@ -29,13 +29,13 @@ for (const dialect of await testDialects()) {
     });
 
     it("an app that declares no tables still has users", async () => {
-      await tablesApp(dialect, {});
+      const { tables } = await tablesApp(dialect, {});
       await tables.users.addRow({ email: "a@example.com" });
       expect(await tables.users.search().count()).toBe(1);
     });
 
     it("emails are unique ignoring case: KILN_DUPLICATE_VALUE on add and on update", async () => {
-      await tablesApp(dialect, {});
+      const { tables } = await tablesApp(dialect, {});
       await tables.users.addRow({ email: "Ada@Example.com" });
       const bob = await tables.users.addRow({ email: "bob@example.com" });
       const error = await tables.users
@@ -59,7 +59,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("a duplicate email caught inside inTransaction leaves the transaction usable", async () => {
-      await tablesApp(dialect, {});
+      const { tables, inTransaction } = await tablesApp(dialect, {});
       await tables.users.addRow({ email: "ada@example.com" });
       await inTransaction(async () => {
         const error = await tables.users
@@ -72,7 +72,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("findUserByEmail finds the user whatever the case, and only an exact address", async () => {
-      const { service } = await tablesApp(dialect, {});
+      const { service, tables } = await tablesApp(dialect, {});
       const ada = await tables.users.addRow({ email: "Ada_L@Example.com" });
       await tables.users.addRow({ email: "adaxl@example.com" });
       expect((await service.findUserByEmail("ada_l@example.COM"))!.equals(ada)).toBe(true);
@@ -84,7 +84,7 @@ for (const dialect of await testDialects()) {
     });
 
     it("passwordHash stays out of toJSON and CSV exports", async () => {
-      await tablesApp(dialect, {});
+      const { tables } = await tablesApp(dialect, {});
       const user = await tables.users.addRow({
         email: "a@example.com",
         passwordHash: "scrypt$secret",

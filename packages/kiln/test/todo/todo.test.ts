@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type KilnApp, loadApp, users } from "../../src/index.ts";
+import { type KilnApp, loadApp } from "../../src/index.ts";
 
 const EXAMPLE = new URL("../../../../examples/todo", import.meta.url).pathname;
 const auth = (email: string) => ({
@@ -19,8 +19,8 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "kiln-todo-"));
   app = await loadApp(EXAMPLE, { dataDir, logger: false });
   await app.ready();
-  await users.addUser("alice@example.com", "alice@example.com-password");
-  await users.addUser("bob@example.com", "bob@example.com-password");
+  await app.users.addUser("alice@example.com", "alice@example.com-password");
+  await app.users.addUser("bob@example.com", "bob@example.com-password");
 });
 afterAll(async () => {
   await app.close();

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type AuthScheme, request, type UserRow, users } from "../../src/index.ts";
+import { type AuthScheme, request, type UserRow } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
-import { basic, type UsersTestApp, usersApp, usersAppOn } from "./users-test-app.ts";
+import { basic, type UsersTestApp, users, usersApp, usersAppOn } from "./users-test-app.ts";
 
 /*
  * Schemes of the app's own (`requireAuth: { scheme, check }`), through real HTTP: the check

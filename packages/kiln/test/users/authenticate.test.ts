@@ -1,9 +1,16 @@
-import { type Kysely, sql } from "kysely";
+import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
-import { request, users } from "../../src/index.ts";
+import { request } from "../../src/index.ts";
 import { hashParams, hashPassword } from "../../src/users/passwords.ts";
 import { type TestDialect, testDialects } from "../support/dialects.ts";
-import { basic, sameAppAs, type UsersTestApp, usersApp, usersAppOn } from "./users-test-app.ts";
+import {
+  basic,
+  sameAppAs,
+  type UsersTestApp,
+  users,
+  usersApp,
+  usersAppOn,
+} from "./users-test-app.ts";
 
 let app: UsersTestApp;
 let other: UsersTestApp | undefined;
@@ -49,7 +56,7 @@ async function countRowWrites(
   made: UsersTestApp,
   backend: TestDialect["name"],
 ): Promise<() => Promise<number>> {
-  const db = made.service<{ name: string; db: Kysely<unknown> }>("tables")!.db;
+  const db = made.services.tables!.systemDb;
   const run = (text: string) => sql.raw(text).execute(db);
   const list =
     backend === "sqlite"

@@ -1,10 +1,9 @@
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
-import { request, users } from "../../src/index.ts";
-import type { TablesService } from "../../src/tables/service.ts";
+import { request } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { cookiesOf, form, send } from "./http-client.ts";
-import { basic, type UsersTestApp, usersAppOn } from "./users-test-app.ts";
+import { basic, type UsersTestApp, users, usersAppOn } from "./users-test-app.ts";
 
 /**
  * A browser attaches the session cookie and remembered Basic credentials to requests that
@@ -52,7 +51,7 @@ for (const dialect of await testDialects()) {
     }
 
     async function counters(): Promise<unknown[]> {
-      const { db } = app.service<TablesService>("tables")!;
+      const { systemDb: db } = app.services.tables!;
       const { rows } = await sql`SELECT account, address FROM _kiln_login_failures`.execute(db);
       return rows;
     }

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { users } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { cookiesOf, form, send } from "./http-client.ts";
-import { basic, type UsersTestApp, usersAppOn } from "./users-test-app.ts";
+import { basic, type UsersTestApp, users, usersAppOn } from "./users-test-app.ts";
 
 /**
  * The device cookie, over real HTTP: a browser that logged in to an account before gets past

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { createApp, users } from "../../src/index.ts";
+import { createApp } from "../../src/index.ts";
 
 /**
  * What an app that configures nothing stores: every other users test lowers scrypt's cost to
@@ -24,7 +24,7 @@ describe("the default password hash", () => {
     const app = createApp({ name: "cost", dataDir, logger: false });
     try {
       await app.ready();
-      await users.addUser("ada@example.com", PASSWORD);
+      await app.users.addUser("ada@example.com", PASSWORD);
     } finally {
       await app.close();
     }

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { users } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
-import { basic, type UsersTestApp, usersAppOn } from "./users-test-app.ts";
+import { basic, type UsersTestApp, users, usersAppOn } from "./users-test-app.ts";
 
 /* users.setEmail through real HTTP, on SQLite and PostgreSQL. */
 

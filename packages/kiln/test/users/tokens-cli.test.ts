@@ -3,8 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli/main.ts";
-import { users } from "../../src/index.ts";
-import { FAST_SCRYPT, usersApp } from "./users-test-app.ts";
+import { FAST_SCRYPT, users, usersApp } from "./users-test-app.ts";
 
 let dir: string;
 let appDir: string;

@@ -1,9 +1,16 @@
 import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
-import { request, type UserRow, users } from "../../src/index.ts";
+import { request, type UserRow } from "../../src/index.ts";
 import { type TestDialect, testDialects } from "../support/dialects.ts";
-import { basic, sameAppAs, type UsersTestApp, usersApp, usersAppOn } from "./users-test-app.ts";
+import {
+  basic,
+  sameAppAs,
+  type UsersTestApp,
+  users,
+  usersApp,
+  usersAppOn,
+} from "./users-test-app.ts";
 
 /*
  * API tokens through real HTTP (a listening server, fetch), on SQLite and PostgreSQL: the
@@ -69,12 +76,22 @@ for (const dialect of await testDialects()) {
   const ada = async () => (await users.getUserByEmail(ADA)) as UserRow;
 
   describe(`${dialect.name}: API tokens`, () => {
+    it("gives ids a command line takes as they are: none starts with '-' (1 in 64 did)", async () => {
+      await fresh();
+      const user = await ada();
+      const ids = await Promise.all(
+        Array.from({ length: 1000 }, async () => (await users.createToken(user)).id),
+      );
+      expect(new Set(ids).size).toBe(1000);
+      expect(ids.every((id) => /^[A-Za-z0-9_][A-Za-z0-9_-]{11}$/.test(id))).toBe(true);
+    });
+
     it("shows the secret once, keeps only its SHA-256, and lets the user in with Bearer", async () => {
       const { app, url } = await fresh();
       const made = await users.createToken(await ada(), { name: "laptop" });
       expect(made.token).toMatch(/^kiln_[A-Za-z0-9_-]{43}$/);
       expect(made).toMatchObject({ name: "laptop", expiresAt: null, lastUsedAt: null });
-      const { db } = app.service("tables") as unknown as {
+      const { db } = app.services.tables as unknown as {
         db: Kysely<{ _kiln_api_tokens: Record<string, string> }>;
       };
       const rows = await db.selectFrom("_kiln_api_tokens").selectAll().execute();

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { HttpError, session, users } from "../../src/index.ts";
+import { HttpError, session } from "../../src/index.ts";
 import { type TestDialect, testDialects } from "../support/dialects.ts";
-import { Browser, basic, type UsersTestApp, usersAppOn } from "./users-test-app.ts";
+import { Browser, basic, type UsersTestApp, users, usersAppOn } from "./users-test-app.ts";
 
 let app: UsersTestApp;
 afterEach(() => app?.cleanup());
@@ -10,7 +10,7 @@ const ADA = "ada@example.com";
 const PW = "correct horse";
 
 /** An app with sign-up, login, logout and a page that needs a logged-in user. */
-async function loginApp(dialect: TestDialect) {
+async function loginApp(dialect: TestDialect, more?: (app: UsersTestApp) => void) {
   app = await usersAppOn(dialect);
   app.httpEndpoint("/signup", { methods: ["POST"] }, async ({ email, password }) => {
     const user = await users.signupWithEmail(email ?? "", password ?? "");
@@ -26,6 +26,7 @@ async function loginApp(dialect: TestDialect) {
     sync: users.getUser()?.email ?? null,
     loaded: (await users.loadUser())?.email ?? null,
   }));
+  more?.(app);
   await app.ready();
   return app;
 }
@@ -63,16 +64,20 @@ for (const dialect of await testDialects()) {
       await expect(users.addUser(ADA, "short")).rejects.toThrow(/at least 8 characters/);
     });
 
-    it("loginWithEmail outside a request checks the password and returns the row", async () => {
+    it("outside a request, loginWithEmail says to use checkPassword, which checks the password", async () => {
       app = await usersAppOn(dialect);
       await app.ready();
-      await users.addUser(ADA, PW, {});
-      expect((await users.loginWithEmail("Ada@Example.com", PW)).email).toBe(ADA);
-      await expect(users.loginWithEmail(ADA, "wrong")).rejects.toMatchObject({
+      await app.users.addUser(ADA, PW, {});
+      await expect(app.users.loginWithEmail(ADA, PW)).rejects.toMatchObject({
+        code: "KILN_NO_REQUEST",
+        message: expect.stringContaining("users.checkPassword"),
+      });
+      expect((await app.users.checkPassword("Ada@Example.com", PW)).email).toBe(ADA);
+      await expect(app.users.checkPassword(ADA, "wrong")).rejects.toMatchObject({
         code: "KILN_AUTHENTICATION_FAILED",
         status: 401,
       });
-      await expect(users.loginWithEmail("eve@example.com", PW)).rejects.toMatchObject({
+      await expect(app.users.checkPassword("eve@example.com", PW)).rejects.toMatchObject({
         code: "KILN_AUTHENTICATION_FAILED",
       });
     });
@@ -85,8 +90,32 @@ for (const dialect of await testDialects()) {
       expect(ada.name).toBe("Ada Lovelace");
     });
 
-    it("getUser() outside a request is null", () => {
-      expect(users.getUser()).toBeNull();
+    it("getUser() outside a request is KILN_NO_REQUEST, saying it needs one", async () => {
+      app = await usersAppOn(dialect);
+      expect(() => app.users.getUser()).toThrow(
+        expect.objectContaining({
+          code: "KILN_NO_REQUEST",
+          message: expect.stringContaining("users.getUser()"),
+        }),
+      );
+    });
+
+    it("the session's user is the handler's user on any endpoint; a requireAuth principal stays request.user", async () => {
+      await loginApp(dialect, (a) => {
+        a.httpEndpoint("/open", (_, { user }) => ({ user: user?.email ?? null }));
+        a.httpEndpoint(
+          "/ops",
+          { requireAuth: (_u, password) => password === "ops-pw" && { ops: true } },
+          (_, { user, request }) => ({ user: user?.email ?? null, principal: request.user }),
+        );
+      });
+      await app.users.addUser(ADA, PW);
+      const browser = new Browser(app);
+      expect((await browser.send("/_/api/open")).json()).toEqual({ user: null });
+      await browser.send("/_/api/login", { method: "POST", ...form({ email: ADA, password: PW }) });
+      expect((await browser.send("/_/api/open")).json()).toEqual({ user: ADA });
+      const ops = await browser.send("/_/api/ops", { headers: basic("x", "ops-pw") });
+      expect(ops.json()).toEqual({ user: ADA, principal: { ops: true } });
     });
 
     it("a login in a browser session carries over to authenticateUsers endpoints, until logout", async () => {
@@ -102,7 +131,12 @@ for (const dialect of await testDialects()) {
       const me = await browser.send("/_/api/me");
       expect(me.statusCode).toBe(200);
       expect(me.json()).toEqual({ email: ADA });
-      expect((await browser.send("/_/api/maybe")).json()).toEqual({ sync: null, loaded: ADA });
+      // The session's user on an endpoint without authenticateUsers too, synchronously.
+      expect((await browser.send("/_/api/maybe")).json()).toEqual({ sync: ADA, loaded: ADA });
+      // Checked as authenticateUsers checks a session: a disabled account is nobody at once.
+      await (await app.users.getUserByEmail(ADA))!.update({ enabled: false });
+      expect((await browser.send("/_/api/maybe")).json()).toEqual({ sync: null, loaded: null });
+      await (await app.users.getUserByEmail(ADA))!.update({ enabled: true });
       await browser.send("/_/api/logout", { method: "POST" });
       expect((await browser.send("/_/api/me")).statusCode).toBe(401);
     });

@@ -3,12 +3,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LightMyRequestResponse } from "fastify";
 import { type AppConfig, createApp, type KilnApp } from "../../src/index.ts";
+import { makeUsers } from "../../src/users/users.ts";
 import type { TestDialect } from "../support/dialects.ts";
 
 /** scrypt parameters cheap enough for tests (the default costs ~100 ms a hash). */
 export const FAST_SCRYPT = { N: 1024, r: 8, p: 1 };
 
 export type UsersTestApp = KilnApp & { dataDir: string; cleanup(): Promise<void> };
+
+let latest: KilnApp | undefined;
+
+/**
+ * `app.users` of the app the running test made last with `usersApp` (the second process of
+ * `sameAppAs` after it is made), so that a test reads like an endpoint's code.
+ */
+export const users = makeUsers(() => {
+  if (!latest) throw new Error("no usersApp() made yet");
+  return latest.usersService();
+});
 
 /**
  * A fresh app with fast password hashing in its own temp data folder (or `dataDir`, to play
@@ -25,6 +37,7 @@ export function usersApp(config: AppConfig = {}, dataDir?: string): UsersTestApp
     services: { ...services, users: { scrypt: FAST_SCRYPT, ...users } },
     ...rest,
   });
+  latest = app;
   return Object.assign(app, {
     dataDir: dir,
     async cleanup() {

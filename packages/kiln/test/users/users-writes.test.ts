@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { inTransaction, tables, users } from "../../src/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { type UsersTestApp, usersAppOn } from "./users-test-app.ts";
 
@@ -13,13 +12,13 @@ for (const dialect of await testDialects()) {
     it("the users table's email is checked and trimmed on every write path", async () => {
       app = await usersAppOn(dialect);
       await app.ready();
-      const ada = await users.addUser("ada@example.com", PW);
+      const ada = await app.users.addUser("ada@example.com", PW);
       // user.update({ email }) used to store anything, which login then matched as typed.
       for (const write of [
         () => ada.update({ email: "bogus" }),
         () => ada.update({ email: "two words@example.com" }),
-        () => tables.users.addRow({ email: "bogus" }),
-        () => tables.users.addRows([{ email: "ok@example.com" }, { email: "@example.com" }]),
+        () => app.tables.users.addRow({ email: "bogus" }),
+        () => app.tables.users.addRows([{ email: "ok@example.com" }, { email: "@example.com" }]),
       ]) {
         await expect(write()).rejects.toMatchObject({
           code: "KILN_BAD_VALUE",
@@ -28,15 +27,15 @@ for (const dialect of await testDialects()) {
           message: expect.stringMatching(/^users\.email is an email address: got "/),
         });
       }
-      expect((await tables.users.getById(ada.id))!.email).toBe("ada@example.com");
-      expect(await tables.users.search().count()).toBe(1);
+      expect((await app.tables.users.getById(ada.id))!.email).toBe("ada@example.com");
+      expect(await app.tables.users.search().count()).toBe(1);
       await ada.update({ email: "  Ada.Lovelace@Example.com " });
       expect(ada.email).toBe("Ada.Lovelace@Example.com");
-      expect((await users.getUserByEmail("ada.lovelace@example.com"))?.id).toBe(ada.id);
-      const row = await tables.users.addRow({ email: " grace@example.com\n" });
-      expect((await tables.users.getById(row.id))!.email).toBe("grace@example.com");
+      expect((await app.users.getUserByEmail("ada.lovelace@example.com"))?.id).toBe(ada.id);
+      const row = await app.tables.users.addRow({ email: " grace@example.com\n" });
+      expect((await app.tables.users.getById(row.id))!.email).toBe("grace@example.com");
       // Users without an email stay possible (rows added by the app for its own reasons).
-      await tables.users.addRow({ email: null });
+      await app.tables.users.addRow({ email: null });
     });
 
     it("a sign-up inside inTransaction hashes before its transaction takes the database", async () => {
@@ -47,18 +46,18 @@ for (const dialect of await testDialects()) {
       });
       await app.ready();
       const order: string[] = [];
-      const signup = inTransaction(async () => {
-        const user = await users.signupWithEmail("ada@example.com", PW);
+      const signup = app.inTransaction(async () => {
+        const user = await app.users.signupWithEmail("ada@example.com", PW);
         order.push("signup");
         return user;
       });
       // By the next turn of the event loop the transaction has started and the hash is running.
       await new Promise((resolve) => setImmediate(resolve));
-      await tables.notes.addRow({ text: "unrelated" });
+      await app.tables.notes.addRow({ text: "unrelated" });
       order.push("unrelated write");
       await signup;
       expect(order).toEqual(["unrelated write", "signup"]);
-      expect(await tables.users.search().count()).toBe(1);
+      expect(await app.tables.users.search().count()).toBe(1);
     });
   });
 }

@@ -163,6 +163,7 @@ export function postgresDialect(
     },
     // Class 22, data_exception: a date out of range, a number that does not fit, and the like.
     isRefusedValue: (error) => pgCode(error).startsWith("22"),
+    isMissingReference: (error) => pgCode(error) === "23503", // foreign_key_violation
     indexesOf: async (table) => {
       const { rows } = await sql<{
         indexname: string;

@@ -1,42 +1,49 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { fileURLToPath } from "node:url";
 import { KilnError } from "../errors.ts";
-import type { RequestContext } from "../http/context.ts";
-import type { EndpointDefinition } from "../http/endpoint.ts";
+import type { RequestContext } from "./context.ts";
+import type { EndpointDefinition } from "./endpoint.ts";
 
 /**
  * Process-wide state, kept on `globalThis` under a registered symbol so that two copies of the
  * kiln module (a bundler, an isolated loader, a test runner) still share one registry and one
  * AsyncLocalStorage. Without this, a server module importing `kiln` through another path would
  * register its endpoints where the app never looks, and `users.getUser()` in it would find no
- * user. Every per-request key (a Slot of RequestContext) is a string for the same reason. The `.v2` in the keys is STATE_VERSION: a copy whose shared state has another shape
- * refuses to load (see checkOneStateVersion) rather than keep a registry of its own.
+ * user. Every per-request key (a Slot of RequestContext) is a string for the same reason. The
+ * `.vN` in the global key is STATE_VERSION: a copy whose shared state has another shape refuses
+ * to load (see checkOneStateVersion) rather than keep a registry of its own.
  */
 export interface KilnGlobalState {
-  /** Endpoints registered with the top-level `httpEndpoint` and not yet claimed by an app. */
-  pending: EndpointDefinition[];
-  /** The request being handled, for `request`, `cookies`, `session`, `users`. */
+  /**
+   * What the app folder being loaded registers, while `loadApp` imports its server modules:
+   * the top-level `httpEndpoint` and `onStart` add to it, and refuse when it is null (no app
+   * is loading, so there is no app they could belong to).
+   */
+  loading: Registrations | null;
+  /** What each app folder's modules registered, so loading the same folder twice works. */
+  loadedDirs: Map<string, Registrations>;
+  /** The request being handled, for `request`, `cookies`, `session`, `users`, `tables`. */
   als: AsyncLocalStorage<RequestContext>;
-  /** The most recently created app, for `tables`/`users` used outside a request (scripts). */
-  currentApp: unknown;
-  /** Endpoints recorded per app folder, so loading the same folder twice in one process works. */
-  loadedDirs: Map<string, EndpointDefinition[]>;
-  /** Functions registered with the top-level `onStart`, not yet claimed by an app. */
-  pendingStartHooks: StartHook[];
-  /** Start hooks recorded per app folder, as `loadedDirs` records endpoints. */
-  loadedStartHooks: Map<string, StartHook[]>;
   /** The app whose start hooks are running, for `tables` and `users` called from them. */
   starting: AsyncLocalStorage<unknown>;
+}
+
+/** The endpoints and start hooks that an app folder's server modules registered. */
+export interface Registrations {
+  readonly endpoints: EndpointDefinition[];
+  readonly startHooks: StartHook[];
 }
 
 /** A function an app runs when it starts (see `onStart`). */
 export type StartHook = () => unknown;
 
 /**
- * The shape of the shared state and of every registered per-request key; bump both together.
+ * The shape of the shared state (the per-request keys carry their own version, see
+ * a Slot of RequestContext).
  * 2: the per-request keys became registered symbols (in 1, kiln 0.1, they were per copy).
+ * 3: registration goes to the app folder being loaded (`loading`), no pending list.
  */
-const STATE_VERSION = 2;
+const STATE_VERSION = 3;
 const KEY = Symbol.for(`kiln.globalState.v${STATE_VERSION}`);
 const holder = globalThis as unknown as Record<symbol, KilnGlobalState | undefined>;
 
@@ -75,17 +82,10 @@ function checkOneStateVersion(): void {
 checkOneStateVersion();
 
 holder[KEY] ??= {
-  pending: [],
-  als: new AsyncLocalStorage<RequestContext>(),
-  currentApp: undefined,
+  loading: null,
   loadedDirs: new Map(),
-  pendingStartHooks: [],
-  loadedStartHooks: new Map(),
+  als: new AsyncLocalStorage<RequestContext>(),
   starting: new AsyncLocalStorage(),
 };
 
 export const globalState: KilnGlobalState = holder[KEY];
-// A copy of Kiln from before start hooks may have made the state: add what it lacks.
-globalState.pendingStartHooks ??= [];
-globalState.loadedStartHooks ??= new Map();
-globalState.starting ??= new AsyncLocalStorage();
