@@ -15,7 +15,9 @@ const SORTABLE = new Set(["text", "number", "bool", "date", "datetime"]);
  * The sort keys of `orderBy`, checked against the schema, with the row id last so that the
  * order is total (pages never overlap or skip rows).
  */
-export function sortKeys(table: FilterTable, orderBy: unknown): SortKey[] {
+export function sortKeys(table: FilterTable, orderBy: unknown): readonly SortKey[] {
+  // Most searches give no order: one shared list, and its cache key already made.
+  if (orderBy === undefined || orderBy === null) return BY_ID;
   const entries =
     orderBy === undefined || orderBy === null ? [] : Array.isArray(orderBy) ? orderBy : [orderBy];
   const keys: SortKey[] = entries.map((entry) => {
@@ -49,7 +51,11 @@ export function sortKeys(table: FilterTable, orderBy: unknown): SortKey[] {
 }
 
 /** The keys as text, part of a cache key: `title-,id+`. */
+/** The order of a search that gives none: by id. */
+const BY_ID: readonly SortKey[] = Object.freeze([Object.freeze({ column: "id", ascending: true })]);
+
 export function sortKeysKey(keys: readonly SortKey[]): string {
+  if (keys === BY_ID) return "id+";
   return keys.map((k) => `${k.column}${k.ascending ? "+" : "-"}`).join(",");
 }
 

@@ -31,7 +31,12 @@ export class RowMaker {
     this.#Row = rowClass(table.name, table.columns);
     this.#inRow = table.columns.filter((c) => c.kind !== "links");
     this.#lists = table.columns.filter((c) => c.kind === "links");
+    this.#fromDb = this.#inRow.map((column) => (raw: unknown) => this.#value(column, raw));
+    this.#valuesOf = valuesFactory(this.#inRow, this.#lists);
   }
+
+  readonly #fromDb: readonly ((raw: unknown) => unknown)[];
+  readonly #valuesOf: ValuesFactory;
 
   #make(rowId: number, values: Record<string, unknown> | null): RowImpl {
     const table = this.#table;
@@ -51,13 +56,7 @@ export class RowMaker {
 
   /** A row from the database's values as an array: the id, then the row's columns in order. */
   fromDbArray(raw: readonly unknown[]): RowImpl {
-    const values: Record<string, unknown> = {};
-    const columns = this.#inRow;
-    for (let i = 0; i < columns.length; i++) {
-      values[columns[i]!.name] = this.#value(columns[i]!, raw[i + 1]);
-    }
-    for (const column of this.#lists) values[column.name] = [];
-    return this.#make(Number(raw[0]), values);
+    return this.#make(Number(raw[0]), this.#valuesOf(raw, this.#fromDb));
   }
 
   #value(column: ColumnSchema, raw: unknown): unknown {
@@ -94,6 +93,29 @@ export class RowMaker {
           : ((value ?? []) as number[]).map((id) => target.stub(id));
     }
   }
+}
+
+type ValuesFactory = (
+  raw: readonly unknown[],
+  fromDb: readonly ((raw: unknown) => unknown)[],
+) => Record<string, unknown>;
+
+/**
+ * Makes a row's values from its array of database values (the id first) in one object
+ * literal, its names written into the code: every row of a table then has one shape, built
+ * without a property store by a name held in a variable (which V8 makes megamorphic once
+ * several tables go through it). Names are JSON string literals, so no column name can change
+ * the code (and none is `__proto__`: names start with a letter, Kiln's own with one underscore).
+ */
+function valuesFactory(
+  inRow: readonly ColumnSchema[],
+  lists: readonly ColumnSchema[],
+): ValuesFactory {
+  const fields = [
+    ...inRow.map((column, i) => `${JSON.stringify(column.name)}: fromDb[${i}](raw[${i + 1}])`),
+    ...lists.map((column) => `${JSON.stringify(column.name)}: []`),
+  ];
+  return new Function("raw", "fromDb", `return { ${fields.join(", ")} };`) as ValuesFactory;
 }
 
 /** What an unset column reads as: null, or an empty list for `links`. */

@@ -114,9 +114,7 @@ export function rowClass(table: string, columns: readonly ColumnSchema[]): typeo
     const name = column.name;
     Object.defineProperty(RowOfTable.prototype, name, {
       enumerable: true,
-      get(this: RowImpl) {
-        return loaded(this)[name];
-      },
+      get: columnGetter(name),
       set() {
         throw new TableError(
           "KILN_BAD_VALUE",
@@ -127,4 +125,18 @@ export function rowClass(table: string, columns: readonly ColumnSchema[]): typeo
     });
   }
   return RowOfTable;
+}
+
+/**
+ * The getter of one column: a function of its own, reading the value by a name written into
+ * its code. One closure shared by every column (`loaded(this)[name]`) would see every table's
+ * values under every name, and V8 would fall back to its slowest (megamorphic) property reads
+ * on each row of every search. The name is a JSON string literal, which is a valid JavaScript
+ * one, so no column name can change the code.
+ */
+function columnGetter(name: string): (this: RowImpl) => unknown {
+  return new Function(
+    "loaded",
+    `return function () { return loaded(this)[${JSON.stringify(name)}]; };`,
+  )(loaded) as (this: RowImpl) => unknown;
 }

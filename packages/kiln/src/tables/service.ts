@@ -65,8 +65,11 @@ export interface TablesService extends KilnService {
   mapError(error: unknown, table: TableImpl): Error;
   /** See `inTransaction` in app/views.ts. */
   inTransaction<T>(fn: () => Promise<T> | T): Promise<T>;
-  /** The users row with this email, ignoring case (uses the unique index), or null. */
-  findUserByEmail(email: string): Promise<Row | null>;
+  /**
+   * The users row with this email, ignoring case (uses the unique index), or null; at once
+   * when SQLite can answer at once (see Table.getByInternal), else a promise.
+   */
+  findUserByEmail(email: string): Row | null | Promise<Row | null>;
   /** The table as CSV, a chunk (page of rows) at a time (`kiln tables export`). */
   exportCsv(name: string, options?: CsvOptions): AsyncGenerator<string>;
   /**
@@ -218,7 +221,7 @@ class Tables implements TablesService, TablesContext {
     return runInTransaction(this.dialect, fn);
   }
 
-  findUserByEmail(email: string): Promise<Row | null> {
+  findUserByEmail(email: string): Row | null | Promise<Row | null> {
     return this.table("users").getByInternal("_emailKey", email.toLowerCase());
   }
 

@@ -59,6 +59,7 @@ export class TableReads {
   ): Maybe<{ rows: RowImpl[]; last: Record<string, unknown> | null }> {
     let run: Maybe<QueryResult<unknown>>;
     const shape = filter.shape;
+    const dialect = this.#dialect;
     if (shape && !after) {
       const compiled = this.#queries.compile(
         `page:${shape.key}:${sortKeysKey(keys)}:${offset ? "offset" : ""}`,
@@ -66,8 +67,8 @@ export class TableReads {
           const where = shapeCondition(this.#table, shape.names);
           let query = this.#queries.db.selectFrom(this.#physical).select(this.#selected);
           if (where) query = query.where(where);
-          query = query.orderBy(orderByClause(keys)).limit(-1);
-          return offset ? query.offset(-2) : query;
+          query = query.orderBy(orderByClause(keys)).limit(dialect.rowCount(-1));
+          return offset ? query.offset(dialect.rowCount(-2)) : query;
         },
       );
       const params = [...shape.params, size];
@@ -77,8 +78,8 @@ export class TableReads {
       let query = this.#queries.db.selectFrom(this.#physical).select(this.#selected);
       if (filter.condition) query = query.where(filter.condition);
       if (after) query = query.where(afterClause(keys, after));
-      query = query.orderBy(orderByClause(keys)).limit(size);
-      if (offset) query = query.offset(offset);
+      query = query.orderBy(orderByClause(keys)).limit(dialect.rowCount(size));
+      if (offset) query = query.offset(dialect.rowCount(offset));
       run = this.#queries.execute(query.compile());
     }
     const page = (result: QueryResult<unknown>) => {
@@ -121,8 +122,8 @@ export class TableReads {
         ? this.#queries.db.selectFrom(this.#physical).$call((q) => (where ? q.where(where) : q))
         : this.#queries.db.selectFrom(
             inner
-              .limit(limit ?? NO_LIMIT)
-              .offset(offset)
+              .limit(this.#dialect.rowCount(limit ?? NO_LIMIT))
+              .offset(this.#dialect.rowCount(offset))
               .as("matching"),
           );
     const rows = await this.#queries.rows(query.select(sql<number>`count(*)`.as("n")).compile());

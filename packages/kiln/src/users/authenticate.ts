@@ -19,7 +19,7 @@ import { CrossSiteRefused, TooManyAttempts } from "./errors.ts";
 import { accountOf, addressKey } from "./guessing-defence.ts";
 import { USER } from "./request-user.ts";
 import { sessionUser } from "./session-user.ts";
-import type { UsersService } from "./users-service.ts";
+import type { CredentialCheckResult, UsersService } from "./users-service.ts";
 
 /**
  * Pipeline feature "authenticate": a stage only for endpoints with `authenticateUsers` or
@@ -55,7 +55,7 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
 
   /** The stage of one endpoint: `check` returns the user row, or undefined (no row). */
   const stage = (
-    check: (ctx: RequestContext) => Promise<Row | undefined>,
+    check: (ctx: RequestContext) => Row | undefined | Promise<Row | undefined>,
   ): Stage<Row | null | undefined> => ({
     name: "users.authenticate",
     needs: [COOKIE_STATE],
@@ -75,9 +75,45 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
     const usersChallenge = named.join(", ");
     const refuse = (ctx: RequestContext, message: string) =>
       unauthorized(ctx, message, usersChallenge);
-    return stage(async (ctx) => {
+    /**
+     * Basic credentials answer without a promise when the service does (a remembered
+     * credential): the stage is then synchronous, as are the pipeline's stages around it.
+     */
+    const basic = (ctx: RequestContext, header: string | string[]): Row | Promise<Row> => {
+      const credentials = parseBasicAuth(header);
+      if (!credentials) throw refuse(ctx, "Malformed Basic credentials");
+      const account = accountOf(credentials.username);
+      const checked = service.checkCredentials(
+        credentials.username,
+        credentials.password,
+        addressKey(ctx.ip),
+        deviceFor(ctx, account),
+      );
+      const outcome = (result: CredentialCheckResult): Row => {
+        if (result.status === "throttled") {
+          ctx.responseHeaders["retry-after"] = String(result.retryAfterSeconds);
+          throw new TooManyAttempts(result.retryAfterSeconds);
+        }
+        if (result.status === "denied") throw refuse(ctx, "Incorrect email address or password");
+        // Only after a real password check: the fast path (remembered credentials) sends nothing.
+        if (result.verified) rememberDevice(ctx, account);
+        ctx.username = credentials.username;
+        ctx.password = credentials.password;
+        return found(ctx, result.user);
+      };
+      return checked instanceof Promise ? checked.then(outcome) : outcome(checked);
+    };
+    return stage((ctx) => {
       if (isForeign(ctx)) throw new CrossSiteRefused();
       const header = ctx.headers.authorization;
+      if (typeof header === "string" && schemes.length === 0 && parseBearer(header) === null) {
+        return basic(ctx, header);
+      }
+      return slower(ctx, header);
+    });
+
+    /** A session, the app's own schemes, a token, or Basic through them. */
+    async function slower(ctx: RequestContext, header: string | string[] | undefined) {
       if (header === undefined) {
         const user = await sessionUser(service, ctx);
         if (!user) throw refuse(ctx, "Authentication required");
@@ -104,26 +140,8 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
         setRequestToken(ctx, result.token);
         return found(ctx, result.user);
       }
-      const credentials = parseBasicAuth(header);
-      if (!credentials) throw refuse(ctx, "Malformed Basic credentials");
-      const account = accountOf(credentials.username);
-      const result = await service.checkCredentials(
-        credentials.username,
-        credentials.password,
-        addressKey(ctx.ip),
-        deviceFor(ctx, account),
-      );
-      if (result.status === "throttled") {
-        ctx.responseHeaders["retry-after"] = String(result.retryAfterSeconds);
-        throw new TooManyAttempts(result.retryAfterSeconds);
-      }
-      if (result.status === "denied") throw refuse(ctx, "Incorrect email address or password");
-      // Only after a real password check: the fast path (remembered credentials) sends nothing.
-      if (result.verified) rememberDevice(ctx, account);
-      ctx.username = credentials.username;
-      ctx.password = credentials.password;
-      return found(ctx, result.user);
-    });
+      return basic(ctx, header);
+    }
   };
 
   const requireCredentials = (check: CredentialCheck | null): Stage<Row | null | undefined> => {

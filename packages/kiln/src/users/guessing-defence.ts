@@ -1,5 +1,5 @@
 import { hash } from "node:crypto";
-import { isIP, isIPv6 } from "node:net";
+import { isIPv4, isIPv6 } from "node:net";
 import { type Kysely, sql } from "kysely";
 import { adoptTable, type SystemMigration } from "../tables/system-migrations.ts";
 import type { GuessingSettings } from "./users-config.ts";
@@ -116,16 +116,17 @@ export class GuessingDefence {
    * Records a success that did not go through `guard` (a remembered credential), at most once
    * an hour per (account, address) and process: it keeps the owner's address "known".
    * Returns the write's promise, or nothing when there is nothing to write (most requests:
-   * no promise to make and catch then).
+   * no promise to make and catch then). `email`: the account as `accountOf` gives it; its
+   * key (a SHA-256, see `accountKey`) is only computed when there is something to write.
    */
-  noteSuccess(account: string, address: string): Promise<void> | undefined {
-    const key = `${address} ${account}`;
+  noteSuccess(email: string, address: string): Promise<void> | undefined {
+    const key = `${address} ${email}`;
     const now = this.#now();
     const last = this.#noted.get(key);
     if (last !== undefined && now - last < 3_600_000) return undefined;
     if (this.#noted.size >= 10_000) this.#noted.clear();
     this.#noted.set(key, now);
-    return this.#recordSuccess(account, address, now);
+    return this.#recordSuccess(accountKey(email), address, now);
   }
 
   /**
@@ -371,8 +372,8 @@ export function addressKey(ip: string | undefined): string {
   if (mapped) return mapped[1]!;
   // Not an address (an X-Forwarded-For entry under trustProxy can be any text): a hash, so
   // that what a client sends never grows the counters table by more than a fixed size.
-  if (!isIP(ip)) return `?${fixedSizeKey(ip)}`;
-  if (!isIPv6(ip)) return ip;
+  if (isIPv4(ip)) return ip; // first: IPv6's test is a long regular expression
+  if (!isIPv6(ip)) return `?${fixedSizeKey(ip)}`;
   const groups = expandIPv6(ip);
   return `${groups.slice(0, 4).join(":")}::/64`;
 }

@@ -29,7 +29,7 @@ import { readUsersSettings, type UsersSettings } from "./users-config.ts";
 export interface UserStore {
   readonly db: Kysely<unknown>;
   /** The user whose email matches case-insensitively, or null. */
-  findByEmail(email: string): Promise<Row | null>;
+  findByEmail(email: string): Row | null | Promise<Row | null>;
   findById(id: string): Promise<Row | null>;
   add(values: Record<string, unknown>): Promise<Row>;
   /** Every user by email, fetched a page at a time. */
@@ -107,22 +107,40 @@ export class UsersService implements KilnService {
    * An email over 254 characters or a password over 1024 throws InvalidCredentials (400)
    * before any lookup or counting: no such account can exist, and an unauthenticated request
    * must not make the database store (or scrypt hash) whatever size it sends.
+   *
+   * The usual case (a remembered credential, the user row read at once) answers without a
+   * promise; anything else returns one. Throws (InvalidCredentials) rather than rejecting.
    */
-  async checkCredentials(
+  checkCredentials(
     email: string,
     password: string,
     address: string,
     device: string | null = null,
-  ): Promise<CredentialCheckResult> {
+  ): CredentialCheckResult | Promise<CredentialCheckResult> {
     checkLengths(email, password);
     const account = accountOf(email);
+    const found = this.#store.findByEmail(account);
+    const check = (user: Row | null) => {
+      const hash = usable(user);
+      if (hash && !user!.nPasswordFailures && this.#memory.recall(account, password, hash)) {
+        this.#defence.noteSuccess(account, address)?.catch((error) => this.#logError(error));
+        return { status: "ok", user: user!, verified: false } as const;
+      }
+      return this.#verify(user, hash, account, password, address, device);
+    };
+    return found instanceof Promise ? found.then(check) : check(found);
+  }
+
+  /** checkCredentials without a remembered credential: the password hash, guarded. */
+  async #verify(
+    user: Row | null,
+    hash: string | null,
+    account: string,
+    password: string,
+    address: string,
+    device: string | null,
+  ): Promise<CredentialCheckResult> {
     const key = accountKey(account);
-    const user = await this.#store.findByEmail(account);
-    const hash = usable(user);
-    if (hash && !user!.nPasswordFailures && this.#memory.recall(account, password, hash)) {
-      this.#defence.noteSuccess(key, address)?.catch((error) => this.#logError(error));
-      return { status: "ok", user: user!, verified: false };
-    }
     const outcome = await this.#defence.guard(
       key,
       address,
@@ -288,7 +306,7 @@ export class UsersService implements KilnService {
     await user.update({ passwordHash: await hashPassword(password, this.settings.scrypt) });
   }
 
-  findByEmail(email: string): Promise<Row | null> {
+  async findByEmail(email: string): Promise<Row | null> {
     return this.#store.findByEmail(email.trim().toLowerCase());
   }
 

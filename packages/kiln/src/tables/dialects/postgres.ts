@@ -116,6 +116,7 @@ export function postgresDialect(
       return sql<SqlBool>`${column} = any(${values}::${sql.raw(ARRAY_TYPES[kind])})`;
     },
     listParam: (values) => values,
+    rowCount: (value) => sql<number>`${value}`,
     async createLinksTable(links, physical, target) {
       const table = sql.table(links);
       await sql`create table ${table} (

@@ -112,6 +112,8 @@ export function sqliteDialect(
       return sql<SqlBool>`${column} in (select value from json_each(${JSON.stringify(values)}))`;
     },
     listParam: (values) => JSON.stringify(values),
+    // An expression rather than a bare parameter: SQLite then plans the statement once.
+    rowCount: (value) => sql<number>`cast(${value} as integer)`,
     async createLinksTable(links, physical, target) {
       const [table, data, targets] = [sql.table(links), sql.table(physical), sql.table(target)];
       // Without rowid: the rows are stored in primary-key order, so a row's links are one
