@@ -1,9 +1,9 @@
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
-import { inTransaction, type Row, tables } from "../../src/index.ts";
+import type { Row } from "../../src/index.ts";
 import type { TablesService } from "../../src/tables/index.ts";
 import { testDialects } from "../support/dialects.ts";
-import { tablesApp } from "./tables-test-app.ts";
+import { type TablesTestApp, tablesApp } from "./tables-test-app.ts";
 
 const SCHEMA = { articles: { title: "text", fans: "links users" } };
 // With a column that each change sets, addLink is two statements in a read committed transaction.
@@ -18,7 +18,7 @@ const TOUCHED = {
  * What the operation resolved to, or the error it threw.
  */
 async function whileDeleting(
-  service: TablesService,
+  { service, inTransaction }: TablesTestApp,
   victim: Row,
   operation: () => Promise<unknown>,
 ): Promise<unknown> {
@@ -75,22 +75,24 @@ for (const dialect of await testDialects()) {
     ])(
       "addLink to a row deleted meanwhile by another transaction is KILN_ROW_DELETED, not a database error%s",
       async (_, schema) => {
-        const { service } = await tablesApp(dialect, schema);
+        const test = await tablesApp(dialect, schema);
+        const { tables } = test;
         const article = await tables.articles.addRow({ title: "t" });
         const [fan] = await tables.users.addRows([{ email: "fan@example.com" }]);
         await expect(
-          whileDeleting(service, article, () => tables.articles.addLink(article, "fans", fan!)),
+          whileDeleting(test, article, () => tables.articles.addLink(article, "fans", fan!)),
         ).rejects.toMatchObject({ code: "KILN_ROW_DELETED", table: "articles" });
         expect(await tables.articles.getById(article.id)).toBeNull();
       },
     );
 
     it("inside inTransaction, the conflict is retried and then KILN_ROW_DELETED", async () => {
-      const { service } = await tablesApp(dialect, TOUCHED);
+      const test = await tablesApp(dialect, TOUCHED);
+      const { tables, inTransaction } = test;
       const article = await tables.articles.addRow({ title: "t" });
       const [fan] = await tables.users.addRows([{ email: "fan@example.com" }]);
       await expect(
-        whileDeleting(service, article, () =>
+        whileDeleting(test, article, () =>
           inTransaction(() => tables.articles.addLink(article, "fans", fan!)),
         ),
       ).rejects.toMatchObject({ code: "KILN_ROW_DELETED", table: "articles" });
@@ -102,14 +104,15 @@ for (const dialect of await testDialects()) {
     ])(
       "addLink of a row deleted meanwhile by another transaction adds nothing, as when it was deleted before%s",
       async (_, schema) => {
-        const { service } = await tablesApp(dialect, schema);
+        const test = await tablesApp(dialect, schema);
+        const { tables } = test;
         const article = await tables.articles.addRow({ title: "t" });
         const [fan, gone] = await tables.users.addRows([
           { email: "fan@example.com" },
           { email: "gone@example.com" },
         ]);
         await tables.articles.addLink(article, "fans", fan!);
-        await whileDeleting(service, gone!, () => tables.articles.addLink(article, "fans", gone!));
+        await whileDeleting(test, gone!, () => tables.articles.addLink(article, "fans", gone!));
         const read = await tables.articles.getById(article.id);
         expect((read!.fans as Row[]).map((r) => r.email)).toEqual(["fan@example.com"]);
         expect(await tables.articles.countLinks(article, "fans")).toBe(1);
