@@ -144,6 +144,9 @@ for (const dialect of await testDialects()) {
     it("lists tokens without secrets; last use is recorded, at most once a minute", async () => {
       const { url } = await fresh();
       const first = await users.createToken(await ada(), { name: "one" });
+      // Newest first: "two" must be made in a later millisecond (in the same one, the order of
+      // two tokens is their random ids', and this test failed 1 run in about 20).
+      await new Promise((wait) => setTimeout(wait, 5));
       await users.createToken(await ada(), { name: "two", expiresIn: "30d" });
       const before = await users.listTokens(await ada());
       expect(before.map((t) => [t.name, t.lastUsedAt])).toEqual([
