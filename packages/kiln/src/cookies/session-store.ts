@@ -78,14 +78,10 @@ export const sessionsMigrations: readonly SystemMigration[] = [
         .addColumn("last_seen_at", "bigint", (c) => c.notNull())
         .addColumn("expires_at", "bigint", (c) => c.notNull())
         .execute();
-      const index = `${SESSIONS_TABLE}_expires_at`;
-      await adoptIndex(dialect, "kiln_sessions_expires_at", index, async () => {
-        await dialect.db.schema
-          .createIndex(index)
-          .ifNotExists()
-          .on(SESSIONS_TABLE)
-          .column("expires_at")
-          .execute();
+      await adoptIndex(dialect, "kiln_sessions_expires_at", {
+        name: `${SESSIONS_TABLE}_expires_at`,
+        table: SESSIONS_TABLE,
+        column: "expires_at",
       });
     },
   },

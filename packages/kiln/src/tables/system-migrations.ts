@@ -132,21 +132,26 @@ async function renameConstraints(dialect: Dialect, oldName: string, newName: str
 }
 
 /**
- * Gives an index made by an earlier Kiln its new name, if it exists (PostgreSQL renames it;
- * SQLite cannot, so drops it and `create`, an `if not exists`, makes it anew). Then `create`.
+ * Makes the one-column index `name` on `table`, taking over the index an earlier Kiln made
+ * under `oldName` if it exists (PostgreSQL renames it; SQLite cannot, so drops it and the
+ * index is made anew).
  */
 export async function adoptIndex(
   dialect: Dialect,
   oldName: string,
-  newName: string,
-  create: () => Promise<void>,
+  index: { name: string; table: string; column: string },
 ): Promise<void> {
   if (await dialect.hasIndex(oldName)) {
     if (dialect.name === "postgres") {
-      await sql`alter index ${sql.id(oldName)} rename to ${sql.id(newName)}`.execute(dialect.db);
+      await sql`alter index ${sql.id(oldName)} rename to ${sql.id(index.name)}`.execute(dialect.db);
     } else {
       await sql`drop index ${sql.id(oldName)}`.execute(dialect.db);
     }
   }
-  await create();
+  await dialect.db.schema
+    .createIndex(index.name)
+    .ifNotExists()
+    .on(index.table)
+    .column(index.column)
+    .execute();
 }

@@ -94,14 +94,10 @@ export const tokensMigration: SystemMigration = {
       .addColumn("expires_at", "bigint", (c) => c.notNull().defaultTo(0))
       .addColumn("last_used_at", "bigint", (c) => c.notNull().defaultTo(0))
       .execute();
-    const index = `${TOKENS_TABLE}_user_row`;
-    await adoptIndex(dialect, "kiln_api_tokens_user_row", index, async () => {
-      await dialect.db.schema
-        .createIndex(index)
-        .ifNotExists()
-        .on(TOKENS_TABLE)
-        .column("user_row")
-        .execute();
+    await adoptIndex(dialect, "kiln_api_tokens_user_row", {
+      name: `${TOKENS_TABLE}_user_row`,
+      table: TOKENS_TABLE,
+      column: "user_row",
     });
   },
 };
