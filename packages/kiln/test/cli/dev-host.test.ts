@@ -1,7 +1,6 @@
-import http from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SERVING, startKiln, tempFolder, writeFiles } from "./run-kiln.ts";
+import { get, SERVING, startKiln, tempFolder, writeFiles } from "./run-kiln.ts";
 
 /**
  * DNS rebinding: a page on attacker.example whose name the attacker then points at 127.0.0.1
@@ -22,20 +21,7 @@ afterAll(() => tmp.remove());
 
 /** GET /_/api/hello on the server at `port`, with the given Host header. */
 function withHost(port: number, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((done, fail) => {
-    const req = http.get(
-      { host: "127.0.0.1", port, path: "/_/api/hello", headers: { host }, agent: false },
-      (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (chunk: string) => {
-          body += chunk;
-        });
-        res.on("end", () => done({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on("error", fail);
-  });
+  return get(`http://127.0.0.1:${port}/_/api/hello`, { host });
 }
 
 describe("Host names the development server answers", { timeout: 240_000 }, () => {

@@ -143,10 +143,16 @@ export function writeFiles(dir: string, files: Record<string, string>): void {
   }
 }
 
-/** A GET on a fresh connection (no keep-alive pool), so refused connections show as such. */
-export function get(url: string): Promise<{ status: number; body: string }> {
+/**
+ * A GET on a fresh connection (no keep-alive pool), so refused connections show as such.
+ * `headers` may set `host` to another name than the URL's (the server is still the URL's).
+ */
+export function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((done, fail) => {
-    const req = http.get(url, { agent: false }, (res) => {
+    const req = http.get(url, { agent: false, headers }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (chunk: string) => {
