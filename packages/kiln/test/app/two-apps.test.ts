@@ -2,9 +2,9 @@
  * An app is an explicit object: what registers on it (endpoints, start hooks) and what acts on
  * it (tables, users) says which app, so two apps in one process serve independently.
  */
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   createApp,
@@ -16,8 +16,7 @@ import {
   tables,
   users,
 } from "../../src/index.ts";
-
-const KILN_PACKAGE = resolve(import.meta.dirname, "../..");
+import { KILN_PACKAGE, writeFiles } from "../cli/run-kiln.ts";
 
 const made: { app: KilnApp; dir: string }[] = [];
 afterEach(async () => {
@@ -56,10 +55,7 @@ function appFolder(files: Record<string, string>): string {
   const dir = tempDir();
   mkdirSync(join(dir, "node_modules"));
   symlinkSync(KILN_PACKAGE, join(dir, "node_modules", "kilnjs"), "dir");
-  for (const [file, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, file)), { recursive: true });
-    writeFileSync(join(dir, file), text);
-  }
+  writeFiles(dir, files);
   return dir;
 }
 
