@@ -5,7 +5,7 @@
  * drives them one after the other from this one.
  *
  *   npm run bench:auth                  (BENCH_SECONDS=10, BENCH_CONNECTIONS=20 by default)
- *   BENCH_ROUNDS=3 npm run bench:auth   (Basic and token alternate 3 times; the best of each)
+ *   BENCH_ROUNDS=3 npm run bench:auth   (Basic, token and Fastify take turns 3 times; the best of each)
  *   BENCH_PROFILE=1 BENCH_ONLY=kiln npm run bench:auth
  *                                       (a CPU profile of Kiln in bench/results/profiles;
  *                                        summarise it with bench/profile-summary.ts)
@@ -137,24 +137,11 @@ function kilnCli(args: string[], data: string): string {
   return run.stdout.trim();
 }
 
-async function kiln(data: string): Promise<{ basic: Figure; token: Figure }> {
-  const added = spawnSync(
-    process.execPath,
-    [
-      kilnBin,
-      "users",
-      "add",
-      BENCH_EMAIL,
-      "--password",
-      BENCH_PASSWORD,
-      "--app",
-      "examples/todo",
-      "--data",
-      data,
-    ],
-    { cwd: root, encoding: "utf8" },
-  );
-  if (added.status !== 0) throw new Error(`kiln users add failed: ${added.stderr}`);
+/** Makes the bench user, a token and the 20 tasks; starts `kiln start` on them. */
+async function startKiln(
+  data: string,
+): Promise<{ url: string; child: ChildProcess; token: string }> {
+  kilnCli(["users", "add", BENCH_EMAIL, "--password", BENCH_PASSWORD], data);
   const token = kilnCli(["tokens", "add", BENCH_EMAIL, "--name", "bench"], data);
   const { url, child } = await startServer(
     [
@@ -170,57 +157,87 @@ async function kiln(data: string): Promise<{ basic: Figure; token: Figure }> {
     /serving at (http:\/\/\S+?)\/_\/api/,
     "stderr",
   );
-  try {
-    const headers = { authorization: basic, "content-type": "application/json" };
-    for (const task of BENCH_TASKS) {
-      const res = await fetch(`${url}/_/api/new_task`, {
-        method: "POST",
+  const headers = { authorization: basic, "content-type": "application/json" };
+  for (const task of BENCH_TASKS) {
+    const res = await fetch(`${url}/_/api/new_task`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ title: task.title }),
+    });
+    const { id } = (await res.json()) as { id: string };
+    if (task.done) {
+      await fetch(`${url}/_/api/tasks/${encodeURIComponent(id)}`, {
+        method: "PUT",
         headers,
-        body: JSON.stringify({ title: task.title }),
+        body: JSON.stringify({ done: true }),
       });
-      const { id } = (await res.json()) as { id: string };
-      if (task.done) {
-        await fetch(`${url}/_/api/tasks/${encodeURIComponent(id)}`, {
-          method: "PUT",
-          headers,
-          body: JSON.stringify({ done: true }),
-        });
-      }
     }
-    const tasks = `${url}/_/api/tasks`;
-    // Basic and token alternate, ROUNDS times each, and each keeps its quickest round by CPU
-    // per request: on a shared machine, other work only ever adds to a round's figure.
-    const rounds: { basic: Figure; token: Figure }[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      rounds.push({
-        basic: await measure(
+  }
+  return { url, child, token };
+}
+
+/** Each figure's quickest round by CPU per request. */
+const best = (list: Figure[]) =>
+  list.reduce((a, b) => (b.cpuMicrosPerRequest < a.cpuMicrosPerRequest ? b : a));
+
+/**
+ * Kiln with Basic, Kiln with a token and (unless BENCH_ONLY=kiln) bare Fastify, each ROUNDS
+ * times. Both servers stay up and take turns, the order rotating each round, so that no side is
+ * always measured on a warmer machine or just after another side's load: on a shared machine,
+ * other work only ever adds to a round's figure, and each side keeps its quickest round.
+ */
+async function measureRounds(data: string) {
+  const kilnServer = await startKiln(join(data, "kiln"));
+  const fastify = only === "kiln" ? null : await startPeer("fastify-tasks.ts", data);
+  try {
+    const tasks = `${kilnServer.url}/_/api/tasks`;
+    const sides = [
+      () =>
+        measure(
           "Kiln (authenticateUsers, Basic)",
           tasks,
           { authorization: basic },
-          child,
+          kilnServer.child,
         ),
-        token: await measure(
+      () =>
+        measure(
           "Kiln (authenticateUsers, Bearer token)",
           tasks,
-          { authorization: `Bearer ${token}` },
-          child,
+          { authorization: `Bearer ${kilnServer.token}` },
+          kilnServer.child,
         ),
-      });
+      ...(fastify
+        ? [() => measure("bare Fastify, no auth", `${fastify.url}/tasks`, {}, fastify.child)]
+        : []),
+    ];
+    const figures: Figure[][] = sides.map(() => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < sides.length; k++) {
+        const i = (k + round) % sides.length;
+        figures[i]!.push(await sides[i]!());
+      }
     }
-    const best = (list: Figure[]) =>
-      list.reduce((a, b) => (b.cpuMicrosPerRequest < a.cpuMicrosPerRequest ? b : a));
-    return { basic: best(rounds.map((r) => r.basic)), token: best(rounds.map((r) => r.token)) };
+    return {
+      basic: best(figures[0]!),
+      token: best(figures[1]!),
+      fastify: fastify ? best(figures[2]!) : null,
+    };
   } finally {
-    await stop(child);
+    await stop(kilnServer.child);
+    if (fastify) await stop(fastify.child);
   }
 }
 
-async function peer(name: string, file: string, data: string, auth: boolean): Promise<Figure> {
-  const { url, child } = await startServer(
+function startPeer(file: string, data: string) {
+  return startServer(
     ["--import", "tsx", join(root, "bench/peers", file), "--db", join(data, `${file}.sqlite`)],
     /listening (http:\/\/\S+)/,
     "stdout",
   );
+}
+
+async function peer(name: string, file: string, data: string, auth: boolean): Promise<Figure> {
+  const { url, child } = await startPeer(file, data);
   try {
     return await measure(name, `${url}/tasks`, auth ? { authorization: basic } : {}, child);
   } finally {
@@ -231,19 +248,24 @@ async function peer(name: string, file: string, data: string, auth: boolean): Pr
 const data = mkdtempSync(join(tmpdir(), "kiln-bench-auth-"));
 try {
   console.log(`GET the caller's 20 tasks: ${CONNECTIONS} connections, ${SECONDS} s each\n`);
-  const figures = await kiln(join(data, "kiln"));
+  const figures = await measureRounds(data);
   const tokenVsBasic = figures.token.cpuMicrosPerRequest / figures.basic.cpuMicrosPerRequest;
   console.log(
     `\nBearer token / remembered Basic, CPU per request: ${tokenVsBasic.toFixed(3)} (goal <= 1.10)`,
   );
-  if (only !== "kiln") await compare(figures.basic, figures.token, tokenVsBasic);
+  if (figures.fastify) await compare(figures.basic, figures.token, figures.fastify, tokenVsBasic);
 } finally {
   rmSync(data, { recursive: true, force: true });
 }
 
-async function compare(kilnFigure: Figure, tokenFigure: Figure, tokenVsBasic: number) {
+async function compare(
+  kilnFigure: Figure,
+  tokenFigure: Figure,
+  fastify: Figure,
+  tokenVsBasic: number,
+) {
+  // Once, last: bcrypt per request makes it ~1000x slower, so its rounds would not change much.
   const express = await peer("Express + better-sqlite3 + bcrypt", "express-todo.ts", data, true);
-  const fastify = await peer("bare Fastify, no auth", "fastify-tasks.ts", data, false);
   const vsExpress = kilnFigure.requestsPerSecond / Math.max(express.requestsPerSecond, 1);
   const vsFastify = kilnFigure.requestsPerSecond / fastify.requestsPerSecond;
   // The same ratios from CPU per request: what each server could do on an idle core.
