@@ -55,6 +55,16 @@ export interface AppConfig extends Partial<Omit<KilnYaml, "endpoints">> {
    * DNS rebinding; `kiln dev` sets it to the host it serves.
    */
   onlyHost?: string;
+  /**
+   * Whether the app's code may use the importable `request`, `session`, `cookies`, `users`,
+   * `tables` or `inTransaction`, which find the request being handled (or the app running its
+   * `onStart` functions) through AsyncLocalStorage. Default true. `false` runs every request
+   * without entering AsyncLocalStorage, which on Node.js 20 and 22 spares the whole process
+   * the async hooks it turns on (about a tenth of a small request's CPU): handlers then get
+   * everything through their context, and those imports throw KILN_NO_REQUEST. `loadApp`
+   * decides it by reading the app's modules (see request-views-scan.ts).
+   */
+  requestViews?: boolean;
 }
 
 /** An app: its endpoints, services and HTTP server. See `createApp`. */
@@ -184,11 +194,13 @@ export class KilnApp {
     this.#services.tables = await tablesService(this);
     this.#services.cookies = await cookiesService(this);
     this.#services.users = (await usersService(this)) ?? undefined;
-    await runStartHooks(this, this.#startHooks);
+    const requestViews = this.config.requestViews !== false;
+    await runStartHooks(this, this.#startHooks, requestViews);
     const services = this.#startedServices();
     this.#server = buildServer({
       app: this,
       context: handlerContextFactory(this),
+      requestViews,
       prefix: this.prefix,
       endpoints: withDefaults(this.#endpoints, this.#defaults),
       features: services.flatMap((s) => s.features ?? []),

@@ -5,6 +5,7 @@ import { KilnError } from "../errors.ts";
 import { globalState, type Registrations } from "../http/global-state.ts";
 import { readKilnYaml } from "./config.ts";
 import { type AppConfig, createApp, type KilnApp } from "./create-app.ts";
+import { scanRequestViews } from "./request-views-scan.ts";
 
 const MODULE = /\.(ts|mts|js|mjs)$/;
 const SKIPPED = /\.(d|test|spec)\.[mc]?[tj]s$/;
@@ -22,8 +23,14 @@ export async function loadApp(dir: string, overrides: AppConfig = {}): Promise<K
   }
   const yaml = readKilnYaml(join(root, "kiln.yaml"));
   const { endpoints, startHooks } = await importServerModules(root);
+  const views = scanRequestViews(root, serverModules(root));
   // The app gets copies: `app.httpEndpoint` on it must not add to what the folder registered.
-  const app = createApp({ ...yaml, dir: root, ...overrides });
+  const app = createApp({ ...yaml, dir: root, requestViews: views.uses, ...overrides });
+  app.log.debug(
+    views.uses
+      ? `Requests run in AsyncLocalStorage: ${views.reason}`
+      : "No module imports request, session, cookies, users, tables or inTransaction from kilnjs: requests run without AsyncLocalStorage",
+  );
   app.addEndpoints(endpoints);
   app.addStartHooks(startHooks);
   return app;

@@ -31,11 +31,19 @@ export function checkedHook(fn: unknown): StartHook {
   return fn as StartHook;
 }
 
-/** Runs an app's start hooks in order, with `app` as the current app; names a failing one. */
-export async function runStartHooks(app: unknown, hooks: readonly StartHook[]): Promise<void> {
+/**
+ * Runs an app's start hooks in order, with `app` as the current app (for the importable
+ * `tables` and `users`, when the app may use them: see AppConfig.requestViews); names a
+ * failing one.
+ */
+export async function runStartHooks(
+  app: unknown,
+  hooks: readonly StartHook[],
+  requestViews = true,
+): Promise<void> {
   for (const hook of hooks) {
     try {
-      await globalState.starting.run(app, hook);
+      await (requestViews ? globalState.starting.run(app, hook) : hook());
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       // The first frame is the app's own line that threw: what the author needs to look at.

@@ -31,6 +31,12 @@ export interface PipelineOptions {
    * typed context; see app/handler-context.ts). Without it, the handler gets `{ body }`.
    */
   context?: ContextFactory;
+  /**
+   * Whether each request runs inside AsyncLocalStorage, where the importable `request`,
+   * `session`, `users`... find it (default true). Off, the handler's context is the only way
+   * to the request: nothing pays for async hooks (see AppConfig.requestViews).
+   */
+  requestViews?: boolean;
   features: readonly PipelineFeature[];
   log: Logger;
   /** Writes the request's log line; called once the answer is sent. */
@@ -111,13 +117,14 @@ export function compileEndpoint(endpoint: EndpointDefinition, options: PipelineO
   // Fastify takes `undefined` (answered synchronously) or a promise of `undefined`.
   const drain = options.drain ?? { since: 0 };
   const { app } = options;
+  const als = options.requestViews === false ? null : globalState.als;
   return function handle(req: FastifyRequest, reply: FastifyReply): void | Promise<void> {
     if (drain.since > 0 && arrivedAfter(req, drain.since)) {
       refuseWhileClosing(reply);
       return logRequest(req, reply);
     }
     const ctx = new FastifyContext(req, reply, endpoint, app, log, catchAll);
-    return globalState.als.run(ctx, run, ctx);
+    return als ? als.run(ctx, run, ctx) : run(ctx);
   };
 }
 

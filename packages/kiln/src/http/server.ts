@@ -56,6 +56,8 @@ export interface ServerOptions {
   features: readonly PipelineFeature[];
   /** Makes each handler's second argument (see PipelineOptions.context). */
   context?: ContextFactory;
+  /** Whether requests enter AsyncLocalStorage, for the importable views (default true). */
+  requestViews?: boolean;
   health: () => Promise<boolean>;
   limits: ServerLimits;
   log: Logger;
@@ -188,6 +190,7 @@ export function buildServer(options: ServerOptions): FastifyInstance {
         handler: compileEndpoint(endpoint, {
           app: options.app,
           context: options.context,
+          requestViews: options.requestViews,
           features,
           log,
           logRequest,

@@ -42,6 +42,20 @@ holder[KEY] ??= new AsyncLocalStorage<Held>();
 const held: AsyncLocalStorage<Held> = holder[KEY];
 
 /**
+ * Transactions running now, in every copy of kiln (they share `held`). When the last one ends,
+ * `held` is disabled: on Node.js 20 and 22 an AsyncLocalStorage that has run once keeps async
+ * hooks on for the rest of the process, and every promise and socket write then pays for them
+ * (about a tenth of a small request), although a transaction (the start-up migrations, an
+ * occasional `inTransaction`) ended long ago. The next transaction enables it again. A stray
+ * callback of a finished transaction reads no store, or one whose `active` is false: either
+ * way it is outside any transaction, as it should be.
+ */
+const COUNT_KEY = Symbol.for("kiln.tables.transactions.running.v1");
+const counters = globalThis as unknown as Record<symbol, { running: number } | undefined>;
+counters[COUNT_KEY] ??= { running: 0 };
+const running: { running: number } = counters[COUNT_KEY];
+
+/**
  * Wraps a Kysely driver so that, inside `transaction(fn)`, every query made through Kysely in
  * fn's async flow runs on the transaction's connection. That is how `tables.x.addRow()` inside
  * `inTransaction` joins it without passing a transaction object around, and how other services
@@ -98,6 +112,7 @@ export class TransactionDriver implements Driver {
       if (beginning) await beginning.catch(() => undefined);
       return acquired as DatabaseConnection | null;
     };
+    running.running++;
     try {
       let result: T;
       try {
@@ -119,6 +134,7 @@ export class TransactionDriver implements Driver {
       return result;
     } finally {
       state.active = false;
+      if (--running.running === 0) held.disable();
       const connection = await taken();
       if (connection) await this.#inner.releaseConnection(connection);
     }

@@ -1,0 +1,159 @@
+/*
+ * An app whose code never imports the request views (`request`, `session`, `cookies`, `users`,
+ * `tables`, `inTransaction`) runs its requests without AsyncLocalStorage, which on Node.js 20
+ * and 22 would turn async hooks on for the whole process. loadApp reads the app's modules to
+ * decide; anything it cannot be sure of counts as a use, so an app that does use a view always
+ * gets one that works (after any await).
+ */
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { scanRequestViews } from "../../src/app/request-views-scan.ts";
+import { type KilnApp, loadApp } from "../../src/index.ts";
+import { KILN_PACKAGE, writeFiles } from "../cli/run-kiln.ts";
+
+const dirs: string[] = [];
+const apps: KilnApp[] = [];
+afterEach(async () => {
+  for (const app of apps.splice(0)) await app.close();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A folder holding `files`; returns it and the scan of its `server/` modules. */
+function scan(files: Record<string, string>) {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-views-"));
+  dirs.push(dir);
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  const server = Object.keys(files)
+    .filter((f) => f.startsWith("server/"))
+    .map((f) => join(dir, f));
+  return scanRequestViews(dir, server);
+}
+
+const server = (text: string) => scan({ "server/api.ts": text });
+
+describe("reading an app's modules for the request views", () => {
+  it("finds none in an app that uses only the handler's context", () => {
+    expect(
+      server(`import { type HandlerContext, HttpError, httpEndpoint, type Row } from "kilnjs";
+import type { Session } from "kilnjs";
+import { readFileSync } from "node:fs";
+import path from "path";
+httpEndpoint("/a", async (_, { tables, session }: HandlerContext) => tables.a.search().toArray());`),
+    ).toEqual({ uses: false, reason: null });
+  });
+
+  it.each([
+    [`import { tables } from "kilnjs";`, 'imports tables from "kilnjs"'],
+    [`import { httpEndpoint, users as u } from "kilnjs";`, "users"],
+    [`import {\n  httpEndpoint,\n  request,\n} from "kilnjs";`, "request"],
+    [`import { type Row, session } from 'kilnjs';`, "session"],
+    [`import * as kiln from "kilnjs";`, "every view"],
+    [`import kiln, { httpEndpoint } from "kilnjs";`, "default export"],
+    [`export { cookies } from "kilnjs";`, "cookies"],
+    [`export * from "kilnjs";`, "every view"],
+    [`const k = await import("kilnjs");`, 'import("kilnjs")'],
+    [`const k = require("kilnjs");`, 'require("kilnjs")'],
+    [`const name = "kiln" + "js"; await import(name);`, "computed module name"],
+    [`export type A = B\nimport { inTransaction } from "kilnjs"`, "inTransaction"],
+  ])("counts %j as a use", (text, why) => {
+    const result = server(text);
+    expect(result.uses).toBe(true);
+    expect(result.reason).toContain(why);
+    expect(result.reason).toMatch(/^server\/api\.ts /);
+  });
+
+  it("follows the app's own imports, with TypeScript's .js for .ts and folder indexes", () => {
+    const result = scan({
+      "server/api.ts": `import { list } from "../lib/tasks.js";\nimport "./setup";`,
+      "server/setup.ts": `import { helper } from "../lib";`,
+      "lib/index.ts": `export const helper = 1;`,
+      "lib/tasks.ts": `import { more } from "./deeper/more.ts";\nexport const list = more;`,
+      "lib/deeper/more.ts": `import { tables } from "kilnjs";\nexport const more = () => tables;`,
+    });
+    expect(result).toEqual({
+      uses: true,
+      reason: 'lib/deeper/more.ts imports tables from "kilnjs"',
+    });
+  });
+
+  it("counts a package that depends on kilnjs, or a name it cannot find, as a use", () => {
+    const plugin = scan({
+      "server/api.ts": `import { plugin } from "kiln-plugin";`,
+      "node_modules/kiln-plugin/package.json": JSON.stringify({
+        name: "kiln-plugin",
+        peerDependencies: { kilnjs: "^0.2.0" },
+      }),
+    });
+    expect(plugin.reason).toBe('server/api.ts imports "kiln-plugin", which depends on kilnjs');
+    const alias = server(`import { db } from "@/lib/db";`);
+    expect(alias.reason).toBe(
+      'server/api.ts imports "@/lib/db", which is not a package it can find',
+    );
+    const unrelated = scan({
+      "server/api.ts": `import { z } from "zod/v4";`,
+      "node_modules/zod/package.json": JSON.stringify({ name: "zod", dependencies: {} }),
+    });
+    expect(unrelated).toEqual({ uses: false, reason: null });
+  });
+});
+
+/** An app folder whose modules can `import ... from "kilnjs"`. */
+function appFolder(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-views-app-"));
+  dirs.push(dir);
+  mkdirSync(join(dir, "node_modules"));
+  symlinkSync(KILN_PACKAGE, join(dir, "node_modules", "kilnjs"), "dir");
+  writeFiles(dir, files);
+  return dir;
+}
+
+async function serve(dir: string): Promise<{ app: KilnApp; url: string }> {
+  const app = await loadApp(dir, { logger: false, dataDir: join(dir, "data") });
+  apps.push(app);
+  const url = await app.listen({ port: 0, host: "127.0.0.1" });
+  return { app, url: `${url}${app.prefix}` };
+}
+
+describe("loadApp", () => {
+  it("runs an app that imports no view without AsyncLocalStorage, and its context works", async () => {
+    const { app, url } = await serve(
+      appFolder({
+        "kiln.yaml": "tables:\n  notes:\n    text: text\n",
+        "server/notes.ts": `import { httpEndpoint } from "kilnjs";
+httpEndpoint("/notes", { methods: ["POST"] }, async ({ text }, { tables }) => {
+  await new Promise((done) => setTimeout(done, 5));
+  await tables.notes.addRow({ text: text ?? "" });
+  return (await tables.notes.search().toArray()).map((n) => n.text);
+});`,
+      }),
+    );
+    expect(app.config.requestViews).toBe(false);
+    const res = await fetch(`${url}/notes?text=hello`, { method: "POST" });
+    expect(await res.json()).toEqual(["hello"]);
+  });
+
+  it("runs an app whose helper imports a view inside AsyncLocalStorage, so the view works after awaits", async () => {
+    const { app, url } = await serve(
+      appFolder({
+        "kiln.yaml": "tables:\n  notes:\n    text: text\n",
+        "lib/notes.ts": `import { request, tables } from "kilnjs";
+export async function addNote() {
+  await new Promise((done) => setTimeout(done, 5));
+  await tables.notes.addRow({ text: String(request.queryParams.text) });
+  return (await tables.notes.search().toArray()).map((n) => n.text);
+}`,
+        "server/notes.ts": `import { httpEndpoint } from "kilnjs";
+import { addNote } from "../lib/notes.ts";
+httpEndpoint("/notes", { methods: ["POST"] }, () => addNote());`,
+      }),
+    );
+    expect(app.config.requestViews).toBe(true);
+    const res = await fetch(`${url}/notes?text=hello`, { method: "POST" });
+    expect(await res.json()).toEqual(["hello"]);
+  });
+});
