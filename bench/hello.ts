@@ -5,14 +5,17 @@
  * comparison includes everything a Kiln request pays for: its request pipeline, the built-in
  * services' stages and one JSON log line per request (written to /dev/null here).
  *
- *   npm run bench                 (10 s per run after a 3 s warm-up, 50 connections, 2 rounds)
+ *   npm run bench                 (5 s per run after a 2 s warm-up, 50 connections, 6 rounds)
  *
  * Environment: BENCH_SECONDS, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_PIPELINING, BENCH_ROUNDS;
  * BENCH_ONLY=kiln|fastify to run one side; BENCH_PROFILE=1 writes CPU profiles of both
- * servers to bench/results/profiles/{kiln,fastify} (open it in Chrome DevTools). Each side's best round
- * counts: on a shared machine, the best run is the one least disturbed by other work.
+ * servers to bench/results/profiles/{kiln,fastify} (open it in Chrome DevTools).
  *
- * Goal (issue 2): Kiln >= 0.9x bare Fastify.
+ * Goal (issues 2 and 14): Kiln >= 0.9x bare Fastify by server CPU per request. On a shared
+ * machine other work only ever adds to a run's CPU, and by tens of percent from one minute to
+ * the next, so the goal is judged on the median of the rounds' ratios (each round runs both
+ * sides back to back); the least CPU of each side is shown beside it. Use BENCH_ROUNDS=8 or
+ * more for a figure worth quoting.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,11 +27,11 @@ import { type ServerProcess, startServer } from "./lib/server-process.ts";
 const GOAL = 0.9;
 const root = join(import.meta.dirname, "..");
 const settings = {
-  seconds: Number(process.env.BENCH_SECONDS ?? 10),
-  warmupSeconds: Number(process.env.BENCH_WARMUP ?? 3),
+  seconds: Number(process.env.BENCH_SECONDS ?? 5),
+  warmupSeconds: Number(process.env.BENCH_WARMUP ?? 2),
   connections: Number(process.env.BENCH_CONNECTIONS ?? 50),
   pipelining: Number(process.env.BENCH_PIPELINING ?? 1),
-  rounds: Number(process.env.BENCH_ROUNDS ?? 2),
+  rounds: Number(process.env.BENCH_ROUNDS ?? 6),
 };
 const profileDir = process.env.BENCH_PROFILE ? join(root, "bench/results/profiles") : null;
 
@@ -154,11 +157,31 @@ const ratio = fastify && kiln ? kiln.requestsPerSecond / fastify.requestsPerSeco
 const fastifyCpu = leastCpu("fastify");
 const kilnCpu = leastCpu("kiln");
 const cpuRatio = fastifyCpu && kilnCpu ? fastifyCpu / kilnCpu : null;
+// Each round measures both sides back to back, so a round's ratio shares that round's machine:
+// their median is the figure least moved by other work on a shared machine.
+const roundRatios = (runs.fastify ?? []).flatMap((f, i) => {
+  const k = runs.kiln?.[i];
+  return f.serverCpuUs && k?.serverCpuUs ? [f.serverCpuUs / k.serverCpuUs] : [];
+});
+const medianRatio = median(roundRatios);
 if (ratio !== null) {
   console.log(
-    `\nKiln/Fastify: ${ratio.toFixed(2)}x in req/s (goal >= ${GOAL}x: ${ratio >= GOAL ? "met" : "NOT met"})` +
-      (cpuRatio === null ? "" : `; ${cpuRatio.toFixed(2)}x by server CPU per request`),
+    `\nKiln/Fastify: ${ratio.toFixed(2)}x in req/s` +
+      (cpuRatio === null
+        ? ""
+        : `; by server CPU per request ${cpuRatio.toFixed(2)}x (least of each side), ` +
+          `median of the rounds ${medianRatio?.toFixed(2)}x [${roundRatios.map((r) => r.toFixed(2)).join(" ")}] ` +
+          `(goal >= ${GOAL}x: ${(medianRatio ?? 0) >= GOAL ? "met" : "NOT met"})`),
   );
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 const file = writeReport("hello", {
   endpoint: 'GET /_/api/hello -> {"hello":"world"}',
@@ -167,8 +190,10 @@ const file = writeReport("hello", {
   best: { fastify, kiln },
   ratio,
   cpuRatio,
+  roundRatios,
+  medianRatio,
   goal: GOAL,
-  goalMet: ratio === null ? null : ratio >= GOAL,
+  goalMet: medianRatio === null ? null : medianRatio >= GOAL,
 });
 console.log(`report: ${file}${profileDir ? `\nCPU profile(s): ${profileDir}` : ""}`);
-if (process.env.BENCH_STRICT && ratio !== null && ratio < GOAL) process.exitCode = 1;
+if (process.env.BENCH_STRICT && medianRatio !== null && medianRatio < GOAL) process.exitCode = 1;
