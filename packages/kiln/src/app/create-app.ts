@@ -2,6 +2,7 @@ import cluster from "node:cluster";
 import type { Logger } from "pino";
 import { cookiesService } from "../cookies/cookies-service.ts";
 import { KilnError } from "../errors.ts";
+import { maybeContext } from "../http/context.ts";
 import { defineEndpoint, type EndpointDefinition } from "../http/endpoint.ts";
 import type { StartHook } from "../http/global-state.ts";
 import { plainHttpWarning } from "../http/loopback.ts";
@@ -113,7 +114,7 @@ export class KilnApp {
    * getUserByEmail, tokens work anywhere. Starts the app if it is not ready.
    * @example const ada = await app.users.addUser("ada@example.com", "correct horse");
    */
-  readonly users: Users = makeUsers(() => this.usersService());
+  readonly users: Users = makeUsers(() => this.usersService(), maybeContext);
 
   /** Registers an endpoint on this app (same arguments as the top-level `httpEndpoint`). */
   httpEndpoint: RegisterEndpoint = (path: string, a: unknown, b?: unknown) => {

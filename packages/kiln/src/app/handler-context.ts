@@ -1,13 +1,13 @@
 import type { Logger } from "pino";
-import { cookies } from "../cookies/cookies.ts";
-import { type Session, session } from "../cookies/session.ts";
-import { type KilnRequest, type RequestContext, request } from "../http/context.ts";
+import { type cookies, cookiesOf } from "../cookies/cookies.ts";
+import { type Session, sessionOf } from "../cookies/session.ts";
+import { type KilnRequest, type RequestContext, requestOf } from "../http/context.ts";
 import type { KeywordParams, PathParams } from "../http/endpoint.ts";
 import type { ContextFactory } from "../http/pipeline.ts";
 import type { StandardSchemaV1 } from "../http/standard-schema.ts";
 import type { TablesAccessor } from "../tables/types.ts";
 import { requestUser } from "../users/request-user.ts";
-import type { UserRow, Users } from "../users/users.ts";
+import { makeUsers, type UserRow, type Users } from "../users/users.ts";
 import type { KilnApp } from "./create-app.ts";
 
 type Out<S> = S extends StandardSchemaV1 ? StandardSchemaV1.InferOutput<S> : never;
@@ -77,10 +77,19 @@ export interface HandlerContext<
  * The handler context of one request. Only the parts that differ per request are stored (the
  * request, and the validated parts the pipeline already has); the rest are getters, so that
  * a handler that reads nothing costs one small object.
+ *
+ * `request`, `session`, `cookies` and `users` are bound to this context's own request, not
+ * looked up through AsyncLocalStorage as the importable views are: they keep working wherever
+ * the handler's code runs (past any await, in a callback, a timer), and an app that uses only
+ * the context needs no AsyncLocalStorage at all. Each is made on first read and kept.
  */
 class RequestHandlerContext {
   readonly #app: KilnApp;
   readonly #ctx: RequestContext;
+  #request: KilnRequest | undefined;
+  #session: Session | undefined;
+  #cookies: typeof cookies | undefined;
+  #users: Users | undefined;
   readonly body: unknown;
   readonly query: unknown;
   readonly params: unknown;
@@ -97,25 +106,40 @@ class RequestHandlerContext {
     return (requestUser(this.#ctx) as UserRow | null | undefined) ?? null;
   }
   get request(): KilnRequest {
-    return request;
+    this.#request ??= requestOf(this.#own());
+    return this.#request;
   }
   get tables(): TablesAccessor {
     return this.#app.tables;
   }
   get users(): Users {
-    return this.#app.users;
+    const app = this.#app;
+    // The service as `app.users` finds it; the request is this one, never an ambient lookup.
+    this.#users ??= makeUsers(() => app.usersService(), this.#own());
+    return this.#users;
   }
   get session(): Session {
-    return session;
+    this.#session ??= sessionOf(this.#own());
+    return this.#session;
   }
   get cookies(): typeof cookies {
-    return cookies;
+    this.#cookies ??= cookiesOf(this.#own());
+    return this.#cookies;
   }
   get app(): KilnApp {
     return this.#app;
   }
   get log(): Logger {
     return this.#app.log;
+  }
+
+  /**
+   * A resolver of this context's request, for the bound views: made when one is (not a field
+   * made with every context, which a handler that reads none of them would pay for).
+   */
+  #own(): () => RequestContext {
+    const ctx = this.#ctx;
+    return () => ctx;
   }
 }
 

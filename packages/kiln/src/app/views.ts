@@ -1,3 +1,4 @@
+import { maybeContext } from "../http/context.ts";
 import { tablesProxy } from "../tables/service.ts";
 import type { TablesAccessor } from "../tables/types.ts";
 import { makeUsers } from "../users/users.ts";
@@ -39,4 +40,4 @@ export function inTransaction<T>(fn: () => Promise<T> | T): Promise<T> {
  * true` endpoints accept that session, Basic credentials or an API token. A script or a test
  * uses `app.users`.
  */
-export const users = makeUsers(() => currentApp("users").usersService());
+export const users = makeUsers(() => currentApp("users").usersService(), maybeContext);

@@ -1,4 +1,4 @@
-import { currentContext } from "../http/context.ts";
+import { currentContext, type RequestContext } from "../http/context.ts";
 import type { CookieScope } from "./cookies-runtime.ts";
 import { requestState } from "./request-state.ts";
 
@@ -16,18 +16,29 @@ export interface EncryptedCookies {
   delete(name: string): void;
 }
 
-function family(scope: CookieScope): EncryptedCookies {
+function family(resolve: () => RequestContext, scope: CookieScope): EncryptedCookies {
   return {
     get<T>(name: string): T | undefined {
-      return requestState(currentContext()).jar.get(scope, name) as T | undefined;
+      return requestState(resolve()).jar.get(scope, name) as T | undefined;
     },
     set(name: string, value: unknown, options: CookieSetOptions = {}): void {
-      requestState(currentContext()).jar.set(scope, name, value, options.maxAge ?? 30);
+      requestState(resolve()).jar.set(scope, name, value, options.maxAge ?? 30);
     },
     delete(name: string): void {
-      requestState(currentContext()).jar.delete(scope, name);
+      requestState(resolve()).jar.delete(scope, name);
     },
   };
+}
+
+/**
+ * The encrypted cookies of the request `resolve` gives, at each call: the importable `cookies`
+ * resolve the request being handled, a handler's `ctx.cookies` its own request.
+ */
+export function cookiesOf(resolve: () => RequestContext): {
+  readonly local: EncryptedCookies;
+  readonly shared: EncryptedCookies;
+} {
+  return { local: family(resolve, "local"), shared: family(resolve, "shared") };
 }
 
 /**
@@ -43,7 +54,5 @@ function family(scope: CookieScope): EncryptedCookies {
  *   return { theme: cookies.local.get<string>("theme") ?? "light" };
  * });
  */
-export const cookies: { readonly local: EncryptedCookies; readonly shared: EncryptedCookies } = {
-  local: family("local"),
-  shared: family("shared"),
-};
+export const cookies: { readonly local: EncryptedCookies; readonly shared: EncryptedCookies } =
+  cookiesOf(currentContext);

@@ -1,4 +1,4 @@
-import { currentContext } from "../http/context.ts";
+import { currentContext, type RequestContext } from "../http/context.ts";
 import { requestState } from "./request-state.ts";
 
 /** The session of the request being handled. See `session`. */
@@ -19,7 +19,22 @@ export interface Session {
   regenerate(): void;
 }
 
-const current = () => requestState(currentContext()).session;
+/**
+ * The session of the request `resolve` gives, at each call: the importable `session` resolves
+ * the request being handled, a handler's `ctx.session` its own request.
+ */
+export function sessionOf(resolve: () => RequestContext): Session {
+  const current = () => requestState(resolve()).session;
+  return {
+    get: <T>(key: string) => current().get(key) as T | undefined,
+    has: (key) => current().has(key),
+    keys: () => current().keys(),
+    set: (key, value) => current().set(key, value),
+    delete: (key) => current().delete(key),
+    clear: () => current().clear(),
+    regenerate: () => current().regenerate(),
+  };
+}
 
 /**
  * Server-side key/value data tied to an opaque, HttpOnly, SameSite=Lax session cookie, stored
@@ -35,12 +50,4 @@ const current = () => requestState(currentContext()).session;
  *   return { visits };
  * });
  */
-export const session: Session = {
-  get: <T>(key: string) => current().get(key) as T | undefined,
-  has: (key) => current().has(key),
-  keys: () => current().keys(),
-  set: (key, value) => current().set(key, value),
-  delete: (key) => current().delete(key),
-  clear: () => current().clear(),
-  regenerate: () => current().regenerate(),
-};
+export const session: Session = sessionOf(currentContext);

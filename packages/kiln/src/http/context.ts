@@ -88,66 +88,75 @@ export function maybeContext(): RequestContext | undefined {
 }
 
 /**
+ * A request object whose getters read the request `resolve` gives, at each read: the importable
+ * `request` resolves the request being handled (AsyncLocalStorage), a handler's `ctx.request`
+ * its own request, so that it keeps working wherever the handler's code runs.
+ */
+export function requestOf(resolve: () => RequestContext) {
+  return {
+    get method(): string {
+      return resolve().method;
+    },
+    /** The path without the query string, as the client sent it (still percent-encoded). */
+    get path(): string {
+      return resolve().path;
+    },
+    /** The full URL, with scheme and host as the client addressed them. */
+    get url(): string {
+      const ctx = resolve();
+      return `${ctx.protocol}://${ctx.host}${ctx.url}`;
+    },
+    /** Request headers, names lower-case. */
+    get headers(): RequestHeaders {
+      return resolve().headers;
+    },
+    get queryParams(): Readonly<Record<string, string>> {
+      return resolve().queryParams;
+    },
+    get formParams(): Readonly<Record<string, string>> {
+      return resolve().formParams;
+    },
+    /** Files uploaded in a multipart body, by field name. */
+    get files(): Readonly<Record<string, Media>> {
+      return resolve().files;
+    },
+    /**
+     * The raw body as a Media (JSON included), or null when there was none or it was a form
+     * (urlencoded or multipart), whose fields are in `formParams` and uploads in `files`.
+     */
+    get body(): Media | null {
+      return resolve().body;
+    },
+    /** The parsed JSON body (null when the request has no JSON body). */
+    get bodyJson(): unknown {
+      return resolve().bodyJson ?? null;
+    },
+    get remoteAddress(): string {
+      return resolve().ip;
+    },
+    /** The `Origin` header, or null. */
+    get origin(): string | null {
+      const origin = resolve().headers.origin;
+      return typeof origin === "string" ? origin : null;
+    },
+    /** From HTTP Basic authentication, or null. */
+    get username(): string | null {
+      return resolve().username;
+    },
+    get password(): string | null {
+      return resolve().password;
+    },
+    /** The authenticated user row (or `requireAuth` function's principal), or null. */
+    get user(): unknown {
+      return resolve().user;
+    },
+  };
+}
+
+/**
  * The current HTTP request, valid inside a handler and everything it awaits.
  * @example const agent = request.headers["user-agent"];
  */
-export const request = {
-  get method(): string {
-    return currentContext().method;
-  },
-  /** The path without the query string, as the client sent it (still percent-encoded). */
-  get path(): string {
-    return currentContext().path;
-  },
-  /** The full URL, with scheme and host as the client addressed them. */
-  get url(): string {
-    const ctx = currentContext();
-    return `${ctx.protocol}://${ctx.host}${ctx.url}`;
-  },
-  /** Request headers, names lower-case. */
-  get headers(): RequestHeaders {
-    return currentContext().headers;
-  },
-  get queryParams(): Readonly<Record<string, string>> {
-    return currentContext().queryParams;
-  },
-  get formParams(): Readonly<Record<string, string>> {
-    return currentContext().formParams;
-  },
-  /** Files uploaded in a multipart body, by field name. */
-  get files(): Readonly<Record<string, Media>> {
-    return currentContext().files;
-  },
-  /**
-   * The raw body as a Media (JSON included), or null when there was none or it was a form
-   * (urlencoded or multipart), whose fields are in `formParams` and uploads in `files`.
-   */
-  get body(): Media | null {
-    return currentContext().body;
-  },
-  /** The parsed JSON body (null when the request has no JSON body). */
-  get bodyJson(): unknown {
-    return currentContext().bodyJson ?? null;
-  },
-  get remoteAddress(): string {
-    return currentContext().ip;
-  },
-  /** The `Origin` header, or null. */
-  get origin(): string | null {
-    const origin = currentContext().headers.origin;
-    return typeof origin === "string" ? origin : null;
-  },
-  /** From HTTP Basic authentication, or null. */
-  get username(): string | null {
-    return currentContext().username;
-  },
-  get password(): string | null {
-    return currentContext().password;
-  },
-  /** The authenticated user row (or `requireAuth` function's principal), or null. */
-  get user(): unknown {
-    return currentContext().user;
-  },
-};
+export const request = requestOf(currentContext);
 
 export type KilnRequest = typeof request;

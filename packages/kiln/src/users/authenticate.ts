@@ -1,7 +1,7 @@
 import { COOKIE_STATE } from "../cookies/request-state.ts";
 import { isForeign } from "../cookies/xsrf.ts";
 import { HttpError } from "../errors.ts";
-import { type RequestContext, request } from "../http/context.ts";
+import { type KilnRequest, type RequestContext, requestOf } from "../http/context.ts";
 import type { AuthScheme, CredentialCheck, EndpointDefinition } from "../http/endpoint.ts";
 import type { PipelineFeature, Stage } from "../http/pipeline.ts";
 import type { Row } from "../tables/types.ts";
@@ -124,7 +124,7 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
         const split = splitAuthorization(header);
         const scheme = split && findScheme(schemes, split.scheme);
         if (scheme && split) {
-          const principal = await scheme.check(split.credentials, request);
+          const principal = await scheme.check(split.credentials, checkRequest(ctx));
           const accepted = acceptPrincipal(ctx, principal);
           if (accepted === false) throw refuse(ctx, "Incorrect credentials");
           return accepted ?? undefined;
@@ -152,7 +152,7 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
       ctx.username = credentials.username;
       ctx.password = credentials.password;
       if (!check) return undefined;
-      const principal = await check(credentials.username, credentials.password, request);
+      const principal = await check(credentials.username, credentials.password, checkRequest(ctx));
       const accepted = acceptPrincipal(ctx, principal);
       if (accepted === false) throw unauthorized(ctx, "Incorrect username or password");
       return accepted ?? undefined;
@@ -168,7 +168,7 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
       const split = splitAuthorization(ctx.headers.authorization);
       const scheme = split && findScheme(schemes, split.scheme);
       if (!scheme || !split) throw unauthorized(ctx, "Authentication required", value);
-      const principal = await scheme.check(split.credentials, request);
+      const principal = await scheme.check(split.credentials, checkRequest(ctx));
       const accepted = acceptPrincipal(ctx, principal);
       if (accepted === false) throw unauthorized(ctx, "Incorrect credentials", value);
       return accepted ?? undefined;
@@ -192,4 +192,12 @@ export function authenticateFeature(service: UsersService, realm: string): Pipel
 /** The challenges of the app's own schemes. */
 function others(schemes: readonly AuthScheme[], realm: string): string[] {
   return schemes.map((s) => schemeChallenge(s.scheme, realm));
+}
+
+/**
+ * The request handed to an app's own credential check: bound to `ctx` rather than looked up
+ * through AsyncLocalStorage (as the importable `request` is), so the check may read it anywhere.
+ */
+function checkRequest(ctx: RequestContext): KilnRequest {
+  return requestOf(() => ctx);
 }

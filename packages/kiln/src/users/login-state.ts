@@ -1,23 +1,17 @@
 import type { Kysely } from "kysely";
-import { COOKIE_STATE } from "../cookies/request-state.ts";
-import { session } from "../cookies/session.ts";
+import { COOKIE_STATE, requestState } from "../cookies/request-state.ts";
 import { KyselySessionStore } from "../cookies/session-store.ts";
-import { maybeContext, type RequestContext } from "../http/context.ts";
+import type { RequestContext } from "../http/context.ts";
 
 /**
  * Where the logged-in user of a browser session is kept: the session (cookies/session.ts),
  * under the key "_kiln_user", holding the user row's id. This file is the only one in users/
- * that touches the session, so the contract lives in one place. Outside a request there is no
- * session: these do nothing (a script's loginWithEmail only checks the password).
+ * that touches the session, so the contract lives in one place. Each function is given its
+ * request rather than looking it up (AsyncLocalStorage): a handler's `ctx.users` works on its
+ * own request wherever its code runs. Outside a request there is no session: the callers do
+ * nothing with it (a script's loginWithEmail only checks the password).
  */
 export const SESSION_USER_KEY = "_kiln_user";
-
-/** The user id stored in the current request's session, or null. */
-export function sessionUserId(): string | null {
-  if (!maybeContext()) return null;
-  const id = session.get(SESSION_USER_KEY);
-  return typeof id === "string" ? id : null;
-}
 
 /**
  * The user id in the session the "cookies.session" stage loaded for this request, or null
@@ -28,19 +22,19 @@ export function loadedSessionUserId(ctx: RequestContext): string | null {
   return typeof id === "string" ? id : null;
 }
 
-/** Logs `id` in to the current session, under a fresh session id (against fixation). */
-export function rememberLogin(id: string): void {
-  if (!maybeContext()) return;
+/** Logs `id` in to the request's session, under a fresh session id (against fixation). */
+export function rememberLogin(ctx: RequestContext, id: string): void {
+  const session = requestState(ctx).session;
   session.regenerate();
   session.set(SESSION_USER_KEY, id);
 }
 
 /**
- * Logs the current session out, and moves what else it holds to a fresh session id: the old
+ * Logs the request's session out, and moves what else it holds to a fresh session id: the old
  * cookie (seen, stolen or still held by a request in flight) is worthless afterwards.
  */
-export function forgetLogin(): void {
-  if (!maybeContext()) return;
+export function forgetLogin(ctx: RequestContext): void {
+  const session = requestState(ctx).session;
   session.delete(SESSION_USER_KEY);
   session.regenerate();
 }

@@ -1,6 +1,6 @@
 import { isForeign } from "../cookies/xsrf.ts";
 import { KilnError } from "../errors.ts";
-import { maybeContext, type RequestContext } from "../http/context.ts";
+import type { RequestContext } from "../http/context.ts";
 import type { ColumnsOf, Row } from "../tables/types.ts";
 import { requestToken } from "./bearer.ts";
 import { deviceFor, rememberDevice } from "./device-cookie.ts";
@@ -34,9 +34,15 @@ export type UserRow = Row<ColumnsOf<"users">> & UserColumns;
 /** Where a users API finds its app's Users service (see `makeUsers`). */
 export type UsersServiceLookup = () => Promise<UsersService>;
 
-/** The request being handled, for what only makes sense in one (a login, the request's user). */
-function needRequest(what: string): RequestContext {
-  const ctx = maybeContext();
+/**
+ * Where a users API finds the request it works on, or undefined outside one: the importable
+ * `users` and `app.users` look up the request being handled (`maybeContext`), a handler's
+ * `ctx.users` gives its own request, so that it needs no AsyncLocalStorage.
+ */
+export type RequestLookup = () => RequestContext | undefined;
+
+/** The request, for what only makes sense in one (a login, the request's user). */
+function needRequest(ctx: RequestContext | undefined, what: string): RequestContext {
   if (ctx) return ctx;
   throw new KilnError(
     "KILN_NO_REQUEST",
@@ -46,12 +52,12 @@ function needRequest(what: string): RequestContext {
 
 async function checkPassword(
   service: UsersServiceLookup,
+  ctx: RequestContext | undefined,
   email: string,
   password: string,
 ): Promise<UserRow> {
   // A login that another site's page makes the browser send is refused before any password
   // check, so a foreign page can neither guess passwords nor spend the owner's attempts.
-  const ctx = maybeContext();
   if (ctx && isForeign(ctx)) throw new CrossSiteRefused();
   const address = addressKey(ctx?.ip);
   const device = deviceFor(ctx, accountOf(String(email)));
@@ -69,10 +75,9 @@ async function checkPassword(
   return result.user as UserRow;
 }
 
-function logIn(user: UserRow): void {
-  const ctx = maybeContext();
+function logIn(ctx: RequestContext | undefined, user: UserRow): void {
   if (!ctx) return;
-  rememberLogin(user.id);
+  rememberLogin(ctx, user.id);
   setRequestUser(ctx, user);
 }
 
@@ -80,10 +85,14 @@ function logIn(user: UserRow): void {
 export type Users = ReturnType<typeof makeUsers>;
 
 /**
- * The users API over the Users service `service` finds: the importable `users` finds the app
- * of the current request, `app.users` its own app.
+ * The users API over the Users service `service` finds, working on the request `lookup` finds:
+ * the importable `users` finds the app of the current request, `app.users` its own app; both
+ * look up the request being handled, a handler's `ctx.users` is given its own.
+ *
+ * Each method looks its request up once, synchronously, before its first `await`, and keeps
+ * that one: after an await, an ambient lookup might no longer see it.
  */
-export function makeUsers(service: UsersServiceLookup) {
+export function makeUsers(service: UsersServiceLookup, lookup: RequestLookup) {
   return {
     /**
      * Creates an account (email unique regardless of case, password at least
@@ -94,12 +103,13 @@ export function makeUsers(service: UsersServiceLookup) {
      * @example const user = await users.signupWithEmail("ada@example.com", "correct horse");
      */
     async signupWithEmail(email: string, password: string): Promise<UserRow> {
-      const loggedIn = maybeContext() !== undefined;
+      const ctx = lookup();
+      const loggedIn = ctx !== undefined;
       const user = (await (await service()).addUser(email, password, {}, { loggedIn })) as UserRow;
       // The browser that chose the password is the owner's, as after a login: it skips the
       // account ceiling next time instead of waiting in line behind an attack.
-      rememberDevice(maybeContext(), accountOf(String(email)));
-      logIn(user);
+      rememberDevice(ctx, accountOf(String(email)));
+      logIn(ctx, user);
       return user;
     },
 
@@ -116,10 +126,10 @@ export function makeUsers(service: UsersServiceLookup) {
      *   users.loginWithEmail(email ?? "", password ?? ""));
      */
     async loginWithEmail(email: string, password: string): Promise<UserRow> {
-      needRequest("loginWithEmail");
-      const user = await checkPassword(service, email, password);
-      rememberDevice(maybeContext(), accountOf(String(email)));
-      logIn(user);
+      const ctx = needRequest(lookup(), "loginWithEmail");
+      const user = await checkPassword(service, ctx, email, password);
+      rememberDevice(ctx, accountOf(String(email)));
+      logIn(ctx, user);
       return user;
     },
 
@@ -135,7 +145,7 @@ export function makeUsers(service: UsersServiceLookup) {
      * });
      */
     checkPassword(email: string, password: string): Promise<UserRow> {
-      return checkPassword(service, email, password);
+      return checkPassword(service, lookup(), email, password);
     },
 
     /**
@@ -184,7 +194,7 @@ export function makeUsers(service: UsersServiceLookup) {
      *   users.revokeToken(users.getUser()!, users.getToken()!.id));
      */
     getToken(): TokenInfo | null {
-      return requestToken(needRequest("getToken"));
+      return requestToken(needRequest(lookup(), "getToken"));
     },
 
     /**
@@ -204,7 +214,7 @@ export function makeUsers(service: UsersServiceLookup) {
      * @example httpEndpoint("/me", { authenticateUsers: true }, () => users.getUser()?.email);
      */
     getUser(): UserRow | null {
-      return (requestUser(needRequest("getUser")) as UserRow | null | undefined) ?? null;
+      return (requestUser(needRequest(lookup(), "getUser")) as UserRow | null | undefined) ?? null;
     },
 
     /**
@@ -213,7 +223,7 @@ export function makeUsers(service: UsersServiceLookup) {
      * @example const user = await users.loadUser();
      */
     async loadUser(): Promise<UserRow | null> {
-      const ctx = needRequest("loadUser");
+      const ctx = needRequest(lookup(), "loadUser");
       const known = requestUser(ctx);
       if (known !== undefined) return known as UserRow | null;
       const user = (await sessionUser(await service(), ctx)) as UserRow | null;
@@ -229,8 +239,7 @@ export function makeUsers(service: UsersServiceLookup) {
       if (!user || typeof user.id !== "string") {
         throw new KilnError("KILN_BAD_VALUE", "users.forceLogin needs a row of the users table");
       }
-      needRequest("forceLogin");
-      logIn(user);
+      logIn(needRequest(lookup(), "forceLogin"), user);
     },
 
     /**
@@ -238,8 +247,8 @@ export function makeUsers(service: UsersServiceLookup) {
      * @example httpEndpoint("/logout", { methods: ["POST"] }, () => users.logout());
      */
     logout(): void {
-      const ctx = needRequest("logout");
-      forgetLogin();
+      const ctx = needRequest(lookup(), "logout");
+      forgetLogin(ctx);
       setRequestUser(ctx, null);
     },
 

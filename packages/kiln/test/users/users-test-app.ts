@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LightMyRequestResponse } from "fastify";
+import { maybeContext } from "../../src/http/context.ts";
 import { type AppConfig, createApp, type KilnApp } from "../../src/index.ts";
 import { makeUsers } from "../../src/users/users.ts";
 import type { TestDialect } from "../support/dialects.ts";
@@ -20,7 +21,7 @@ let latest: KilnApp | undefined;
 export const users = makeUsers(() => {
   if (!latest) throw new Error("no usersApp() made yet");
   return latest.usersService();
-});
+}, maybeContext);
 
 /**
  * A fresh app with fast password hashing in its own temp data folder (or `dataDir`, to play
