@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { serverModules } from "../../src/app/load-app.ts";
 import { scanRequestViews } from "../../src/app/request-views-scan.ts";
 import { type KilnApp, loadApp } from "../../src/index.ts";
 import { KILN_PACKAGE, writeFiles } from "../cli/run-kiln.ts";
@@ -100,6 +101,11 @@ httpEndpoint("/a", async (_, { tables, session }: HandlerContext) => tables.a.se
     });
     expect(unrelated).toEqual({ uses: false, reason: null });
   });
+});
+
+it("finds none in the To-Do example, so its requests skip AsyncLocalStorage", () => {
+  const todo = join(import.meta.dirname, "../../../../examples/todo");
+  expect(scanRequestViews(todo, serverModules(todo))).toEqual({ uses: false, reason: null });
 });
 
 /** An app folder whose modules can `import ... from "kilnjs"`. */
