@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, statSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 
@@ -25,7 +25,7 @@ export interface ViewsScan {
   reason: string | null;
 }
 
-const CODE_EXTENSIONS = [".ts", ".mts", ".tsx", ".js", ".mjs", ".jsx"];
+const CODE_EXTENSIONS = [".ts", ".mts", ".cts", ".tsx", ".js", ".mjs", ".cjs", ".jsx"];
 const BUILTINS = new Set(builtinModules);
 const PACKAGE = "kilnjs";
 
@@ -76,19 +76,29 @@ const BARE_IMPORT = /\bimport\s*(["'])([^"'\n]+)\1/g;
 const DYNAMIC = /\b(import|require)\s*\(\s*([^)]*)\)/g;
 const LITERAL = /^(["'`])([^"'`$]+)\1$/;
 
+// Every quoted `kilnjs` (or `kilnjs/...`): each must belong to an import the scan understood.
+const KILN_MENTION = /(["'`])kilnjs(?:\/[^"'`\n]*)?\1/g;
+
 function scanSource(source: string): SourceScan {
   const specifiers: string[] = [];
+  let understood = 0;
   for (const match of source.matchAll(FROM)) {
     const [, keyword, typeOnly, clause = "", , specifier = ""] = match;
     if (!isKiln(specifier)) {
       if (!typeOnly) specifiers.push(specifier);
       continue;
     }
+    understood++;
     if (typeOnly) continue;
+    if (specifier !== PACKAGE) return { use: `${keyword}s from "${specifier}"`, specifiers };
     const view = viewIn(keyword === "export", clause);
     if (view) return { use: `${keyword}s ${view} from "${specifier}"`, specifiers };
   }
-  for (const match of source.matchAll(BARE_IMPORT)) specifiers.push(match[2] ?? "");
+  for (const match of source.matchAll(BARE_IMPORT)) {
+    const specifier = match[2] ?? "";
+    if (isKiln(specifier)) understood++;
+    else specifiers.push(specifier);
+  }
   for (const match of source.matchAll(DYNAMIC)) {
     const literal = LITERAL.exec((match[2] ?? "").trim());
     if (!literal) return { use: `calls ${match[1]}() with a computed module name`, specifiers };
@@ -96,6 +106,10 @@ function scanSource(source: string): SourceScan {
     if (isKiln(specifier)) return { use: `calls ${match[1]}("${specifier}")`, specifiers };
     specifiers.push(specifier);
   }
+  // `import { "tables" as t } from "kilnjs"`, a re-export it did not parse, a string naming the
+  // package: a mention no rule above read might be a view, so it counts as one.
+  const mentions = source.match(KILN_MENTION)?.length ?? 0;
+  if (mentions > understood) return { use: "names kilnjs in a form it cannot read", specifiers };
   return { use: null, specifiers };
 }
 
@@ -136,6 +150,11 @@ function follow(from: string, specifier: string): { file?: string; use?: string 
   const manifest = findPackage(dirname(from), name);
   if (!manifest) return { use: `imports "${specifier}", which is not a package it can find` };
   if (dependsOnKiln(manifest)) return { use: `imports "${specifier}", which depends on kilnjs` };
+  // A workspace or `npm link`ed package is the app's own code, and may import kilnjs through
+  // the workspace's hoisting without declaring it: not read here, so counted as a use.
+  if (lstatSync(dirname(manifest)).isSymbolicLink()) {
+    return { use: `imports "${specifier}", a linked (workspace) package` };
+  }
   return {};
 }
 

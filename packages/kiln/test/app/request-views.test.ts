@@ -61,6 +61,12 @@ httpEndpoint("/a", async (_, { tables, session }: HandlerContext) => tables.a.se
     [`const k = require("kilnjs");`, 'require("kilnjs")'],
     [`const name = "kiln" + "js"; await import(name);`, "computed module name"],
     [`export type A = B\nimport { inTransaction } from "kilnjs"`, "inTransaction"],
+    [`import { "tables" as t } from "kilnjs";`, "cannot read"],
+    [
+      `import { currentContext } from "kilnjs/dist/http/context.js";`,
+      '"kilnjs/dist/http/context.js"',
+    ],
+    [`export type Tables = import("kilnjs").TablesAccessor;`, 'import("kilnjs")'],
   ])("counts %j as a use", (text, why) => {
     const result = server(text);
     expect(result.uses).toBe(true);
@@ -80,6 +86,28 @@ httpEndpoint("/a", async (_, { tables, session }: HandlerContext) => tables.a.se
       uses: true,
       reason: 'lib/deeper/more.ts imports tables from "kilnjs"',
     });
+  });
+
+  it("reads a CommonJS helper too", () => {
+    const result = scan({
+      "server/api.ts": `import { list } from "../lib/legacy.cjs";`,
+      "lib/legacy.cjs": `const { tables } = require("kilnjs");\nmodule.exports = { list: () => tables };`,
+    });
+    expect(result.reason).toBe('lib/legacy.cjs calls require("kilnjs")');
+  });
+
+  it("counts a linked (workspace) package as a use: it may reach kilnjs through hoisting", () => {
+    const shared = mkdtempSync(join(tmpdir(), "kiln-views-linked-"));
+    dirs.push(shared);
+    writeFileSync(join(shared, "package.json"), JSON.stringify({ name: "shared" }));
+    const app = mkdtempSync(join(tmpdir(), "kiln-views-"));
+    dirs.push(app);
+    writeFiles(app, { "server/api.ts": `import { helper } from "shared";` });
+    mkdirSync(join(app, "node_modules"));
+    symlinkSync(shared, join(app, "node_modules", "shared"), "dir");
+    expect(scanRequestViews(app, [join(app, "server/api.ts")]).reason).toBe(
+      'server/api.ts imports "shared", a linked (workspace) package',
+    );
   });
 
   it("counts a package that depends on kilnjs, or a name it cannot find, as a use", () => {
