@@ -1,5 +1,5 @@
 import cluster from "node:cluster";
-import type { Logger } from "pino";
+import type { DestinationStream, Logger } from "pino";
 import { cookiesService } from "../cookies/cookies-service.ts";
 import { KilnError } from "../errors.ts";
 import { maybeContext } from "../http/context.ts";
@@ -84,6 +84,8 @@ export class KilnApp {
   readonly #endpoints: EndpointDefinition[] = [];
   readonly #startHooks: StartHook[] = [];
   #services: { -readonly [K in keyof AppServices]: AppServices[K] } = {};
+  /** Where `log` writes, for the request lines (see requestLine). */
+  readonly #logDestination: DestinationStream | undefined;
   #server: HttpServer | null = null;
   #starting: Promise<void> | null = null;
 
@@ -91,7 +93,9 @@ export class KilnApp {
     this.config = config;
     this.settings = resolveConfig(config);
     this.name = this.settings.name;
-    this.log = createLogger(config.logger, this.settings.log);
+    const logger = createLogger(config.logger, this.settings.log);
+    this.log = logger.log;
+    this.#logDestination = logger.destination;
     this.dataDir = this.settings.dataDir;
     this.databaseUrl = this.settings.databaseUrl;
     this.secret = loadSecret(this.dataDir, this.settings.secret ?? undefined);
@@ -211,6 +215,7 @@ export class KilnApp {
       },
       limits: this.limits,
       log: this.log,
+      logDestination: this.#logDestination,
       trustProxy: this.settings.trustProxy,
       onlyHost: this.config.onlyHost,
     });

@@ -31,32 +31,49 @@ export interface LogSettings {
   readonly colour: boolean;
 }
 
+/**
+ * The app's logger, and the stream it writes its lines to: the request lines are written there
+ * directly (see requestLine), in order with the logger's own lines.
+ */
+export interface AppLogger {
+  readonly log: Logger;
+  /** Where `log` writes; undefined for `logger: false` (a silent logger writes nowhere). */
+  readonly destination: DestinationStream | undefined;
+}
+
 export function createLogger(
   options: LoggerOptions | false | undefined,
   settings: LogSettings = { level: "info", pretty: false, colour: true },
-): Logger {
-  if (options === false) return pino({ level: "silent" });
+): AppLogger {
+  if (options === false) return { log: pino({ level: "silent" }), destination: undefined };
   const level = options?.level ?? settings.level;
   const base = { level, redact: { paths: REDACT, censor: "[redacted]" }, base: undefined };
-  if (options?.destination) return pino(base, options.destination);
+  const destination = options?.destination ?? defaultDestination(options, settings);
+  return { log: pino(base, destination), destination };
+}
+
+/** Where the lines go when the app gives no destination: pino-pretty, or standard output. */
+function defaultDestination(
+  options: LoggerOptions | undefined,
+  settings: LogSettings,
+): DestinationStream {
   if (options?.pretty ?? settings.pretty) {
-    return pino({
-      ...base,
-      transport: {
-        target: "pino-pretty",
-        options: {
-          colorize: wantsColour(settings.colour),
-          ignore: "time",
-          singleLine: true,
-          messageFormat: "{msg}",
-        },
+    // What pino's own `transport` option makes (pino-pretty in a worker thread), made here so
+    // that its stream is at hand.
+    return pino.transport({
+      target: "pino-pretty",
+      options: {
+        colorize: wantsColour(settings.colour),
+        ignore: "time",
+        singleLine: true,
+        messageFormat: "{msg}",
       },
     });
   }
   // Lines are gathered into writes of 4 KiB, or every 100 ms, whichever comes first: written
   // one at a time, each request's line cost a hand-off to libuv's thread pool (about 6% of a
   // hello-world request's CPU in a profile). What is left is written when the process exits.
-  return pino(base, new LogBatch(pino.destination({ sync: neverBlocks(1) })));
+  return new LogBatch(pino.destination({ sync: neverBlocks(1) }));
 }
 
 /**

@@ -44,7 +44,9 @@ export interface SessionStore {
 
 export const SESSIONS_TABLE = "_kiln_sessions";
 
-interface SessionsTable {
+// A type literal, not an interface: withTables takes a record of tables, and only a type
+// literal stands in for an index signature.
+type SessionsTable = {
   _kiln_sessions: {
     id: string;
     data: string;
@@ -52,7 +54,7 @@ interface SessionsTable {
     last_seen_at: number | string | bigint;
     expires_at: number | string | bigint;
   };
-}
+};
 
 /**
  * The sessions table, on SQLite and PostgreSQL alike (run by the cookies service on start):
@@ -92,7 +94,7 @@ export class KyselySessionStore implements SessionStore {
   readonly #db: Kysely<SessionsTable>;
 
   constructor(db: Kysely<unknown>) {
-    this.#db = db as unknown as Kysely<SessionsTable>;
+    this.#db = db.withTables<SessionsTable>();
   }
 
   /** The stored row ids (token hashes), for tests that check what is at rest. */

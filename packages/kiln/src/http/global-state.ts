@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { fileURLToPath } from "node:url";
 import { KilnError } from "../errors.ts";
+import { hasProcessWide, processWide } from "../runtime/process-wide.ts";
 import type { RequestContext } from "./context.ts";
 import type { EndpointDefinition } from "./endpoint.ts";
 
@@ -44,8 +45,6 @@ export type StartHook = () => unknown;
  * 3: registration goes to the app folder being loaded (`loading`), no pending list.
  */
 const STATE_VERSION = 3;
-const KEY = Symbol.for(`kiln.globalState.v${STATE_VERSION}`);
-const holder = globalThis as unknown as Record<symbol, KilnGlobalState | undefined>;
 
 /** Which state version the first copy of kiln loaded in this process shares, and from where. */
 interface LoadedCopy {
@@ -53,7 +52,7 @@ interface LoadedCopy {
   location: string;
 }
 // Not versioned: every copy, old or new, must see it.
-const COPIES = Symbol.for("kiln.loadedCopy");
+const COPIES = "kiln.loadedCopy";
 
 /**
  * Two copies of kiln that share state of the same version work as one. A copy with another
@@ -61,17 +60,12 @@ const COPIES = Symbol.for("kiln.loadedCopy");
  * and no user (an `authenticateUsers` endpoint saving rows with no owner). It refuses to load.
  */
 function checkOneStateVersion(): void {
-  const copies = globalThis as unknown as Record<symbol, LoadedCopy | undefined>;
   const location = fileURLToPath(new URL("../..", import.meta.url));
-  // kiln 0.1 kept state version 1, per-copy request keys, and did not announce itself.
-  const first =
-    holder[Symbol.for("kiln.globalState.v1")] !== undefined
-      ? { stateVersion: 1, location: "kiln 0.1 (its folder unknown)" }
-      : copies[COPIES];
-  if (!first) {
-    copies[COPIES] = { stateVersion: STATE_VERSION, location };
-    return;
-  }
+  // kiln 0.1 kept state version 1, per-copy request keys, and did not announce itself. Else the
+  // first copy to load announced itself (this one, if none did).
+  const first: LoadedCopy = hasProcessWide("kiln.globalState.v1")
+    ? { stateVersion: 1, location: "kiln 0.1 (its folder unknown)" }
+    : processWide<LoadedCopy>(COPIES, () => ({ stateVersion: STATE_VERSION, location }));
   if (first.stateVersion === STATE_VERSION) return;
   throw new KilnError(
     "KILN_TWO_COPIES",
@@ -81,11 +75,12 @@ function checkOneStateVersion(): void {
 
 checkOneStateVersion();
 
-holder[KEY] ??= {
-  loading: null,
-  loadedDirs: new Map(),
-  als: new AsyncLocalStorage<RequestContext>(),
-  starting: new AsyncLocalStorage(),
-};
-
-export const globalState: KilnGlobalState = holder[KEY];
+export const globalState: KilnGlobalState = processWide<KilnGlobalState>(
+  `kiln.globalState.v${STATE_VERSION}`,
+  () => ({
+    loading: null,
+    loadedDirs: new Map(),
+    als: new AsyncLocalStorage<RequestContext>(),
+    starting: new AsyncLocalStorage(),
+  }),
+);

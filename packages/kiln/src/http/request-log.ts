@@ -1,4 +1,4 @@
-import pino, { type DestinationStream, type Logger } from "pino";
+import type { DestinationStream, Logger } from "pino";
 
 /** Logs one answered request: its method, URL (the query is left out), status and duration. */
 export type RequestLine = (method: string, url: string, status: number, elapsedMs: number) => void;
@@ -8,24 +8,22 @@ export type RequestLine = (method: string, url: string, status: number, elapsedM
  *
  *   {"level":30,"time":1764590000000,"method":"GET","path":"/_/api/hello","status":200,"ms":0.4,"msg":"request"}
  *
- * built by hand and written to the app logger's destination. Its four fields are known and
- * cannot hold a secret, so none of pino's general machinery (serialising an object, redaction)
- * is needed, and that machinery was the larger part of what a small request paid for its line.
- * The logger's level is read on each line: `LOG_LEVEL=warn` (or a level changed at run time)
- * turns the lines off.
+ * built by hand and written to `destination`, the stream the app logger writes to (so the lines
+ * keep their order with the logger's). Its four fields are known and cannot hold a secret, so
+ * none of pino's general machinery (serialising an object, redaction) is needed, and that
+ * machinery was the larger part of what a small request paid for its line. The logger's level
+ * is read on each line: `LOG_LEVEL=warn` (or a level changed at run time) turns the lines off.
+ * Without a destination, the line goes through `log.info`.
  */
-export function requestLine(log: Logger): RequestLine {
-  const stream = (log as unknown as Record<symbol, DestinationStream | undefined>)[
-    pino.symbols.streamSym
-  ];
+export function requestLine(log: Logger, destination?: DestinationStream): RequestLine {
   const info = log.levels.values.info ?? 30;
-  if (!stream) {
+  if (!destination) {
     return (method, url, status, elapsed) =>
       log.info({ method, path: pathOf(url), status, ms: tenths(elapsed) }, "request");
   }
   return (method, url, status, elapsed) => {
     if (log.levelVal > info) return;
-    stream.write(
+    destination.write(
       `{"level":${info},"time":${Date.now()},"method":${JSON.stringify(method)},"path":${JSON.stringify(pathOf(url))},"status":${status},"ms":${tenths(elapsed)},"msg":"request"}\n`,
     );
   };

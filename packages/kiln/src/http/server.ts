@@ -1,6 +1,6 @@
 import { validateHeaderName, validateHeaderValue } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
-import type { Logger } from "pino";
+import type { DestinationStream, Logger } from "pino";
 import { KilnError } from "../errors.ts";
 import { elapsedMs, stampArrivals } from "./arrival.ts";
 import { clientErrorHandler } from "./client-errors.ts";
@@ -61,6 +61,11 @@ export interface ServerOptions {
   health: () => Promise<boolean>;
   limits: ServerLimits;
   log: Logger;
+  /**
+   * The stream `log` writes to: each request's line is written there directly (see
+   * requestLine). Without it, the line goes through `log.info`.
+   */
+  logDestination?: DestinationStream;
   trustProxy: boolean;
   /**
    * Answer only requests whose `Host` is loopback or this host (see hostAllowed); others get
@@ -78,7 +83,7 @@ export interface ServerOptions {
  */
 export function buildServer(options: ServerOptions): FastifyInstance {
   const { limits, log } = options;
-  const writeLine = requestLine(log);
+  const writeLine = requestLine(log, options.logDestination);
   const logRequest = (req: FastifyRequest, reply: FastifyReply) =>
     writeLine(req.method, req.url, reply.statusCode, elapsedMs(req));
   const server = Fastify({

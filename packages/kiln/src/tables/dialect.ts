@@ -14,6 +14,11 @@ export interface Dialect {
   readonly name: "sqlite" | "postgres";
   /** Kysely over this database. Inside `inTransaction`, its queries join the transaction. */
   readonly db: Kysely<AnyDB>;
+  /**
+   * The same Kysely (same driver, same transactions) typed with no table: Kiln's own tables
+   * are not in AnyDB's shape, and each service adds its own with `withTables`.
+   */
+  readonly systemDb: Kysely<unknown>;
   /** The SQL type of a column kind (`bool` → `integer` on SQLite, `boolean` on PostgreSQL). */
   columnType(kind: ColumnKind): RawBuilder<unknown>;
   /** The type of the `id` column: an auto-incrementing primary key whose values are never reused. */

@@ -86,7 +86,7 @@ export class RowInserts {
             .sort((a, b) => a - b);
           for (let i = start; i < end; i++) {
             const rowId = ids[i - start]!;
-            added.push(this.#maker.added(rowId, writes[i]!.values) as unknown as Row);
+            added.push(this.#maker.added(rowId, writes[i]!.values));
             for (const [column, targets] of writes[i]!.lists) {
               if (!targets?.length) continue;
               const rows = links.get(column) ?? [];

@@ -23,6 +23,11 @@ export interface RowOwner {
  * throws KILN_ROW_NOT_LOADED.
  */
 export class RowImpl {
+  /**
+   * The columns, read-only: the accessors that rowClass defines on each table's subclass. With
+   * it, a RowImpl is the public `Row` (types.ts) as declared, with no conversion.
+   */
+  readonly [column: string]: unknown;
   readonly [ROW_REF]: RowRef;
   /** Column name → JavaScript value; null for a row that is not loaded. */
   [VALUES]: Record<string, unknown> | null;

@@ -71,7 +71,7 @@ export class SearchResultImpl implements SearchResult {
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Row> {
-    for await (const page of this.pages()) yield* page as unknown as Row[];
+    for await (const page of this.pages()) yield* page;
   }
 
   /** The matching rows a page at a time (keyset paging, see order-by.ts). */
@@ -86,14 +86,14 @@ export class SearchResultImpl implements SearchResult {
     // Most results fit one page, which SQLite often reads synchronously: no await then.
     let next = this.#next(null, PAGE_SIZE);
     let page = next instanceof Promise ? await next : next;
-    if (page && !this.#hasNext(page)) return page.rows as unknown as Row[];
+    if (page && !this.#hasNext(page)) return page.rows;
     const all: RowImpl[] = [];
     while (page) {
       all.push(...page.rows);
       next = this.#next(page, PAGE_SIZE);
       page = next instanceof Promise ? await next : next;
     }
-    return all as unknown as Row[];
+    return all;
   }
 
   #hasNext(page: Page): boolean {

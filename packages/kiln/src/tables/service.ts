@@ -196,7 +196,7 @@ class Tables implements TablesService, TablesContext {
   get systemDb(): Kysely<unknown> {
     // One database, two views of its types: Kysely's type parameter is invariant, and Kiln's
     // own tables are not in AnyDB's shape of data tables.
-    return this.dialect.db as unknown as Kysely<unknown>;
+    return this.dialect.systemDb;
   }
 
   migrateSystem(migrations: readonly SystemMigration[]): Promise<string[]> {

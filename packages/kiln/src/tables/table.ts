@@ -120,10 +120,7 @@ export class TableImpl implements Table {
       ? this.#savepoint(() => this.#queries.run(insert, write.params))
       : this.#queries.run(insert, write.params);
     const result = run instanceof Promise ? await run : run;
-    return this.#maker.added(
-      Number((result.rows[0] as { id: unknown }).id),
-      write.values,
-    ) as unknown as Row;
+    return this.#maker.added(Number((result.rows[0] as { id: unknown }).id), write.values);
   }
 
   /**
@@ -224,7 +221,7 @@ export class TableImpl implements Table {
     const found = result instanceof Promise ? await result : result;
     if (!found.rows.length) return null;
     const rows = this.#loadRaws(found.rows);
-    return ((rows instanceof Promise ? await rows : rows)[0] ?? null) as unknown as Row;
+    return (rows instanceof Promise ? await rows : rows)[0] ?? null;
   }
 
   /**
@@ -243,7 +240,7 @@ export class TableImpl implements Table {
     const first = (found: QueryResult<unknown>): Maybe<Row | null> => {
       if (!found.rows.length) return null;
       const rows = this.#loadRaws(found.rows);
-      const one = (made: RowImpl[]) => (made[0] ?? null) as unknown as Row | null;
+      const one = (made: RowImpl[]) => made[0] ?? null;
       return rows instanceof Promise ? rows.then(one) : one(rows);
     };
     return result instanceof Promise ? result.then(first) : first(result);

@@ -7,6 +7,7 @@ import type {
   QueryResult,
   TransactionSettings,
 } from "kysely";
+import { processWide } from "../runtime/process-wide.ts";
 
 /** A driver that can sometimes run a query synchronously (SQLite): see SqliteDriver.runNow. */
 export interface ImmediateDriver extends Driver {
@@ -36,10 +37,7 @@ type Held = ReadonlyMap<TransactionDriver, HeldConnection>;
 
 // One store for every database: a Map, so a transaction on one app's database inside a
 // transaction on another's keeps both.
-const KEY = Symbol.for("kiln.tables.transactions.v1");
-const holder = globalThis as unknown as Record<symbol, AsyncLocalStorage<Held> | undefined>;
-holder[KEY] ??= new AsyncLocalStorage<Held>();
-const held: AsyncLocalStorage<Held> = holder[KEY];
+const held = processWide("kiln.tables.transactions.v1", () => new AsyncLocalStorage<Held>());
 
 /**
  * Transactions running now, in every copy of kiln (they share `held`). When the last one ends,
@@ -50,10 +48,7 @@ const held: AsyncLocalStorage<Held> = holder[KEY];
  * callback of a finished transaction reads no store, or one whose `active` is false: either
  * way it is outside any transaction, as it should be.
  */
-const COUNT_KEY = Symbol.for("kiln.tables.transactions.running.v1");
-const counters = globalThis as unknown as Record<symbol, { running: number } | undefined>;
-counters[COUNT_KEY] ??= { running: 0 };
-const running: { running: number } = counters[COUNT_KEY];
+const running = processWide("kiln.tables.transactions.running.v1", () => ({ running: 0 }));
 
 /**
  * Wraps a Kysely driver so that, inside `transaction(fn)`, every query made through Kysely in

@@ -25,7 +25,8 @@ interface FailureRow {
   next_attempt_at: number;
   last_success_at: number;
 }
-type FailuresDb = Kysely<{ [FAILURES_TABLE]: FailureRow }>;
+type FailuresTables = { [FAILURES_TABLE]: FailureRow };
+type FailuresDb = Kysely<FailuresTables>;
 
 /**
  * The failures table (Kiln 0.1 named it `kiln_login_failures`: such a table is renamed, its
@@ -85,7 +86,7 @@ export class GuessingDefence {
   readonly #noted = new Map<string, number>();
 
   constructor(db: Kysely<unknown>, settings: GuessingSettings, now: () => number = Date.now) {
-    this.#db = db as unknown as FailuresDb;
+    this.#db = db.withTables<FailuresTables>();
     this.#settings = settings;
     this.#now = now;
   }

@@ -40,7 +40,8 @@ interface TokenRow {
   expires_at: number | string;
   last_used_at: number | string;
 }
-type TokensDb = Kysely<{ [TOKENS_TABLE]: TokenRow }>;
+type TokensTables = { [TOKENS_TABLE]: TokenRow };
+type TokensDb = Kysely<TokensTables>;
 
 /** The secret's SHA-256, hex: what the table stores and looks the token up by. */
 export function tokenHash(token: string): string {
@@ -123,7 +124,7 @@ export class TokenStore {
   readonly #noted = new Map<string, number>();
 
   constructor(db: Kysely<unknown>) {
-    this.#db = db as unknown as TokensDb;
+    this.#db = db.withTables<TokensTables>();
   }
 
   /** Stores a new token for the users row number `userRow`; returns it with its secret. */

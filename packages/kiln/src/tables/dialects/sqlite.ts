@@ -66,7 +66,7 @@ export function sqliteDialect(
 ): Dialect {
   const raw = openSqliteFile(file, settings);
   const driver = new TransactionDriver(new SqliteDriver(raw));
-  const db = new Kysely<AnyDB>({
+  const systemDb = new Kysely<unknown>({
     dialect: {
       createAdapter: () => new SqliteAdapter(),
       createDriver: () => driver,
@@ -74,9 +74,13 @@ export function sqliteDialect(
       createQueryCompiler: () => new SqliteQueryCompiler(),
     },
   });
+  // One Kysely, two types: Kysely's database type is invariant, and withTables adds the
+  // data tables to the type only (the copy shares the driver).
+  const db = systemDb.withTables<AnyDB>();
   return {
     name: "sqlite",
     db,
+    systemDb,
     columnType: (kind) => COLUMN_TYPES[kind],
     idColumnType: sql.raw("integer primary key autoincrement"),
     toDb(kind, value) {
