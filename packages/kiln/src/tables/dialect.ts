@@ -139,5 +139,16 @@ export interface Dialect {
   hasIndex(name: string): Promise<boolean>;
   /** Whether the table exists (in the app's schema, on PostgreSQL): system migrations adopt old ones. */
   hasTable(name: string): Promise<boolean>;
+  /**
+   * Renames a table, rows and all. PostgreSQL keeps a renamed table's constraints (and their
+   * indexes) under the old name (`kiln_sessions_pkey`): they are renamed too, as a fresh
+   * database names them, so an upgraded database and a new one look the same.
+   */
+  renameTable(oldName: string, newName: string): Promise<void>;
+  /**
+   * Gives up the existing index `oldName` so that `newName` can be made in its place:
+   * PostgreSQL renames it; SQLite cannot rename an index, so drops it (it is made anew).
+   */
+  releaseIndex(oldName: string, newName: string): Promise<void>;
   close(): Promise<void>;
 }

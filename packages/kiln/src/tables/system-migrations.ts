@@ -1,4 +1,3 @@
-import { sql } from "kysely";
 import { KilnError } from "../errors.ts";
 import type { Dialect } from "./dialect.ts";
 
@@ -109,45 +108,19 @@ export async function adoptTable(
   newName: string,
 ): Promise<void> {
   if (!(await dialect.hasTable(oldName)) || (await dialect.hasTable(newName))) return;
-  await dialect.db.schema.alterTable(oldName).renameTo(newName).execute();
-  if (dialect.name === "postgres") await renameConstraints(dialect, oldName, newName);
-}
-
-/**
- * PostgreSQL keeps a renamed table's constraints (and their indexes) under the old table's
- * name (`kiln_sessions_pkey`); they are renamed as a fresh database names them, so that an
- * upgraded database and a new one look the same.
- */
-async function renameConstraints(dialect: Dialect, oldName: string, newName: string) {
-  const { rows } = await sql<{ name: string }>`select conname as name from pg_constraint
-    where conrelid = to_regclass(${newName}) and starts_with(conname, ${`${oldName}_`})`.execute(
-    dialect.db,
-  );
-  for (const { name } of rows) {
-    const renamed = newName + name.slice(oldName.length);
-    await sql`alter table ${sql.table(newName)} rename constraint ${sql.id(name)} to ${sql.id(renamed)}`.execute(
-      dialect.db,
-    );
-  }
+  await dialect.renameTable(oldName, newName);
 }
 
 /**
  * Makes the one-column index `name` on `table`, taking over the index an earlier Kiln made
- * under `oldName` if it exists (PostgreSQL renames it; SQLite cannot, so drops it and the
- * index is made anew).
+ * under `oldName` if it exists.
  */
 export async function adoptIndex(
   dialect: Dialect,
   oldName: string,
   index: { name: string; table: string; column: string },
 ): Promise<void> {
-  if (await dialect.hasIndex(oldName)) {
-    if (dialect.name === "postgres") {
-      await sql`alter index ${sql.id(oldName)} rename to ${sql.id(index.name)}`.execute(dialect.db);
-    } else {
-      await sql`drop index ${sql.id(oldName)}`.execute(dialect.db);
-    }
-  }
+  if (await dialect.hasIndex(oldName)) await dialect.releaseIndex(oldName, index.name);
   await dialect.db.schema
     .createIndex(index.name)
     .ifNotExists()

@@ -209,6 +209,22 @@ export function postgresDialect(
         );
       return rows.length > 0;
     },
+    renameTable: async (oldName, newName) => {
+      await db.schema.alterTable(oldName).renameTo(newName).execute();
+      const { rows } = await sql<{ name: string }>`select conname as name from pg_constraint
+        where conrelid = to_regclass(${newName}) and starts_with(conname, ${`${oldName}_`})`.execute(
+        db,
+      );
+      for (const { name } of rows) {
+        const renamed = newName + name.slice(oldName.length);
+        await sql`alter table ${sql.table(newName)} rename constraint ${sql.id(name)} to ${sql.id(renamed)}`.execute(
+          db,
+        );
+      }
+    },
+    releaseIndex: async (oldName, newName) => {
+      await sql`alter index ${sql.id(oldName)} rename to ${sql.id(newName)}`.execute(db);
+    },
     close: () => db.destroy(),
   };
 }

@@ -205,6 +205,12 @@ export function sqliteDialect(
         await sql`select 1 from sqlite_master where type = 'table' and name = ${name}`.execute(db);
       return rows.length > 0;
     },
+    renameTable: async (oldName, newName) => {
+      await db.schema.alterTable(oldName).renameTo(newName).execute();
+    },
+    releaseIndex: async (oldName) => {
+      await sql`drop index ${sql.id(oldName)}`.execute(db);
+    },
     close: () => db.destroy(),
   };
 }
