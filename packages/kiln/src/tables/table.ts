@@ -168,6 +168,14 @@ export class TableImpl implements Table {
   }
 
   /**
+   * What KILN_DUPLICATE_VALUE adds about a clash on `column` when an internal column derived
+   * from it keeps it unique (see InternalColumn.duplicateNote), else undefined.
+   */
+  duplicateNote(column: string): string | undefined {
+    return this.#internals.find((c) => c.unique && c.from === column)?.duplicateNote;
+  }
+
+  /**
    * Runs a write that a unique index may refuse inside a savepoint, when the transaction
    * would otherwise be unusable after the error (PostgreSQL): catching KILN_DUPLICATE_VALUE
    * inside inTransaction then works as on SQLite.
@@ -242,8 +250,8 @@ export class TableImpl implements Table {
     const result = this.#queries.run(compiled, [value], true);
     const first = (found: QueryResult<unknown>): Maybe<Row | null> => {
       if (!found.rows.length) return null;
-      const rows = this.#loadRaws(found.rows);
-      const one = (made: RowImpl[]) => (made[0] ?? null) as unknown as Row | null;
+      const rows = publicRows(this.#loadRaws(found.rows));
+      const one = (made: readonly Row[]) => made[0] ?? null;
       return rows instanceof Promise ? rows.then(one) : one(rows);
     };
     return result instanceof Promise ? result.then(first) : first(result);
@@ -395,16 +403,15 @@ export class TableImpl implements Table {
   }
 
   /**
-   * Rows from database values, with their links followed one level (a query, if any). A link
-   * column in `linkRows` (the search's filters fixed it to that row) takes that row as is.
+   * Rows from database values another service's SQL selected (`rowColumns` and `id`), with
+   * their links followed one level (a query, if any).
    */
-  loadRows(
-    raws: readonly Record<string, unknown>[],
-    linkRows: ReadonlyMap<string, RowImpl> = NO_LINK_ROWS,
-  ): Maybe<RowImpl[]> {
-    return this.#loader.linked(
-      raws.map((raw) => this.#maker.fromDb(raw)),
-      linkRows,
+  loadRows(raws: readonly Record<string, unknown>[]): Maybe<Row[]> {
+    return publicRows(
+      this.#loader.linked(
+        raws.map((raw) => this.#maker.fromDb(raw)),
+        NO_LINK_ROWS,
+      ),
     );
   }
 
@@ -435,4 +442,9 @@ function count(table: string, name: string, value: unknown): number | undefined 
     { table },
     { status: 400 },
   );
+}
+
+/** Rows as the app sees them: RowImpl is the runtime class behind the public Row type. */
+function publicRows(rows: Maybe<RowImpl[]>): Maybe<Row[]> {
+  return rows as unknown as Maybe<Row[]>;
 }
