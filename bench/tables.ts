@@ -25,6 +25,7 @@ import { join } from "node:path";
 process.env.KILN_SQLITE_SYNCHRONOUS = "normal";
 
 const { openTables } = await import("../packages/kiln/src/tables/index.ts");
+const { builtInTables } = await import("../packages/kiln/src/app/built-in-tables.ts");
 const { openSqliteFile } = await import("../packages/kiln/src/tables/dialects/sqlite.ts");
 const { printTable, writeReport } = await import("./lib/report.ts");
 
@@ -36,6 +37,7 @@ const ONLY = process.env.BENCH_ONLY;
 const dir = mkdtempSync(join(tmpdir(), "kiln-bench-tables-"));
 
 const kiln = await openTables({
+  builtIns: builtInTables,
   dataDir: join(dir, "kiln"),
   tables: {
     items: { title: "text", n: "number", tag: { type: "text", index: true }, done: "bool" },
@@ -257,6 +259,7 @@ await compare(
 const TAG_COUNT = 1000;
 const FANS = 5000;
 const links = await openTables({
+  builtIns: builtInTables,
   dataDir: join(dir, "links"),
   tables: {
     tags: { name: "text" },

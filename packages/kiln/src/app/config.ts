@@ -9,6 +9,7 @@ import { ConfigError, KilnError } from "../errors.ts";
 import { checkKeys, type KeyTree } from "../runtime/config-keys.ts";
 import { parseSchema } from "../tables/schema.ts";
 import { readUsersSettings, usersConfigKeys } from "../users/users-config.ts";
+import { builtInTables } from "./built-in-tables.ts";
 
 /**
  * The shape of `kiln.yaml`. Tables and services are read by their own modules; this file only
@@ -117,7 +118,7 @@ function checkKilnYaml(config: Record<string, unknown>): KilnYaml {
       `settings.trustProxy must be true or false (got ${shown(trustProxy)})`,
     );
   }
-  parseSchema(config.tables as Record<string, unknown> | undefined);
+  parseSchema(config.tables as Record<string, unknown> | undefined, builtInTables);
   const services = config.services as Record<string, unknown> | undefined;
   readUsersSettings(services ?? undefined);
   readCookiesYaml(services ?? undefined);

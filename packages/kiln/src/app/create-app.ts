@@ -19,6 +19,7 @@ import { type TablesService, tablesProxy, tablesService } from "../tables/servic
 import type { TablesAccessor } from "../tables/types.ts";
 import { makeUsers, type Users } from "../users/users.ts";
 import { type UsersService, usersService } from "../users/users-service.ts";
+import { builtInTables } from "./built-in-tables.ts";
 import type { KilnYaml } from "./config.ts";
 import { checkEndpointDefaults, type EndpointDefaults, withDefaults } from "./endpoint-defaults.ts";
 import { handlerContextFactory } from "./handler-context.ts";
@@ -196,7 +197,7 @@ export class KilnApp {
   async #start(): Promise<void> {
     // In start order: later services use earlier ones (users need tables; sessions need the
     // database), and pipeline features run in this order too (session/XSRF → users).
-    this.#services.tables = await tablesService(this);
+    this.#services.tables = await tablesService(this, builtInTables);
     this.#services.cookies = await cookiesService(this);
     this.#services.users = (await usersService(this)) ?? undefined;
     const requestViews = this.config.requestViews !== false;

@@ -1,6 +1,7 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { resolve } from "node:path";
 import type { Writable } from "node:stream";
+import { builtInTables } from "../app/built-in-tables.ts";
 import { readKilnYaml } from "../app/config.ts";
 import { type Env, resolveConfig } from "../app/resolve-config.ts";
 import type { CsvOptions } from "../tables/csv.ts";
@@ -108,6 +109,7 @@ function open(
     dataDir: settings.dataDir,
     databaseUrl: settings.databaseUrl,
     tables: yaml.tables,
+    builtIns: builtInTables,
     apply,
     sqlite: settings.sqlite,
     postgres: settings.postgres,

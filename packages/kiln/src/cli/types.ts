@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { builtInTables } from "../app/built-in-tables.ts";
 import { readKilnYaml } from "../app/config.ts";
 import { generateTypes, TYPES_FILE } from "../tables/typegen.ts";
 import { type Command, parseCommandArgs, UsageError } from "./command.ts";
@@ -27,7 +28,7 @@ export const typesCommand: Command = {
     const dir = resolve((values.app as string | undefined) ?? positionals[0] ?? ".");
     const yaml = readKilnYaml(resolve(dir, "kiln.yaml"));
     const out = resolve(dir, (values.out as string | undefined) ?? TYPES_FILE);
-    writeFileSync(out, generateTypes(yaml.tables));
+    writeFileSync(out, generateTypes(yaml.tables, builtInTables));
     console.error(`kiln types: wrote ${out}`);
     return 0;
   },

@@ -1,6 +1,5 @@
 import { ConfigError } from "../errors.ts";
 import { storedValue } from "./column-values.ts";
-import { usersTableColumns, usersTableInternals } from "./system-tables.ts";
 
 /** The kinds of column a data table can have. */
 export type ColumnKind =
@@ -16,7 +15,7 @@ export type ColumnKind =
 
 const KINDS = new Set<string>(["text", "number", "bool", "date", "datetime", "object", "media"]);
 
-/** One column of a data table, as declared in kiln.yaml (or built in, for `users`). */
+/** One column of a data table, as declared in kiln.yaml or built in (see BuiltInTable). */
 export interface ColumnSchema {
   readonly name: string;
   readonly kind: ColumnKind;
@@ -38,8 +37,8 @@ export interface ColumnSchema {
   /** `onUpdate: now`: every update sets the column to the time of the write, unless given. */
   readonly onUpdateNow?: boolean;
   /**
-   * Built-in text columns only (the users' email): the value to store for a string written to
-   * the column, or null to refuse it (KILN_BAD_VALUE). Applies on every write path.
+   * Built-in text columns only (e.g. the users' email): the value to store for a string
+   * written to the column, or null to refuse it (KILN_BAD_VALUE). Applies on every write path.
    */
   readonly normalise?: (value: string) => string | null;
   /** What `normalise` expects, for the refusal's message. */
@@ -52,14 +51,37 @@ export interface UniqueConstraint {
 }
 
 /**
- * A column the app never sees, kept up to date by Kiln from a visible one: the lower-cased
- * email of `users`, which carries the case-insensitive unique index.
+ * A column the app never sees, kept up to date by Kiln from a visible one: e.g. the
+ * lower-cased email of `users`, which carries the case-insensitive unique index.
  */
 export interface InternalColumn {
+  /** Starts with `_`, which kiln.yaml's column names cannot. */
   readonly name: string;
+  /** The visible column it is derived from. */
   readonly from: string;
+  /** Its value for a value of `from`, on every write of `from`. */
   readonly derive: (value: unknown) => unknown;
+  /** A unique index is kept on it: two values of `from` that derive the same clash. */
   readonly unique: boolean;
+  /**
+   * Added in parentheses to KILN_DUPLICATE_VALUE's message when its unique index refuses a
+   * write, to say why two different values clashed ("emails are compared ignoring case").
+   */
+  readonly duplicateNote?: string;
+}
+
+/**
+ * A table every app has, declared by the capability that keeps its data there (the Users
+ * service declares `users`) and handed to the tables service by whoever builds the app. It
+ * exists even when kiln.yaml does not declare it; kiln.yaml may add columns of its own (after
+ * the built-in ones) and restate a built-in column with the same type, but not retype it.
+ */
+export interface BuiltInTable {
+  readonly name: string;
+  /** Its built-in columns, first and in this order. */
+  readonly columns: readonly ColumnSchema[];
+  /** Columns the app never sees, derived from visible ones. */
+  readonly internals: readonly InternalColumn[];
 }
 
 export interface TableSchema {
@@ -186,13 +208,17 @@ function parseColumnType(table: string, name: string, spec: unknown): ColumnSche
 }
 
 /**
- * The schema of every data table of an app: the tables of kiln.yaml plus the built-in `users`
- * table (its built-in columns first, then the app's own). Checks names and link targets.
- * @example parseSchema({ tasks: { title: "text", owner: "link users" } })
+ * The schema of every data table of an app: the tables of kiln.yaml plus the built-in tables
+ * (each with its built-in columns first, then the app's own; one kiln.yaml leaves out comes
+ * after the declared ones). Checks names and link targets.
+ * @example parseSchema({ tasks: { title: "text", owner: "link users" } }, [usersTable])
  */
-export function parseSchema(tables: Record<string, unknown> | undefined | null): Schema {
+export function parseSchema(
+  tables: Record<string, unknown> | undefined | null,
+  builtIns: readonly BuiltInTable[],
+): Schema {
   const declared: Record<string, unknown> = { ...(tables ?? {}) };
-  if (!("users" in declared)) declared.users = {};
+  for (const table of builtIns) if (!(table.name in declared)) declared[table.name] = {};
   const schema = new Map<string, TableSchema>();
   const seen = new Map<string, string>();
   for (const [name, spec] of Object.entries(declared)) {
@@ -206,7 +232,8 @@ export function parseSchema(tables: Record<string, unknown> | undefined | null):
       );
     }
     seen.set(folded, name);
-    schema.set(name, parseTable(name, spec));
+    const builtIn = builtIns.find((table) => table.name === name);
+    schema.set(name, parseTable(name, spec, builtIn));
   }
   for (const table of schema.values()) {
     for (const column of table.columns) {
@@ -221,11 +248,11 @@ export function parseSchema(tables: Record<string, unknown> | undefined | null):
   return schema;
 }
 
-function parseTable(name: string, spec: unknown): TableSchema {
+function parseTable(name: string, spec: unknown, builtInTable?: BuiltInTable): TableSchema {
   if (spec !== null && spec !== undefined && (typeof spec !== "object" || Array.isArray(spec))) {
     throw badConfig([name], `tables.${name}: expected a mapping of column: type`);
   }
-  const builtIn = name === "users" ? usersTableColumns : [];
+  const builtIn = builtInTable?.columns ?? [];
   const columns: ColumnSchema[] = [...builtIn];
   const seen = new Map(builtIn.map((c) => [c.name.toLowerCase(), c.name]));
   let uniqueLists: unknown;
@@ -252,7 +279,7 @@ function parseTable(name: string, spec: unknown): TableSchema {
       throw badConfig(
         [name, column],
         builtInColumn
-          ? `${where}: users.${clash} is built in as ${builtInColumn.type}`
+          ? `${where}: ${name}.${clash} is built in as ${builtInColumn.type}`
           : `${where}: clashes with ${clash} (names ignore case)`,
       );
     }
@@ -270,7 +297,7 @@ function parseTable(name: string, spec: unknown): TableSchema {
     name,
     columns,
     byName,
-    internals: name === "users" ? usersTableInternals : [],
+    internals: builtInTable?.internals ?? [],
     uniques,
   };
 }

@@ -12,11 +12,11 @@ import type { PostgresSettings, SqliteSettings } from "./dialects/settings.ts";
 import { sqliteDialect } from "./dialects/sqlite.ts";
 import { TableError } from "./errors.ts";
 import { type MigrationResult, migrate, type PendingChange, type SchemaChange } from "./migrate.ts";
-import { parseSchema, type Schema } from "./schema.ts";
+import { type BuiltInTable, parseSchema, type Schema } from "./schema.ts";
 import { migrateSystemTables, type SystemMigration } from "./system-migrations.ts";
 import { TableImpl, type TablesContext } from "./table.ts";
 import { runInTransaction } from "./transaction.ts";
-import type { Row, TablesAccessor } from "./types.ts";
+import type { TablesAccessor } from "./types.ts";
 
 /** Where the tables live and what they are. */
 export interface TablesOptions {
@@ -26,6 +26,11 @@ export interface TablesOptions {
   databaseUrl?: string | null;
   /** `tables:` of kiln.yaml. */
   tables?: Record<string, unknown> | null;
+  /**
+   * The tables every app has, declared by the capabilities that keep data in them (the users
+   * table of the Users service): see BuiltInTable. The app passes them (app/built-in-tables.ts).
+   */
+  builtIns: readonly BuiltInTable[];
   log?: Pick<Logger, "warn" | "info"> | null;
   /** Apply destructive schema changes too (`kiln tables migrate --apply`). */
   apply?: boolean;
@@ -65,11 +70,6 @@ export interface TablesService extends KilnService {
   mapError(error: unknown, table: TableImpl): Error;
   /** See `inTransaction` in app/views.ts. */
   inTransaction<T>(fn: () => Promise<T> | T): Promise<T>;
-  /**
-   * The users row with this email, ignoring case (uses the unique index), or null; at once
-   * when SQLite can answer at once (see Table.getByInternal), else a promise.
-   */
-  findUserByEmail(email: string): Row | null | Promise<Row | null>;
   /** The table as CSV, a chunk (page of rows) at a time (`kiln tables export`). */
   exportCsv(name: string, options?: CsvOptions): AsyncGenerator<string>;
   /**
@@ -90,7 +90,7 @@ export interface TablesService extends KilnService {
 
 /** Opens the database of the options, brings it to the schema, and returns the service. */
 export async function openTables(options: TablesOptions): Promise<TablesService> {
-  const schema = parseSchema(options.tables ?? undefined);
+  const schema = parseSchema(options.tables ?? undefined, options.builtIns);
   const dialect = await openDialect(options);
   try {
     const migration = await migrate(dialect, schema, { apply: options.apply });
@@ -117,13 +117,18 @@ export interface TablesHost {
 
 /**
  * Starts an app's tables, the first of its services: SQLite at `DATA/app.db`, in memory when
- * the app has no data folder, PostgreSQL when `DATABASE_URL` is a `postgres://` URL.
+ * the app has no data folder, PostgreSQL when `DATABASE_URL` is a `postgres://` URL. `builtIns`:
+ * the tables the app's other services declare (see BuiltInTable).
  */
-export const tablesService = (app: TablesHost): Promise<TablesService> =>
+export const tablesService = (
+  app: TablesHost,
+  builtIns: readonly BuiltInTable[],
+): Promise<TablesService> =>
   openTables({
     dataDir: app.dataDir,
     databaseUrl: app.databaseUrl,
     tables: app.config.tables,
+    builtIns,
     log: app.log,
     sqlite: app.settings.sqlite,
     postgres: app.settings.postgres,
@@ -221,10 +226,6 @@ class Tables implements TablesService, TablesContext {
     return runInTransaction(this.dialect, fn);
   }
 
-  findUserByEmail(email: string): Row | null | Promise<Row | null> {
-    return this.table("users").getByInternal("_emailKey", email.toLowerCase());
-  }
-
   exportCsv(name: string, options?: CsvOptions): AsyncGenerator<string> {
     return exportCsv(this.table(name), options);
   }
@@ -305,11 +306,13 @@ class Tables implements TablesService, TablesContext {
  */
 function duplicateValue(table: TableImpl, columns: readonly string[], cause: unknown): TableError {
   const column = columns.join(", ") || undefined;
-  const emails = table.name === "users" && column === "email";
+  // Set when the index is an internal column's (the users' lower-cased email): it says why
+  // two values that differ clashed.
+  const note = columns.length === 1 ? table.duplicateNote(columns[0]!) : undefined;
   const message = !column
     ? `${table.name}: another row already has this value`
     : columns.length === 1
-      ? `${table.name}.${column}: another row already has this value${emails ? " (emails are compared ignoring case)" : ""}`
+      ? `${table.name}.${column}: another row already has this value${note ? ` (${note})` : ""}`
       : `${table.name}: another row already has these values of ${column} together`;
   const columnType = columns.length === 1 ? table.byName.get(columns[0]!)?.type : undefined;
   return new TableError(

@@ -165,6 +165,14 @@ export class TableImpl implements Table {
   }
 
   /**
+   * What KILN_DUPLICATE_VALUE adds about a clash on `column` when an internal column derived
+   * from it keeps it unique (see InternalColumn.duplicateNote), else undefined.
+   */
+  duplicateNote(column: string): string | undefined {
+    return this.#internals.find((c) => c.unique && c.from === column)?.duplicateNote;
+  }
+
+  /**
    * Runs a write that a unique index may refuse inside a savepoint, when the transaction
    * would otherwise be unusable after the error (PostgreSQL): catching KILN_DUPLICATE_VALUE
    * inside inTransaction then works as on SQLite.
@@ -392,16 +400,13 @@ export class TableImpl implements Table {
   }
 
   /**
-   * Rows from database values, with their links followed one level (a query, if any). A link
-   * column in `linkRows` (the search's filters fixed it to that row) takes that row as is.
+   * Rows from database values another service's SQL selected (`rowColumns` and `id`), with
+   * their links followed one level (a query, if any).
    */
-  loadRows(
-    raws: readonly Record<string, unknown>[],
-    linkRows: ReadonlyMap<string, RowImpl> = NO_LINK_ROWS,
-  ): Maybe<RowImpl[]> {
+  loadRows(raws: readonly Record<string, unknown>[]): Maybe<Row[]> {
     return this.#loader.linked(
       raws.map((raw) => this.#maker.fromDb(raw)),
-      linkRows,
+      NO_LINK_ROWS,
     );
   }
 

@@ -5,7 +5,6 @@ import type { KilnService } from "../http/service.ts";
 import { rowRef } from "../tables/row-ref.ts";
 import type { TablesService } from "../tables/service.ts";
 import type { SystemMigration } from "../tables/system-migrations.ts";
-import { normaliseEmail } from "../tables/system-tables.ts";
 import type { Row } from "../tables/types.ts";
 import { authenticateFeature } from "./authenticate.ts";
 import { CredentialMemory } from "./credential-memory.ts";
@@ -24,6 +23,7 @@ import {
   tokensMigration,
 } from "./tokens.ts";
 import { readUsersSettings, type UsersSettings } from "./users-config.ts";
+import { EMAIL_KEY, emailKey, normaliseEmail, usersTable } from "./users-table.ts";
 
 /** The users table as the service needs it (user-store.ts implements it over data tables). */
 export interface UserStore {
@@ -383,6 +383,8 @@ type UsersTable = UsersTableLike & {
   getById(id: string): Promise<Row | null>;
   addRow(values: Record<string, unknown>): Promise<Row>;
   search(filters?: object, options?: object): AsyncIterable<Row>;
+  /** The row whose internal column has this value (see tables/table.ts), or null. */
+  getByInternal(column: string, value: unknown): Row | null | Promise<Row | null>;
 };
 
 /** What the Users service needs of its app (the app object is one). */
@@ -405,14 +407,14 @@ export const usersService = async (app: UsersHost): Promise<UsersService | null>
   const tables = app.services.tables;
   if (!tables) return null;
   await tables.migrateSystem(usersMigrations);
-  // The table's rows are RowImpl, the runtime class behind the public Row type (tables/row.ts).
-  const users = tables.table("users") as unknown as UsersTable;
+  const users: UsersTable = tables.table(usersTable.name);
   const tokens = new TokenStore(tables.systemDb);
   const store: UserStore = {
     db: tables.systemDb,
     tokens,
     findToken: tokenLookup(tokens, tables, users),
-    findByEmail: (email) => tables.findUserByEmail(email),
+    // Through the unique index on the lower-cased email (see usersTable).
+    findByEmail: (email) => users.getByInternal(EMAIL_KEY, emailKey(email)),
     findById: (id) => users.getById(id),
     add: (values) => users.addRow(values),
     all: () => users.search({}, { orderBy: "email" }),

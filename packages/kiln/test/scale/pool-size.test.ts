@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { sql } from "kysely";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
+import { builtInTables } from "../../src/app/built-in-tables.ts";
 import { resolveConfig } from "../../src/app/resolve-config.ts";
 import { openTables } from "../../src/tables/index.ts";
 import { createPgSchema, PG_URL, pgTestsEnabled } from "../support/pg.ts";
@@ -38,6 +39,7 @@ describe.skipIf(!runPg)("postgres: connections per process", () => {
     cleanups.push(drop);
     const name = `kiln_pool_${randomBytes(4).toString("hex")}`;
     const tables = await openTables({
+      builtIns: builtInTables,
       dataDir: null,
       databaseUrl: `${url}&application_name=${name}`,
       postgres: resolveConfig({ env: { KILN_PG_POOL_SIZE: "3" } }).postgres,

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { builtInTables } from "../../src/app/built-in-tables.ts";
 import { main } from "../../src/cli/main.ts";
 import { BlobMedia, type Row } from "../../src/index.ts";
 import { parseCsv } from "../../src/tables/csv.ts";
@@ -344,5 +345,10 @@ function openService(
   database: TestDatabase,
   tables: Record<string, unknown>,
 ): Promise<TablesService> {
-  return openTables({ dataDir: database.dataDir, databaseUrl: database.databaseUrl, tables });
+  return openTables({
+    dataDir: database.dataDir,
+    databaseUrl: database.databaseUrl,
+    tables,
+    builtIns: builtInTables,
+  });
 }

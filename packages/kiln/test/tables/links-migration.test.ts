@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { sql } from "kysely";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
+import { builtInTables } from "../../src/app/built-in-tables.ts";
 import { q, type Row, type TablesAccessor } from "../../src/index.ts";
 import { openTables, type TablesService } from "../../src/tables/index.ts";
 import { FIXTURE_TABLES } from "../fixtures/links-0.1-tables.ts";
@@ -193,6 +194,7 @@ for (const dialect of await testDialects()) {
         posts: { title: "text", main: "links tags", list: "link tags" },
       };
       const options = {
+        builtIns: builtInTables,
         dataDir: first.database.dataDir,
         databaseUrl: first.database.databaseUrl,
         tables: after,

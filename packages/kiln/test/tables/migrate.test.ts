@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { builtInTables } from "../../src/app/built-in-tables.ts";
 import { openTables } from "../../src/tables/index.ts";
 import { testDialects } from "../support/dialects.ts";
 import { tablesApp } from "./tables-test-app.ts";
@@ -101,6 +102,7 @@ for (const dialect of await testDialects()) {
       expect((await second.tables.items.getById(a.id))!.count).toBe("12");
       await second.app.close();
       const applied = await openTables({
+        builtIns: builtInTables,
         dataDir: second.database.dataDir,
         databaseUrl: second.database.databaseUrl,
         tables: { items: { code: "text", count: "number" } },
@@ -126,6 +128,7 @@ for (const dialect of await testDialects()) {
       await first.tables.gone.addRow({ x: "bye" });
       await first.app.close();
       const options = {
+        builtIns: builtInTables,
         dataDir: first.database.dataDir,
         databaseUrl: first.database.databaseUrl,
         tables: { tasks: { title: "text" } },
@@ -173,6 +176,7 @@ for (const dialect of await testDialects()) {
         tasks: { title: "text", owner: "link users", tags: { type: "links users", index: true } },
       };
       const options = {
+        builtIns: builtInTables,
         dataDir: database.dataDir,
         databaseUrl: database.databaseUrl,
         tables: schema,
@@ -204,8 +208,9 @@ describe("sqlite: processes starting together", () => {
     const script = join(database.dataDir, "start.mts");
     writeFileSync(
       script,
-      `import { openTables } from ${JSON.stringify(join(import.meta.dirname, "../../src/tables/index.ts"))};
-const service = await openTables({ dataDir: ${JSON.stringify(database.dataDir)}, tables: { tasks: { title: "text", owner: "link users" } } });
+      `import { builtInTables } from ${JSON.stringify(join(import.meta.dirname, "../../src/app/built-in-tables.ts"))};
+import { openTables } from ${JSON.stringify(join(import.meta.dirname, "../../src/tables/index.ts"))};
+const service = await openTables({ builtIns: builtInTables, dataDir: ${JSON.stringify(database.dataDir)}, tables: { tasks: { title: "text", owner: "link users" } } });
 await service.tables.tasks.addRow({ title: String(process.pid) });
 await service.close();
 `,
@@ -223,6 +228,7 @@ await service.close();
     );
     expect(codes).toEqual([0, 0]);
     const service = await openTables({
+      builtIns: builtInTables,
       dataDir: database.dataDir,
       tables: { tasks: { title: "text", owner: "link users" } },
     });

@@ -199,7 +199,7 @@ for (const backend of backends) {
       const tables = app.services.tables!;
       const notes = await tables.tables.notes!.search({}).toArray();
       expect(notes.map((n) => n.title)).toEqual(["kept across the upgrade"]);
-      const bob = await tables.findUserByEmail(old.facts.failing);
+      const bob = await app.users.getUserByEmail(old.facts.failing);
       expect(bob?.nPasswordFailures).toBe(2);
 
       // The upgraded database looks as one made from scratch by today's code: the same

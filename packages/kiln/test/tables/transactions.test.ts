@@ -146,8 +146,9 @@ describe("sqlite: two processes on one database file", () => {
     const script = join(database.dataDir, "writer.mts");
     writeFileSync(
       script,
-      `import { openTables } from ${JSON.stringify(join(import.meta.dirname, "../../src/tables/index.ts"))};
-const service = await openTables({ dataDir: ${JSON.stringify(database.dataDir)}, tables: ${JSON.stringify(SCHEMA)} });
+      `import { builtInTables } from ${JSON.stringify(join(import.meta.dirname, "../../src/app/built-in-tables.ts"))};
+import { openTables } from ${JSON.stringify(join(import.meta.dirname, "../../src/tables/index.ts"))};
+const service = await openTables({ builtIns: builtInTables, dataDir: ${JSON.stringify(database.dataDir)}, tables: ${JSON.stringify(SCHEMA)} });
 for (let i = 0; i < 150; i++) {
   if (i % 10 === 0) await service.inTransaction(async () => { for (let j = 0; j < 5; j++) await service.tables.accounts.addRow({ name: "child" }); });
   else await service.tables.accounts.addRow({ name: "child" });

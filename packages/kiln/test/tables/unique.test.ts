@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { builtInTables } from "../../src/app/built-in-tables.ts";
 import { KilnError } from "../../src/index.ts";
 import { openTables } from "../../src/tables/index.ts";
 import { testDialects } from "../support/dialects.ts";
@@ -138,6 +139,7 @@ for (const dialect of await testDialects()) {
       ]);
       await first.app.close();
       const options = {
+        builtIns: builtInTables,
         dataDir: first.database.dataDir,
         databaseUrl: first.database.databaseUrl,
         tables: {

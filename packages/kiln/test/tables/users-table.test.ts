@@ -46,6 +46,8 @@ for (const dialect of await testDialects()) {
         code: "KILN_DUPLICATE_VALUE",
         table: "users",
         column: "email",
+        message:
+          "users.email: another row already has this value (emails are compared ignoring case)",
       });
       expect(await bob.update({ email: "ADA@example.com" }).catch((e: unknown) => e)).toMatchObject(
         {
@@ -71,16 +73,16 @@ for (const dialect of await testDialects()) {
       expect(await tables.users.search().count()).toBe(2);
     });
 
-    it("findUserByEmail finds the user whatever the case, and only an exact address", async () => {
-      const { service, tables } = await tablesApp(dialect, {});
+    it("getUserByEmail finds the user whatever the case, and only an exact address", async () => {
+      const { app, tables } = await tablesApp(dialect, {});
       const ada = await tables.users.addRow({ email: "Ada_L@Example.com" });
       await tables.users.addRow({ email: "adaxl@example.com" });
-      expect((await service.findUserByEmail("ada_l@example.COM"))!.equals(ada)).toBe(true);
-      expect(await service.findUserByEmail("ada%@example.com")).toBeNull();
-      expect(await service.findUserByEmail("nobody@example.com")).toBeNull();
+      expect((await app.users.getUserByEmail("ada_l@example.COM"))!.equals(ada)).toBe(true);
+      expect(await app.users.getUserByEmail("ada%@example.com")).toBeNull();
+      expect(await app.users.getUserByEmail("nobody@example.com")).toBeNull();
       await ada.update({ email: "new@example.com" });
-      expect(await service.findUserByEmail("ada_l@example.com")).toBeNull();
-      expect((await service.findUserByEmail("NEW@example.com"))!.equals(ada)).toBe(true);
+      expect(await app.users.getUserByEmail("ada_l@example.com")).toBeNull();
+      expect((await app.users.getUserByEmail("NEW@example.com"))!.equals(ada)).toBe(true);
     });
 
     it("passwordHash stays out of toJSON and CSV exports", async () => {
@@ -99,7 +101,33 @@ for (const dialect of await testDialects()) {
         (e: unknown) => e,
       );
       expect(error).toMatchObject({ code: "KILN_BAD_CONFIG" });
-      expect(String((error as Error).message)).toContain("users.email");
+      expect((error as Error).message).toBe(
+        "kiln.yaml: tables.users.email: users.email is built in as text",
+      );
+    });
+
+    it("restating a built-in column with its type keeps it where it was, built in", async () => {
+      const { service, tables } = await tablesApp(dialect, {
+        users: { nickname: "text", email: "text", enabled: "bool" },
+      });
+      expect(service.table("users").columns.map((c) => c.name)).toEqual([
+        "email",
+        "enabled",
+        "passwordHash",
+        "signedUp",
+        "lastLogin",
+        "confirmedEmail",
+        "nPasswordFailures",
+        "nickname",
+      ]);
+      // Still checked and still unique ignoring case, as the built-in column is.
+      await expect(tables.users.addRow({ email: "not an email" })).rejects.toMatchObject({
+        code: "KILN_BAD_VALUE",
+      });
+      await tables.users.addRow({ email: "ada@example.com" });
+      await expect(tables.users.addRow({ email: "ADA@example.com" })).rejects.toMatchObject({
+        code: "KILN_DUPLICATE_VALUE",
+      });
     });
   });
 }
