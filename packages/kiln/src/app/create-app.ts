@@ -26,6 +26,7 @@ import { handlerContextFactory } from "./handler-context.ts";
 import type { RegisterEndpoint } from "./http-endpoint.ts";
 import { createLogger, type LoggerOptions } from "./logger.ts";
 import { checkedHook, runStartHooks } from "./on-start.ts";
+import type { ViewsScan } from "./request-views-scan.ts";
 import { type Env, type ResolvedConfig, resolveConfig } from "./resolve-config.ts";
 import { loadSecret } from "./secret.ts";
 import type { AppServices, KilnService } from "./service.ts";
@@ -63,8 +64,8 @@ export interface AppConfig extends Partial<Omit<KilnYaml, "endpoints">> {
    * `onStart` functions) through AsyncLocalStorage. Default true. `false` runs every request
    * without entering AsyncLocalStorage, which on Node.js 20 and 22 spares the whole process
    * the async hooks it turns on (about a tenth of a small request's CPU): handlers then get
-   * everything through their context, and those imports throw KILN_NO_REQUEST. `loadApp`
-   * decides it by reading the app's modules (see request-views-scan.ts).
+   * everything through their context, and those imports throw KILN_NO_REQUEST. Unset, it is
+   * true, except for an app folder whose modules import none of them (see `requestViews`).
    */
   requestViews?: boolean;
 }
@@ -127,7 +128,31 @@ export class KilnApp {
       throw new KilnError("KILN_BAD_ENDPOINT", `Endpoint ${path} registered after the app started`);
     }
     this.#endpoints.push(defineEndpoint(path, a, b));
+    this.#registeredInCode = true;
   };
+
+  /** What loadApp read in the app's modules (see request-views-scan.ts); null: not read. */
+  #viewsScan: ViewsScan | null = null;
+  /** An endpoint or start hook came from code the scan did not read (`app.httpEndpoint`). */
+  #registeredInCode = false;
+
+  /** @internal loadApp hands over what it read in the app folder's modules. */
+  setViewsScan(scan: ViewsScan): void {
+    this.#viewsScan = scan;
+  }
+
+  /**
+   * Whether this app's requests run inside AsyncLocalStorage, where the importable `request`,
+   * `session`, `cookies`, `users`, `tables` and `inTransaction` find them: `requestViews` of
+   * the config if given; else false only for an app folder whose modules import none of them
+   * (loadApp reads them) and that got no endpoint or start hook from other code since.
+   */
+  get requestViews(): boolean {
+    if (this.config.requestViews !== undefined) return this.config.requestViews;
+    // Functions among the endpoint defaults (a requireAuth check) came from code it did not read.
+    const unread = this.#registeredInCode || holdsFunction(this.config.endpoints);
+    return this.#viewsScan?.uses !== false || unread;
+  }
 
   /**
    * Runs `fn` when this app starts, after its tables are ready and before it serves (see the
@@ -139,6 +164,7 @@ export class KilnApp {
       throw new KilnError("KILN_START_FAILED", "onStart called after the app started");
     }
     this.#startHooks.push(checkedHook(fn));
+    this.#registeredInCode = true;
   }
 
   /** @internal used by loadApp and createApp to hand over collected start hooks. */
@@ -200,7 +226,14 @@ export class KilnApp {
     this.#services.tables = await tablesService(this, builtInTables);
     this.#services.cookies = await cookiesService(this);
     this.#services.users = (await usersService(this)) ?? undefined;
-    const requestViews = this.config.requestViews !== false;
+    const requestViews = this.requestViews;
+    this.log.debug(
+      requestViews
+        ? `Requests run inside AsyncLocalStorage (for the importable request views${this.#viewsScan?.reason ? `: ${this.#viewsScan.reason}` : ""})`
+        : this.config.requestViews === false
+          ? "requestViews is false: requests run without AsyncLocalStorage"
+          : "No module imports request, session, cookies, users, tables or inTransaction from kilnjs: requests run without AsyncLocalStorage",
+    );
     await runStartHooks(this, this.#startHooks, requestViews);
     const services = this.#startedServices();
     this.#server = buildServer({
@@ -282,4 +315,11 @@ export class KilnApp {
  */
 export function createApp(config: AppConfig = {}): KilnApp {
   return new KilnApp(config);
+}
+
+/** Whether a value (an options object, a few levels deep) holds a function. */
+function holdsFunction(value: unknown, depth = 4): boolean {
+  if (typeof value === "function") return true;
+  if (depth === 0 || typeof value !== "object" || value === null) return false;
+  return Object.values(value).some((item) => holdsFunction(item, depth - 1));
 }

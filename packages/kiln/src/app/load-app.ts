@@ -23,14 +23,9 @@ export async function loadApp(dir: string, overrides: AppConfig = {}): Promise<K
   }
   const yaml = readKilnYaml(join(root, "kiln.yaml"));
   const { endpoints, startHooks } = await importServerModules(root);
-  const views = scanRequestViews(root, serverModules(root));
   // The app gets copies: `app.httpEndpoint` on it must not add to what the folder registered.
-  const app = createApp({ ...yaml, dir: root, requestViews: views.uses, ...overrides });
-  app.log.debug(
-    views.uses
-      ? `Requests run in AsyncLocalStorage: ${views.reason}`
-      : "No module imports request, session, cookies, users, tables or inTransaction from kilnjs: requests run without AsyncLocalStorage",
-  );
+  const app = createApp({ ...yaml, dir: root, ...overrides });
+  app.setViewsScan(scanRequestViews(root, serverModules(root)));
   app.addEndpoints(endpoints);
   app.addStartHooks(startHooks);
   return app;

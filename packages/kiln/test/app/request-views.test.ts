@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { serverModules } from "../../src/app/load-app.ts";
 import { scanRequestViews } from "../../src/app/request-views-scan.ts";
-import { type KilnApp, loadApp } from "../../src/index.ts";
+import { createApp, type KilnApp, loadApp, request, tables } from "../../src/index.ts";
 import { KILN_PACKAGE, writeFiles } from "../cli/run-kiln.ts";
 
 const dirs: string[] = [];
@@ -166,7 +166,7 @@ httpEndpoint("/notes", { methods: ["POST"] }, async ({ text }, { tables }) => {
 });`,
       }),
     );
-    expect(app.config.requestViews).toBe(false);
+    expect(app.requestViews).toBe(false);
     const res = await fetch(`${url}/notes?text=hello`, { method: "POST" });
     expect(await res.json()).toEqual(["hello"]);
   });
@@ -186,8 +186,53 @@ import { addNote } from "../lib/notes.ts";
 httpEndpoint("/notes", { methods: ["POST"] }, () => addNote());`,
       }),
     );
-    expect(app.config.requestViews).toBe(true);
+    expect(app.requestViews).toBe(true);
     const res = await fetch(`${url}/notes?text=hello`, { method: "POST" });
     expect(await res.json()).toEqual(["hello"]);
+  });
+
+  it("keeps AsyncLocalStorage for endpoints and start hooks added in code, which it did not read", async () => {
+    const dir = appFolder({
+      "kiln.yaml": "tables:\n  notes:\n    text: text\n",
+      "server/hello.ts": `import { httpEndpoint } from "kilnjs";\nhttpEndpoint("/hello", () => "hi");`,
+    });
+    const app = await loadApp(dir, { logger: false, dataDir: join(dir, "data") });
+    apps.push(app);
+    expect(app.requestViews).toBe(false);
+    app.httpEndpoint("/notes", { methods: ["POST"] }, async ({ text }) => {
+      await new Promise((done) => setTimeout(done, 5));
+      await tables.notes.addRow({ text: text ?? "" });
+      return (await tables.notes.search().toArray()).map((n) => n.text);
+    });
+    expect(app.requestViews).toBe(true);
+    const url = `${await app.listen({ port: 0, host: "127.0.0.1" })}${app.prefix}`;
+    const res = await fetch(`${url}/notes?text=hello`, { method: "POST" });
+    expect(await res.json()).toEqual(["hello"]);
+    // A requireAuth default given in code is code it did not read either.
+    const other = await loadApp(dir, {
+      logger: false,
+      dataDir: join(dir, "data2"),
+      endpoints: { requireAuth: () => request.headers["x-key"] === "k" },
+    });
+    expect(other.requestViews).toBe(true);
+  });
+
+  it("lets an app made in code opt out with requestViews: false, its context still working", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kiln-views-code-"));
+    dirs.push(dir);
+    const app = createApp({ logger: false, dataDir: dir, requestViews: false });
+    apps.push(app);
+    app.httpEndpoint("/visits", async (_, { session }) => {
+      await new Promise((done) => setTimeout(done, 5));
+      const visits = (session.get<number>("visits") ?? 0) + 1;
+      session.set("visits", visits);
+      return { visits, views: app.requestViews };
+    });
+    const url = `${await app.listen({ port: 0, host: "127.0.0.1" })}${app.prefix}`;
+    const first = await fetch(`${url}/visits`);
+    const cookie = first.headers.get("set-cookie")?.split(";")[0] ?? "";
+    expect(await first.json()).toEqual({ visits: 1, views: false });
+    const second = await fetch(`${url}/visits`, { headers: { cookie } });
+    expect(await second.json()).toEqual({ visits: 2, views: false });
   });
 });
