@@ -67,6 +67,17 @@ httpEndpoint("/a", async (_, { tables, session }: HandlerContext) => tables.a.se
       '"kilnjs/dist/http/context.js"',
     ],
     [`export type Tables = import("kilnjs").TablesAccessor;`, 'import("kilnjs")'],
+    // Forms a review found reading as view-free before:
+    [`import {\n  httpEndpoint,\n  // data access\n  tables,\n} from "kilnjs";`, "tables"],
+    [`import { /* db */ tables } from "kilnjs";`, "tables"],
+    [`/** Endpoints that export {@link Note} rows */\nimport { tables } from "kilnjs";`, "tables"],
+    [`export { x }\nimport { tables } from "kilnjs"`, "tables"],
+    [`export interface Opts { verbose: boolean }\nimport { tables } from "kilnjs";`, "tables"],
+    [`import type from "kilnjs";`, "default export"],
+    [`import { t\\u0061bles } from "kilnjs";`, "cannot read"],
+    [`const load = createRequire(import.meta.url); load("../lib/db.cjs");`, "createRequire"],
+    [`httpEndpoint("/a", (_, ctx) => ctx.app.users.signupWithEmail("a@b.c", "pw"));`, "app object"],
+    [`httpEndpoint("/a", (_, { user, app }) => app.users.getUser());`, "app object"],
   ])("counts %j as a use", (text, why) => {
     const result = server(text);
     expect(result.uses).toBe(true);
@@ -86,6 +97,40 @@ httpEndpoint("/a", async (_, { tables, session }: HandlerContext) => tables.a.se
       uses: true,
       reason: 'lib/deeper/more.ts imports tables from "kilnjs"',
     });
+  });
+
+  it("ignores comments, and reads a type-only import from kilnjs as no use", () => {
+    expect(
+      server(`// Uses "kilnjs" like this: import { tables } from "kilnjs"
+/* import { session } from "kilnjs"; */
+import type { Row } from "kilnjs";
+import { type Session, httpEndpoint } from "kilnjs";
+export type { HandlerContext } from "kilnjs";`),
+    ).toEqual({ uses: false, reason: null });
+  });
+
+  it.each([
+    ["../lib/view.js", "lib/view.tsx"],
+    ["../lib/db.ts?v=2", "lib/db.ts"],
+    ["../lib/legacy.cjs", "lib/legacy.cts"],
+  ])("follows %j to %s", (specifier, file) => {
+    const result = scan({
+      "server/api.ts": `import { x } from "${specifier}";`,
+      [file]: `import { tables } from "kilnjs";\nexport const x = tables;`,
+    });
+    expect(result.reason).toBe(`${file} imports tables from "kilnjs"`);
+  });
+
+  it("counts a relative import it cannot find, and path aliases, as a use", () => {
+    expect(server(`import { x } from "../lib/missing.js";`).reason).toBe(
+      'server/api.ts imports "../lib/missing.js", a file it cannot find',
+    );
+    expect(
+      scan({
+        "tsconfig.json": `{ "compilerOptions": { "paths": { "utils/*": ["lib/*"] } } }`,
+        "server/api.ts": `import { x } from "utils/db";`,
+      }).reason,
+    ).toBe("tsconfig.json has path aliases, which it does not follow");
   });
 
   it("reads a CommonJS helper too", () => {
@@ -119,10 +164,29 @@ httpEndpoint("/a", async (_, { tables, session }: HandlerContext) => tables.a.se
       }),
     });
     expect(plugin.reason).toBe('server/api.ts imports "kiln-plugin", which depends on kilnjs');
-    const alias = server(`import { db } from "@/lib/db";`);
-    expect(alias.reason).toBe(
+    const unknown = server(`import { db } from "@/lib/db";`);
+    expect(unknown.reason).toBe(
       'server/api.ts imports "@/lib/db", which is not a package it can find',
     );
+    const transitive = scan({
+      "server/api.ts": `import { auth } from "acme-auth";`,
+      "node_modules/acme-auth/package.json": JSON.stringify({
+        name: "acme-auth",
+        dependencies: { "acme-core": "1" },
+      }),
+      "node_modules/acme-core/package.json": JSON.stringify({
+        name: "acme-core",
+        peerDependencies: { kilnjs: "^0.2.0" },
+      }),
+    });
+    expect(transitive.reason).toBe(
+      'server/api.ts imports "acme-auth", which depends on acme-core, which reaches kilnjs',
+    );
+    const alias = scan({
+      "server/api.ts": `import { tables } from "kiln";`,
+      "node_modules/kiln/package.json": JSON.stringify({ name: "kilnjs" }),
+    });
+    expect(alias.reason).toBe('server/api.ts imports "kiln", which is kilnjs under another name');
     const unrelated = scan({
       "server/api.ts": `import { z } from "zod/v4";`,
       "node_modules/zod/package.json": JSON.stringify({ name: "zod", dependencies: {} }),
