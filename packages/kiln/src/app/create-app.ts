@@ -64,7 +64,8 @@ export interface AppConfig extends Partial<Omit<KilnYaml, "endpoints">> {
    * `onStart` functions) through AsyncLocalStorage. Default true. `false` runs every request
    * without entering AsyncLocalStorage, which on Node.js 20 and 22 spares the whole process
    * the async hooks it turns on (about a tenth of a small request's CPU): handlers then get
-   * everything through their context, and those imports throw KILN_NO_REQUEST. Unset, it is
+   * everything through their context, and those imports throw KILN_NO_REQUEST (and `app.users`
+   * does not know the request: a handler uses `ctx.users`). Unset, it is
    * true, except for an app folder whose modules import none of them (see `requestViews`).
    */
   requestViews?: boolean;
