@@ -6,6 +6,8 @@
  *
  *   npm run bench:auth                  (BENCH_SECONDS=5, BENCH_ROUNDS=4, BENCH_CONNECTIONS=20)
  *   BENCH_ROUNDS=3 npm run bench:auth   (Basic, token and Fastify take turns 3 times; the best of each)
+ *   BENCH_TOGETHER=1 npm run bench:auth (Kiln with Basic and Fastify loaded at once: the
+ *                                        steadiest ratio on a shared machine)
  *   BENCH_PROFILE=1 BENCH_ONLY=kiln npm run bench:auth
  *                                       (a CPU profile of Kiln in bench/results/profiles;
  *                                        summarise it with bench/profile-summary.ts)
@@ -25,6 +27,11 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
 /** Rounds of Basic, token and bare Fastify, taking turns (BENCH_ROUNDS, default 4). */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 4));
+/**
+ * BENCH_TOGETHER=1: Kiln (Basic) and bare Fastify are loaded at the same time, so whatever else
+ * the machine does weighs on both alike and a round's ratio barely moves (see bench/hello.ts).
+ */
+const TOGETHER = process.env.BENCH_TOGETHER === "1";
 const root = new URL("..", import.meta.url).pathname;
 const kilnBin = join(root, "packages/kiln/bin/kiln.js");
 const profileDir = process.env.BENCH_PROFILE ? join(root, "bench/results/profiles") : null;
@@ -99,6 +106,7 @@ async function measure(
   url: string,
   headers: Record<string, string>,
   server: ChildProcess,
+  connections = CONNECTIONS,
 ) {
   // Warm up (and check the answer) before measuring.
   const check = await fetch(url, { headers });
@@ -108,9 +116,9 @@ async function measure(
       `${name}: expected 200 and 20 tasks, got ${check.status} ${JSON.stringify(body)}`,
     );
   }
-  await autocannon({ url, headers, connections: CONNECTIONS, duration: 1 });
+  await autocannon({ url, headers, connections, duration: 1 });
   const cpuBefore = cpuMicros(server.pid);
-  const result = await autocannon({ url, headers, connections: CONNECTIONS, duration: SECONDS });
+  const result = await autocannon({ url, headers, connections, duration: SECONDS });
   const cpu = cpuMicros(server.pid) - cpuBefore;
   const figure: Figure = {
     name,
@@ -192,26 +200,46 @@ async function measureRounds(data: string) {
   try {
     const tasks = `${kilnServer.url}/_/api/tasks`;
     const sides = [
-      () =>
+      (connections?: number) =>
         measure(
           "Kiln (authenticateUsers, Basic)",
           tasks,
           { authorization: basic },
           kilnServer.child,
+          connections,
         ),
-      () =>
+      (connections?: number) =>
         measure(
           "Kiln (authenticateUsers, Bearer token)",
           tasks,
           { authorization: `Bearer ${kilnServer.token}` },
           kilnServer.child,
+          connections,
         ),
       ...(fastify
-        ? [() => measure("bare Fastify, no auth", `${fastify.url}/tasks`, {}, fastify.child)]
+        ? [
+            (connections?: number) =>
+              measure(
+                "bare Fastify, no auth",
+                `${fastify.url}/tasks`,
+                {},
+                fastify.child,
+                connections,
+              ),
+          ]
         : []),
     ];
     const figures: Figure[][] = sides.map(() => []);
     for (let round = 0; round < ROUNDS; round++) {
+      if (TOGETHER && fastify) {
+        // Kiln with Basic and Fastify at once, half the connections each; then the token alone.
+        const half = Math.max(1, Math.floor(CONNECTIONS / 2));
+        const [b, f] = await Promise.all([sides[0]!(half), sides[2]!(half)]);
+        figures[0]!.push(b);
+        figures[2]!.push(f);
+        figures[1]!.push(await sides[1]!());
+        continue;
+      }
       for (let k = 0; k < sides.length; k++) {
         const i = (k + round) % sides.length;
         figures[i]!.push(await sides[i]!());

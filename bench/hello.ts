@@ -6,6 +6,7 @@
  * services' stages and one JSON log line per request (written to /dev/null here).
  *
  *   npm run bench                 (5 s per run after a 2 s warm-up, 50 connections, 6 rounds)
+ *   BENCH_TOGETHER=1 npm run bench  (both servers loaded at once, 25 connections each)
  *
  * Environment: BENCH_SECONDS, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_PIPELINING, BENCH_ROUNDS;
  * BENCH_ONLY=kiln|fastify to run one side; BENCH_PROFILE=1 writes CPU profiles of both
@@ -15,7 +16,7 @@
  * machine other work only ever adds to a run's CPU, and by tens of percent from one minute to
  * the next, so the goal is judged on the median of the rounds' ratios (each round runs both
  * sides back to back); the least CPU of each side is shown beside it. Use BENCH_ROUNDS=8 or
- * more for a figure worth quoting.
+ * more for a figure worth quoting, and BENCH_TOGETHER=1 (see below) for the steadiest ratio.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -93,12 +94,50 @@ async function checkAnswer(side: Side, url: string): Promise<void> {
 }
 
 const runs: Record<string, Figure[]> = { fastify: [], kiln: [] };
+/**
+ * BENCH_TOGETHER=1: both servers are loaded at the same time, each by half the connections.
+ * Whatever else the machine does then weighs on both alike, so a round's ratio barely moves
+ * (on the shared two-core machine: within ±3%, where rounds taken in turn swing by ±20%).
+ * Each server then has less than a core, so its CPU per request is higher than alone; the
+ * ratio is the figure.
+ */
+const together = process.env.BENCH_TOGETHER === "1";
+
+function record(round: number, side: Side, figure: Figure): void {
+  runs[side.name]?.push(figure);
+  console.log(
+    `round ${round}  ${side.label.padEnd(18)} ${String(figure.requestsPerSecond).padStart(7)} req/s  p99 ${figure.p99Ms} ms  server CPU ${figure.serverCpuUs ?? "?"} µs/request`,
+  );
+}
+
+/** One round of BENCH_TOGETHER: both servers up, both loaded at once. */
+async function roundTogether(round: number): Promise<void> {
+  const servers = await Promise.all(sides.map((side) => side.start()));
+  try {
+    const urls = servers.map((server) => `${server.url}/_/api/hello`);
+    await Promise.all(sides.map((side, i) => checkAnswer(side, urls[i] as string)));
+    const connections = Math.max(1, Math.floor(settings.connections / sides.length));
+    const figures = await Promise.all(
+      servers.map((server, i) =>
+        measure({ url: urls[i] as string, ...settings, connections, serverPid: server.child.pid }),
+      ),
+    );
+    for (const [i, figure] of figures.entries()) record(round, sides[i] as Side, figure);
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+  }
+}
+
 try {
   console.log(
     `GET /_/api/hello: ${settings.rounds} round(s) of ${settings.warmupSeconds} s warm-up + ${settings.seconds} s, ` +
       `${settings.connections} connections, pipelining ${settings.pipelining}\n`,
   );
   for (let round = 1; round <= settings.rounds; round++) {
+    if (together) {
+      await roundTogether(round);
+      continue;
+    }
     // Alternate the order, so neither side always runs on a cooler or warmer machine.
     const order = round % 2 === 1 ? sides : [...sides].reverse();
     for (const side of order) {
@@ -107,10 +146,7 @@ try {
         const url = `${server.url}/_/api/hello`;
         await checkAnswer(side, url);
         const figure = await measure({ url, ...settings, serverPid: server.child.pid });
-        runs[side.name]?.push(figure);
-        console.log(
-          `round ${round}  ${side.label.padEnd(18)} ${String(figure.requestsPerSecond).padStart(7)} req/s  p99 ${figure.p99Ms} ms  server CPU ${figure.serverCpuUs ?? "?"} µs/request`,
-        );
+        record(round, side, figure);
       } finally {
         await server.stop();
       }
