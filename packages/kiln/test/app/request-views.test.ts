@@ -155,6 +155,26 @@ export type { HandlerContext } from "kilnjs";`),
     );
   });
 
+  it("does not take pnpm's links into its store for workspace packages", () => {
+    const app = mkdtempSync(join(tmpdir(), "kiln-views-pnpm-"));
+    dirs.push(app);
+    writeFiles(app, {
+      "server/api.ts": `import { z } from "zod";`,
+      "node_modules/.pnpm/zod@4.0.0/node_modules/zod/package.json": JSON.stringify({
+        name: "zod",
+      }),
+    });
+    symlinkSync(
+      join(app, "node_modules/.pnpm/zod@4.0.0/node_modules/zod"),
+      join(app, "node_modules", "zod"),
+      "dir",
+    );
+    expect(scanRequestViews(app, [join(app, "server/api.ts")])).toEqual({
+      uses: false,
+      reason: null,
+    });
+  });
+
   it("counts a package that depends on kilnjs, or a name it cannot find, as a use", () => {
     const plugin = scan({
       "server/api.ts": `import { plugin } from "kiln-plugin";`,
