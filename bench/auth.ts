@@ -21,6 +21,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { median } from "./lib/report.ts";
 import { BENCH_EMAIL, BENCH_PASSWORD, BENCH_TASKS } from "./peers/todo-seed.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -313,10 +314,7 @@ async function compare(
   console.log(
     `Kiln with a token / hand-wired Express+bcrypt: ${(tokenFigure.requestsPerSecond / Math.max(express.requestsPerSecond, 1)).toFixed(0)}x req/s, ${(express.cpuMicrosPerRequest / tokenFigure.cpuMicrosPerRequest).toFixed(0)}x by CPU per request (goal >= 100x)`,
   );
-  const sorted = [...roundRatios].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const medianRatio =
-    sorted.length % 2 ? (sorted[mid] as number) : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const medianRatio = median(roundRatios) ?? 0;
   console.log(
     `Kiln / bare Fastify without auth: ${vsFastify.toFixed(2)}x req/s, by CPU per request ${cpuVsFastify.toFixed(2)}x (least of each side), median of the rounds ${medianRatio.toFixed(2)}x [${roundRatios.map((r) => r.toFixed(2)).join(" ")}] (goal >= 0.6x: ${medianRatio >= 0.6 ? "met" : "NOT met"})`,
   );

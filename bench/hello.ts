@@ -22,7 +22,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Figure, measure } from "./lib/load.ts";
-import { printTable, writeReport } from "./lib/report.ts";
+import { median, printTable, writeReport } from "./lib/report.ts";
 import { type ServerProcess, startServer } from "./lib/server-process.ts";
 
 const GOAL = 0.9;
@@ -209,15 +209,6 @@ if (ratio !== null) {
           `median of the rounds ${medianRatio?.toFixed(2)}x [${roundRatios.map((r) => r.toFixed(2)).join(" ")}] ` +
           `(goal >= ${GOAL}x: ${(medianRatio ?? 0) >= GOAL ? "met" : "NOT met"})`),
   );
-}
-
-function median(values: number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 const file = writeReport("hello", {
   endpoint: 'GET /_/api/hello -> {"hello":"world"}',

@@ -44,3 +44,16 @@ export function printTable(rows: (string | number)[][]): void {
     );
   }
 }
+
+/**
+ * The median of `values` (the mean of the middle two for an even count), or null for none: the
+ * benches judge a goal on the median of their rounds' ratios, which other work moves least.
+ */
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
