@@ -5,7 +5,7 @@ import { KilnError } from "../errors.ts";
 import { globalState, type Registrations } from "../http/global-state.ts";
 import { readKilnYaml } from "./config.ts";
 import { type AppConfig, createApp, type KilnApp } from "./create-app.ts";
-import { scanRequestViews } from "./request-views-scan.ts";
+import { scanRequestViews, type ViewsScan } from "./request-views-scan.ts";
 
 const MODULE = /\.(ts|mts|js|mjs)$/;
 const SKIPPED = /\.(d|test|spec)\.[mc]?[tj]s$/;
@@ -22,10 +22,11 @@ export async function loadApp(dir: string, overrides: AppConfig = {}): Promise<K
     throw new KilnError("KILN_APP_NOT_FOUND", `App folder not found: ${dir}`);
   }
   const yaml = readKilnYaml(join(root, "kiln.yaml"));
-  const { endpoints, startHooks } = await importServerModules(root);
+  const registrations = await importServerModules(root);
+  const { endpoints, startHooks } = registrations;
   // The app gets copies: `app.httpEndpoint` on it must not add to what the folder registered.
   const app = createApp({ ...yaml, dir: root, ...overrides });
-  app.setViewsScan(scanRequestViews(root, serverModules(root)));
+  app.setViewsScan(viewsOf(root, registrations));
   app.addEndpoints(endpoints);
   app.addStartHooks(startHooks);
   return app;
@@ -39,6 +40,22 @@ export function serverModules(root: string): string[] {
     .filter((file) => MODULE.test(file) && !SKIPPED.test(file) && !file.includes("node_modules"))
     .sort()
     .map((file) => join(serverDir, file));
+}
+
+/**
+ * What `scanRequestViews` read in the modules a folder's record came from, read once when they
+ * were imported: a folder loaded again reuses its modules, and so what they import. A record
+ * made by another copy of kiln (they share loadedDirs) is read here the first time it is used.
+ */
+const viewScans = new WeakMap<Registrations, ViewsScan>();
+
+function viewsOf(root: string, registrations: Registrations): ViewsScan {
+  let scan = viewScans.get(registrations);
+  if (!scan) {
+    scan = scanRequestViews(root, serverModules(root));
+    viewScans.set(registrations, scan);
+  }
+  return scan;
 }
 
 /** Loads run one at a time: each one's imports register into its own folder's record. */
@@ -63,7 +80,8 @@ async function importNow(root: string): Promise<Registrations> {
   const before = globalState.loading;
   globalState.loading = registrations;
   try {
-    for (const file of serverModules(root)) {
+    const files = serverModules(root);
+    for (const file of files) {
       try {
         await import(pathToFileURL(file).href);
       } catch (error) {
@@ -74,6 +92,7 @@ async function importNow(root: string): Promise<Registrations> {
         );
       }
     }
+    viewScans.set(registrations, scanRequestViews(root, files));
     // Only a complete load is remembered: a failed one is tried again (and fails clearly).
     globalState.loadedDirs.set(root, registrations);
     return registrations;
